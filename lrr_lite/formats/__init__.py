@@ -1,0 +1,137 @@
+"""Archive formats: page listing, page ordering and page reading for every format LANraragi serves.
+
+The real format is detected from content, never trusted from the extension: PDF by its header, the zip
+family (zip, cbz, epub) by zipfile's end-of-central-directory check, everything else through libarchive.
+"""
+
+from __future__ import annotations
+
+import threading
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import ArchiveError
+from . import pdf, streamreader, zipreader
+from .cache import PageCache
+from .mime import sniff_mime
+from .names import ARCHIVE_EXTENSIONS, is_archive_name, is_page_name, json_extension, order_pages
+
+__all__ = [
+    "ARCHIVE_EXTENSIONS",
+    "ArchiveError",
+    "PageCache",
+    "detect_format",
+    "is_archive_name",
+    "is_page_name",
+    "json_extension",
+    "list_members",
+    "list_pages",
+    "order_pages",
+    "read_member",
+    "sniff_mime",
+]
+
+_MEMO_SIZE = 64
+_memo: OrderedDict[tuple, list[str]] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def detect_format(path: Path) -> str:
+    """'pdf', 'zip' or 'stream' (libarchive); ArchiveError if the file can't be opened or is empty."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except FileNotFoundError as exc:
+        raise ArchiveError(f"Couldn't open archive: {exc.strerror}") from exc
+    except OSError as exc:
+        raise ArchiveError(f"Couldn't open archive: {exc.strerror or exc}") from exc
+    if not head:
+        raise ArchiveError("empty file")
+    # PDF readers accept the header anywhere in the first KB; only trust that laxity for a .pdf name.
+    if head.startswith(b"%PDF-") or (path.suffix.lower() == ".pdf" and b"%PDF-" in head):
+        return "pdf"
+    if zipfile.is_zipfile(path):
+        return "zip"
+    if path.suffix.lower() == ".cbw":
+        raise ArchiveError("CBW web comics are not readable as archives")
+    return "stream"
+
+
+def _memoized(kind: str, path: Path, compute: Callable[[], list[str]]) -> list[str]:
+    # The web reader asks for the page list on every open; for a 7z that is a full header walk otherwise.
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ArchiveError(f"Couldn't open archive: {exc.strerror or exc}") from exc
+    key = (kind, str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return list(_memo[key])
+    result = compute()
+    with _memo_lock:
+        _memo[key] = list(result)
+        while len(_memo) > _MEMO_SIZE:
+            _memo.popitem(last=False)
+    return result
+
+
+def list_pages(path: Path) -> list[str]:
+    path = Path(path)
+
+    def compute() -> list[str]:
+        fmt = detect_format(path)
+        if fmt == "pdf":
+            return pdf.list_pages(path)
+        if fmt == "zip":
+            return order_pages(zipreader.list_pages(path))
+        return order_pages(streamreader.list_pages(path))
+
+    return _memoized("pages", path, compute)
+
+
+def list_members(path: Path) -> list[str]:
+    path = Path(path)
+
+    def compute() -> list[str]:
+        fmt = detect_format(path)
+        if fmt == "pdf":
+            return pdf.list_pages(path)
+        if fmt == "zip":
+            return zipreader.list_members(path)
+        return streamreader.list_members(path)
+
+    return _memoized("members", path, compute)
+
+
+def _cache_key(key: str, path: Path) -> str:
+    # The archive id only hashes the first 512 000 bytes; size and mtime catch a file edited past that.
+    st = path.stat()
+    return f"{key}\0{st.st_size}\0{st.st_mtime_ns}"
+
+
+def read_member(path: Path, name: str, *, cache: PageCache, key: str) -> bytes:
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt == "zip":
+        return zipreader.read_member(path, name)
+    ckey = _cache_key(key, path)
+    if fmt == "pdf":
+        number = pdf.page_number(name)
+        if number is None:
+            raise KeyError(name)
+        data = cache.get(ckey, name)
+        if data is None:
+            data = pdf.render_page(path, number)
+            cache.put(ckey, name, data)
+        return data
+    # A cache file exists only for a name a walk of this very file wrote, so a hit needs no membership check.
+    data = cache.get(ckey, name)
+    if data is not None:
+        return data
+    if name not in list_members(path):
+        raise KeyError(name)
+    return cache.fetch(ckey, name, lambda sink: streamreader.walk(path, sink))
