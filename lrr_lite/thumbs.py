@@ -167,6 +167,8 @@ def _render(
             return out.getvalue()
         except ImageError:
             raise
+        except Image.DecompressionBombError as e:  # Pillow's global backstop, for callers raising max_pixels
+            raise ImageError(f"image too large to decode safely: {e}") from e
         except Exception as e:
             # Pillow plugins raise OSError, SyntaxError, ValueError, struct.error, ... on hostile input.
             raise ImageError(f"cannot decode image: {type(e).__name__}: {e}") from e
