@@ -1,0 +1,116 @@
+"""Command line: `lrr-lite serve|scan|set|show-config`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from . import __version__, config
+
+
+def setup_logging(cfg: config.Config, to_file: bool = True) -> None:
+    # Under systemd the journal adds its own timestamps; don't print them twice.
+    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if to_file:
+        try:
+            cfg.logs.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(cfg.logs / "lrr_lite.log", encoding="utf-8"))
+        except OSError as exc:
+            print(f"lrr-lite: no log file in {cfg.logs}: {exc}", file=sys.stderr)
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(fmt))
+    logging.basicConfig(level=getattr(logging, cfg.log_level, logging.INFO), handlers=handlers, force=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lrr-lite", description="A LANraragi-compatible archive server.")
+    parser.add_argument("--version", action="version", version=f"lrr-lite {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    for name, help_text in (("serve", "run the server (default)"),
+                            ("scan", "scan the content folder once and exit"),
+                            ("show-config", "print the merged configuration"),
+                            ("set", "change a stored server setting, e.g. `set apikey SECRET`")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--config", help="INI file (section [server]); also LRR_CONFIG")
+        config.add_arguments(p)
+        if name == "set":
+            p.add_argument("key")
+            p.add_argument("value")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["serve", *argv]
+    args = parser.parse_args(argv)
+    cli = {opt.name: getattr(args, opt.name, None) for opt in config.SCHEMA}
+    cfg = config.load(args.config, cli)
+    if args.command == "show-config":
+        for key, value in vars(cfg).items():
+            print(f"{key} = {value}")
+        return 0
+    setup_logging(cfg, to_file=args.command == "serve")
+    from .context import Context
+
+    ctx = Context.open(cfg)
+    try:
+        if args.command == "set":
+            from .settings import DEFAULTS
+
+            if args.key not in DEFAULTS:
+                print(f"unknown setting {args.key!r}; known: {', '.join(sorted(DEFAULTS))}", file=sys.stderr)
+                return 2
+            ctx.settings.set(args.key, args.value)
+            print(f"{args.key} = {ctx.settings.get(args.key)}")
+            return 0
+        if args.command == "scan":
+            from . import scan, tasks
+
+            report = scan.scan(ctx.db, ctx.settings, cfg.content)
+            tasks.regenerate_covers(ctx, force=False)
+            print(report.as_dict())
+            return 0
+        return serve(ctx)
+    finally:
+        ctx.close()
+
+
+def serve(ctx) -> int:
+    import waitress
+
+    from .app import create_app
+
+    log = logging.getLogger("lrr_lite")
+    cfg = ctx.config
+    cfg.content.mkdir(parents=True, exist_ok=True)
+    ctx.start()
+    if cfg.scan_on_start:
+        ctx.jobs.enqueue("scan_library", [], priority=10)
+    app = create_app(ctx)
+
+    def stop(signum, frame):  # waitress exits its loop on KeyboardInterrupt/SystemExit
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("lrr_lite %s: content %s, data %s, listening on http://%s:%d/", __version__, cfg.content,
+             cfg.data, cfg.host, cfg.port)
+    try:
+        waitress.serve(app, host=cfg.host, port=cfg.port, threads=cfg.threads, ident="lrr_lite",
+                       max_request_body_size=8 * 1024**3, channel_timeout=300, _quiet=False)
+    except (KeyboardInterrupt, SystemExit):
+        log.info("lrr_lite: stopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+

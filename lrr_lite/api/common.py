@@ -1,0 +1,96 @@
+"""Request parsing and reply shaping shared by the API modules."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import bottle
+
+JSON_TYPE = "application/json;charset=UTF-8"
+
+
+class SpecViolation(Exception):
+    """A request the OpenAPI layer of LANraragi rejects before any handler runs (wrong-length ID…)."""
+
+    def __init__(self, message: str, path: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.status = status
+
+    def body(self) -> dict[str, Any]:
+        return {"errors": [{"message": self.message, "path": self.path}], "status": self.status}
+
+
+def xml_escape(text: str) -> str:
+    """LANraragi escapes envelope strings as XML (its clients expect `&#39;` on the wire)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#39;"))
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_reply(obj: Any, status: int = 200) -> str:
+    bottle.response.status = status
+    bottle.response.content_type = JSON_TYPE
+    return dumps(obj)
+
+
+def envelope(operation: str, message: str = "", **extra: Any) -> str:
+    body = {"operation": operation, "error": "", "success": 1, "successMessage": xml_escape(message)}
+    body.update(extra)
+    return json_reply(body)
+
+
+def param(name: str, default: str | None = None) -> str | None:
+    """A parameter from the query string or the form body (urlencoded or multipart), as UTF-8 text."""
+    value = bottle.request.query.getunicode(name)
+    if value is None:
+        try:
+            value = bottle.request.forms.getunicode(name)
+        except (ValueError, UnicodeError, KeyError):
+            value = None
+    return default if value is None else value
+
+
+def bool_param(name: str) -> bool:
+    """LANraragi's query booleans: only the literal string 'true' is true."""
+    return param(name) == "true"
+
+
+def int_param(name: str, default: int | None = None, *, required: bool = False) -> int | None:
+    raw = param(name)
+    if raw is None or raw == "":
+        if required:
+            raise SpecViolation("Missing property.", f"/{name}")
+        return default
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise SpecViolation("Expected integer - got string.", f"/{name}") from None
+
+
+def path_int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SpecViolation("Expected integer - got string.", f"/{name}") from None
+
+
+def check_archive_id(archive_id: str, allow_tank: bool = False) -> str:
+    """The OpenAPI layer's length check on {id}: 400 in LANraragi's validator shape."""
+    if allow_tank and len(archive_id) == 15 and archive_id.startswith("TANK_"):
+        return archive_id
+    if len(archive_id) < 40:
+        raise SpecViolation(f"String is too short: {len(archive_id)}/40.", "/id")
+    if len(archive_id) > 40:
+        raise SpecViolation(f"String is too long: {len(archive_id)}/40.", "/id")
+    return archive_id
+
+
+def bearer_for(key: str) -> str:
+    return "Bearer " + base64.b64encode(key.encode("utf-8")).decode("ascii")

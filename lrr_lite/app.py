@@ -1,0 +1,134 @@
+"""The Bottle application: one plugin for auth, CORS and errors; the API modules mount their routes."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import bottle
+
+from .api import archives, common, minion, misc
+from .context import Context
+from .errors import ApiError
+
+log = logging.getLogger(__name__)
+
+UNAUTHORIZED = {
+    "operation": "",
+    "success": 0,
+    "error": "This API is protected and requires login or an API Key.",
+    "errors": [{"message": "Unauthorized", "path": "/security/0/api_key"}],
+    "status": 401,
+}
+
+
+def is_authenticated(ctx: Context, request: bottle.BaseRequest) -> bool:
+    """SEMANTICS §1: password protection off opens everything; an empty key never authenticates."""
+    if not ctx.settings.get("enablepass"):
+        return True
+    key = str(ctx.settings.get("apikey") or "")
+    if not key:
+        return False
+    header = request.get_header("Authorization", "") or ""
+    if header and hmac.compare_digest(header.encode(), common.bearer_for(key).encode()):
+        return True
+    given = request.query.getunicode("key")
+    return bool(given) and hmac.compare_digest(given.encode(), key.encode())
+
+
+class ApiPlugin:
+    """Wraps every route: No-Fun mode and API-key checks, CORS headers, errors as JSON."""
+
+    name = "lrr_api"
+    api = 2
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
+        secure = bool(route.config.get("secure"))
+        progress = bool(route.config.get("progress"))
+        operation = str(route.config.get("operation", ""))
+        ctx = self.ctx
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = bottle.request
+            if ctx.settings.get("enablecors"):
+                add_cors_headers(bottle.response)
+            try:
+                if request.method != "OPTIONS":
+                    authed = None
+                    if secure or ctx.settings.get("nofunmode"):
+                        authed = is_authenticated(ctx, request)
+                        if not authed:
+                            return common.json_reply(dict(UNAUTHORIZED, operation=operation), 401)
+                    if progress and ctx.settings.get("authprogress"):
+                        if not (authed or is_authenticated(ctx, request)):
+                            return common.json_reply({"operation": operation, "success": 0,
+                                                      "error": "This operation requires authentication."}, 401)
+                return callback(*args, **kwargs)
+            except ApiError as exc:
+                return error_reply(exc)
+            except common.SpecViolation as exc:
+                return common.json_reply(exc.body(), exc.status)
+            except bottle.HTTPResponse:
+                raise
+            except Exception:
+                log.error("unhandled error on %s %s\n%s", request.method, request.path, traceback.format_exc())
+                return common.json_reply({"operation": operation, "success": 0, "successMessage": "",
+                                          "error": "Internal server error; see the server log."}, 500)
+
+        return wrapper
+
+
+def error_reply(exc: ApiError) -> str:
+    if exc.envelope:
+        body: dict[str, Any] = {"operation": exc.operation, "error": common.xml_escape(exc.message),
+                                "success": 0, "successMessage": ""}
+    else:
+        body = {"operation": exc.operation, "error": exc.message, "success": 0}
+    body.update(exc.extra)
+    return common.json_reply(body, exc.status)
+
+
+def add_cors_headers(response: bottle.BaseResponse) -> None:
+    response.set_header("Access-Control-Allow-Origin", "*")
+    response.set_header("Access-Control-Allow-Methods", "GET, OPTIONS, POST, DELETE, PUT")
+    response.set_header("Access-Control-Allow-Headers", "Authorization")
+
+
+def create_app(ctx: Context) -> bottle.Bottle:
+    app = bottle.Bottle(catchall=True, autojson=False)
+    app.install(ApiPlugin(ctx))
+    for module in (archives, misc, minion):
+        module.mount(app, ctx)
+
+    @app.route("/api/<rest:path>", method=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"], operation="")
+    def unknown_api(rest: str) -> str:
+        return common.json_reply({"operation": "", "success": 0, "successMessage": "",
+                                  "error": f"No API endpoint at /api/{rest} for {bottle.request.method}."}, 404)
+
+    @app.route("/api/<rest:path>", method="OPTIONS")
+    @app.route("/api", method="OPTIONS")
+    def preflight(rest: str = "") -> str:
+        if ctx.settings.get("enablecors"):
+            add_cors_headers(bottle.response)
+        bottle.response.status = 204
+        return ""
+
+    @app.route("/")
+    def root() -> str:
+        bottle.response.content_type = "text/plain; charset=utf-8"
+        return "lrr_lite is running. Point a LANraragi client at this address.\n"
+
+    def json_error(err: bottle.HTTPError) -> str:
+        bottle.response.content_type = common.JSON_TYPE
+        return common.dumps({"operation": "", "success": 0, "successMessage": "",
+                             "error": str(err.body) if err.body else err.status_line})
+
+    for code in (400, 404, 405, 413, 500):
+        app.error_handler[code] = json_error
+    return app

@@ -1,0 +1,94 @@
+"""Pages and thumbnails of an archive: reading members in place, cover and page thumbnail files."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from . import formats, library, thumbs
+from .errors import ApiError, ArchiveError, ImageError
+
+log = logging.getLogger(__name__)
+
+
+def cover_path(thumb_dir: Path, archive_id: str) -> Path:
+    return thumb_dir / archive_id[:2] / f"{archive_id}.jpg"
+
+
+def page_thumb_path(thumb_dir: Path, archive_id: str, page: int) -> Path:
+    return thumb_dir / archive_id[:2] / archive_id / f"{page}.jpg"
+
+
+def thumb_path(thumb_dir: Path, archive_id: str, page: int) -> Path:
+    """page 0 = the cover; page N >= 1 = a page thumbnail (page 1 is a separate file from the cover)."""
+    return cover_path(thumb_dir, archive_id) if page <= 0 else page_thumb_path(thumb_dir, archive_id, page)
+
+
+def pages_of(ctx, archive_id: str, operation: str) -> tuple[Path, list[str]]:
+    """(file path, ordered pages) of an archive whose file exists; lists and stores pages if unknown."""
+    row = library.require_row(ctx.db, archive_id, operation)
+    path = Path(row["path"])
+    if not path.is_file():
+        raise ApiError(operation, library.NO_SUCH_ID)
+    pages = library.page_list(ctx.db, archive_id)
+    if pages is None:
+        pages = formats.list_pages(path)
+        with ctx.db.write() as conn:
+            library.store_pages(conn, archive_id, pages)
+    return path, pages
+
+
+def read_member(ctx, archive_id: str, name: str, operation: str = "serve_page") -> bytes:
+    """Bytes of the member named exactly `name`; 404 envelope if the archive has no such member."""
+    row = library.require_row(ctx.db, archive_id, operation)
+    path = Path(row["path"])
+    if not name or "\x00" in name:
+        raise ApiError(operation, "Invalid path.", 400)
+    try:
+        return formats.read_member(path, name, cache=ctx.cache, key=archive_id)
+    except KeyError:
+        raise ApiError(operation, f"File not found in archive: {name}", 404) from None
+    except (ArchiveError, OSError) as exc:
+        raise ApiError(operation, f"Couldn't read the archive: {exc}", 400) from None
+
+
+def read_page(ctx, archive_id: str, page: int, operation: str) -> bytes:
+    """Page N (1-based) of the archive's page list."""
+    _, pages = pages_of(ctx, archive_id, operation)
+    if not pages:
+        raise ApiError(operation, "This archive has no pages.")
+    if not 1 <= page <= len(pages):
+        raise ApiError(operation, f"Page {page} out of range.")
+    return read_member(ctx, archive_id, pages[page - 1], operation)
+
+
+def make_thumbnail(ctx, archive_id: str, page: int) -> Path:
+    """Write the thumbnail file for page (0 = cover made from page 1) and return its path."""
+    source_page = max(page, 1)
+    data = read_page(ctx, archive_id, source_page, "serve_thumbnail")
+    hq = page <= 0 or bool(ctx.settings.get("hqthumbpages"))
+    try:
+        jpeg = thumbs.make_thumbnail(data, quality=80 if hq else 50)
+    except ImageError as exc:
+        raise ApiError("serve_thumbnail", f"Couldn't make a thumbnail: {exc}") from None
+    dest = thumb_path(ctx.config.thumbs, archive_id, page)
+    thumbs.write_atomic(dest, jpeg)
+    if page <= 0:
+        with ctx.db.write() as conn:
+            conn.execute("UPDATE archives SET thumbhash=? WHERE id=?", (hashlib.sha1(data).hexdigest(), archive_id))
+    return dest
+
+
+def set_cover(ctx, archive_id: str, page: int) -> Path:
+    """PUT …/thumbnail?page=N: the cover is rebuilt now from page N."""
+    data = read_page(ctx, archive_id, page, "update_thumbnail")
+    try:
+        jpeg = thumbs.make_thumbnail(data, quality=80)
+    except ImageError as exc:
+        raise ApiError("update_thumbnail", f"Couldn't make a thumbnail: {exc}") from None
+    dest = cover_path(ctx.config.thumbs, archive_id)
+    thumbs.write_atomic(dest, jpeg)
+    with ctx.db.write() as conn:
+        conn.execute("UPDATE archives SET thumbhash=? WHERE id=?", (hashlib.sha1(data).hexdigest(), archive_id))
+    return dest

@@ -1,0 +1,44 @@
+"""Tag strings as LANraragi stores and indexes them (SEMANTICS §4)."""
+
+from __future__ import annotations
+
+# A tag is "basic" if it contains one of these anywhere, case-sensitively; only basic tags = untagged.
+BASIC_MARKERS = ("artist:", "parody:", "series:", "language:", "event:", "group:", "date_added:",
+                 "timestamp:", "source:")
+
+
+def split_tags(raw: str | None) -> list[str]:
+    """Trimmed, non-empty tags of a raw string (old data may use ', ' separators)."""
+    if not raw:
+        return []
+    return [t for t in (part.strip() for part in raw.split(",")) if t]
+
+
+def normalize_tags(raw: str | None) -> str:
+    """How a normal write stores tags: trimmed, line breaks removed, exact duplicates dropped, ','-joined."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for part in (raw or "").split(","):
+        tag = part.replace("\r", "").replace("\n", "").strip()
+        if tag and tag not in seen:
+            seen.add(tag)
+            out.append(tag)
+    return ",".join(out)
+
+
+def index_keys(raw: str | None) -> set[str]:
+    """The lowercased trimmed tags search and stats look up."""
+    return {t.lower() for t in split_tags(raw)}
+
+
+def is_untagged(raw: str | None) -> bool:
+    return all(any(marker in tag for marker in BASIC_MARKERS) for tag in split_tags(raw))
+
+
+def namespace_value(raw: str | None, namespace: str) -> str | None:
+    """Value of the first `namespace:` tag (namespace compared case-insensitively), or None."""
+    prefix = namespace.lower() + ":"
+    for tag in split_tags(raw):
+        if tag.lower().startswith(prefix):
+            return tag[len(prefix):].strip()
+    return None
