@@ -103,7 +103,7 @@ def serve(ctx) -> int:
              cfg.data, cfg.host, cfg.port)
     try:
         waitress.serve(app, host=cfg.host, port=cfg.port, threads=cfg.threads, ident="lrr_lite",
-                       max_request_body_size=8 * 1024**3, channel_timeout=300, _quiet=False)
+                       max_request_body_size=8 * 1024**3, channel_timeout=300)
     except (KeyboardInterrupt, SystemExit):
         log.info("lrr_lite: stopping")
     return 0
