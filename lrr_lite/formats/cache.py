@@ -56,6 +56,7 @@ class PageCache:
         self._total = 0
         self._walks: dict[str, _Walk] = {}
         self._threads: set[threading.Thread] = set()
+        self.walks_started = 0  # archive fills begun by this instance; observable by tests and stats
         self._load()
 
     def _load(self) -> None:
@@ -178,6 +179,7 @@ class PageCache:
     def _start_walk(self, dname: str, walker: Walker) -> _Walk:
         walk = _Walk()
         self._walks[dname] = walk
+        self.walks_started += 1
         thread = threading.Thread(
             target=self._run_walk, args=(dname, walker, walk), name=f"pagecache-{dname[:8]}", daemon=True
         )

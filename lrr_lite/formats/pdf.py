@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 import threading
 from pathlib import Path
@@ -60,6 +61,9 @@ def _scale(width_pt: float, height_pt: float) -> float:
     pixels = width_pt * scale * height_pt * scale
     if pixels > MAX_PIXELS:
         scale *= (MAX_PIXELS / pixels) ** 0.5
+        # pdfium rounds the bitmap size up; shave until the rounded size is under the cap too.
+        while math.ceil(width_pt * scale) * math.ceil(height_pt * scale) > MAX_PIXELS:
+            scale *= 0.999
     return scale
 
 

@@ -32,8 +32,9 @@ def _name(entry: libarchive.ArchiveEntry) -> str:
 
 
 def _error(exc: libarchive.exception.ArchiveError) -> ArchiveError:
-    msg = exc.msg.decode("utf-8", "replace") if isinstance(exc.msg, bytes) else str(exc.msg)
-    return ArchiveError(msg or "unreadable archive")
+    msg = exc.msg.decode("utf-8", "replace") if isinstance(exc.msg, bytes) else exc.msg
+    # libarchive gives no message for some fatal states, e.g. a zip that ends where its directory should be.
+    return ArchiveError(msg or "truncated or corrupt archive")
 
 
 def walk(path: Path, on_member: MemberSink) -> None:
