@@ -14,6 +14,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 
 import archive_factory as af  # noqa: E402
+
 from lrr_lite import formats  # noqa: E402
 from lrr_lite.errors import ArchiveError  # noqa: E402
 from lrr_lite.formats import (  # noqa: E402

@@ -38,6 +38,7 @@ class _Walk:
 
     def __init__(self) -> None:
         self.wanted: Counter[str] = Counter()
+        self.requested: set[str] = set()
         self.seen: set[str] = set()
         self.written: set[str] = set()
         self.failed: dict[str, str] = {}
@@ -95,6 +96,15 @@ class PageCache:
             if dname != protect and dname not in self._walks:
                 self._drop(dname)
         return self._total + need <= self.max_bytes
+
+    def _trim(self, dname: str, keep: set[str]) -> None:
+        """An archive alone over budget keeps only the pages asked for during its last fill."""
+        kept = {_digest(name) for name in keep}
+        for f in (self.root / dname).iterdir():
+            if f.name not in kept:
+                size = f.stat().st_size
+                f.unlink()
+                self._account(dname, -size)
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -158,6 +168,7 @@ class PageCache:
                 if walk is None:
                     walk = self._start_walk(dname, walker)
                 walk.wanted[member] += 1
+                walk.requested.add(member)
                 try:
                     while not (member in walk.written or member in walk.failed or walk.finished):
                         self._cond.wait()
@@ -205,7 +216,11 @@ class PageCache:
                     del self._walks[dname]
                 if walk.cancelled:
                     self._drop(dname)
-                self._evict(0, None)
+                else:
+                    # The archive just filled is the most recently used; dropping it here, because pages
+                    # someone waited for pushed it over budget, would take them away before they are read.
+                    if not self._evict(0, dname):
+                        self._trim(dname, walk.requested)
                 self._threads.discard(threading.current_thread())
                 self._cond.notify_all()
 
