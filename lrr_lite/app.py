@@ -101,7 +101,8 @@ def add_cors_headers(response: bottle.BaseResponse) -> None:
 
 
 def create_app(ctx: Context) -> bottle.Bottle:
-    app = bottle.Bottle(catchall=True, autojson=False)
+    app = bottle.Bottle(catchall=True)
+    app.config["json.enable"] = False
     app.install(ApiPlugin(ctx))
     for module in (archives, misc, minion):
         module.mount(app, ctx)

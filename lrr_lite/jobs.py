@@ -47,7 +47,6 @@ class JobQueue:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._n_workers = workers
-        self._idle = threading.Condition(self._cond)
         self._running = 0
 
     def register(self, task: str, handler: Handler) -> None:
@@ -80,7 +79,7 @@ class JobQueue:
     def _push(self, job_id: int, priority: int) -> None:
         # heapq is a min-heap: higher priority first, then oldest first.
         heapq.heappush(self._heap, (-priority, next(self._counter), job_id))
-        self._cond.notify()
+        self._cond.notify_all()  # one condition serves workers and wait_idle() callers
 
     def enqueue(self, task: str, args: list[Any] | None = None, *, priority: int = 0,
                 notes: dict[str, Any] | None = None) -> int:
@@ -120,7 +119,7 @@ class JobQueue:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._idle.wait(left)
+                self._cond.wait(left)
         return True
 
     def _work(self, worker: int) -> None:
@@ -137,7 +136,7 @@ class JobQueue:
             finally:
                 with self._cond:
                     self._running -= 1
-                    self._idle.notify_all()
+                    self._cond.notify_all()
 
     def _run(self, job_id: int, worker: int) -> None:
         with self.db.write() as conn:

@@ -50,8 +50,17 @@ class LiveServer:
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.close()
+            server = self.server
+
+            def close_all() -> None:
+                # run inside waitress's loop thread: closing its sockets from here is race-free,
+                # and the loop ends once its socket map is empty
+                for channel in list(server._map.values()):
+                    channel.close()
+
+            server.trigger.pull_trigger(close_all)
             self.thread.join(5)
+            server.task_dispatcher.shutdown()
             self.server = None
         if self.ctx is not None:
             self.ctx.close()
