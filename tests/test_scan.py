@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 
-from archive_factory import (empty_file, garbage_file, make_comic, make_encrypted_zip, make_image,
-                             truncated_copy)
+from archive_factory import (
+    empty_file,
+    garbage_file,
+    make_comic,
+    make_encrypted_zip,
+    make_image,
+    truncated_copy,
+)
 
 
 def test_bad_files_are_skipped_with_a_reason_and_the_scan_finishes(make_server, tmp_path):
