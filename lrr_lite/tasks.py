@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
-from . import pages, scan
+from . import library, pages, scan, upload
 from .errors import ApiError, ArchiveError
 from .jobs import JobContext
 
@@ -54,7 +55,11 @@ def register_all(ctx) -> None:
         result["errors"] = report.errors
         return result
 
-    for handler in (thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library):
+    def handle_upload(job: JobContext, args: list[Any]) -> dict[str, Any]:
+        # args: [path, catid]; only files staged in our temp folder may be imported this way
+        return import_staged_file(ctx, str(args[0]) if args else "", str(args[1]) if len(args) > 1 and args[1] else None)
+
+    for handler in (thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload):
         ctx.jobs.register(handler.__name__, handler)
 
 
@@ -76,3 +81,25 @@ def regenerate_covers(ctx, force: bool, job: JobContext | None = None) -> dict[s
     if job is not None:
         job.note(processed=done, total=len(rows))
     return {"errors": errors}
+
+
+def import_staged_file(ctx, path: str, category_id: str | None) -> dict[str, Any]:
+    """Minion's handle_upload: import a file waiting in the temp folder, then remove it."""
+    staged = Path(path).resolve()
+    temp = ctx.config.temp.resolve()
+    if not staged.is_relative_to(temp) or not staged.is_file():
+        return {"success": 0, "id": None, "category": category_id, "title": None,
+                "message": "Only files in the server's temp folder can be imported."}
+    try:
+        with open(staged, "rb") as fh:
+            archive_id = upload.receive(ctx, fh, staged.name, checksum=None, title=None, tags=None,
+                                        summary=None, category_id=category_id)
+    except ApiError as exc:
+        return {"success": 0, "id": exc.extra.get("id"), "category": category_id, "title": staged.name,
+                "message": exc.message}
+    finally:
+        staged.unlink(missing_ok=True)
+    row = library.get_row(ctx.db, archive_id)
+    title = row["title"] if row is not None else staged.name
+    return {"success": 1, "id": archive_id, "category": category_id, "title": title,
+            "message": f"Imported {staged.name}."}

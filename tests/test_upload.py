@@ -102,3 +102,20 @@ def test_long_name_is_truncated_keeping_extension(server, tmp_path):
     assert resp.status_code == 200
     stored = [p.name for p in server.content.iterdir() if p.name.endswith(".cbz") and p.name != "Existing.cbz"]
     assert len(stored) == 1 and len((stored[0] + ".upload").encode()) <= 255
+
+
+def test_handle_upload_job_imports_staged_files_only(server, tmp_path):
+    staged = make_comic(server.ctx.config.temp / "Staged Book.cbz", 2, "cbz")
+    resp = server.post("/api/minion/handle_upload/queue", auth=True, params={"args": f'["{staged}", null]'})
+    job = resp.json()["job"]
+    assert server.wait_job(job)["state"] == "finished"
+    result = server.get(f"/api/minion/{job}/detail", auth=True).json()["result"]
+    assert result["success"] == 1 and result["title"] == "Staged Book"
+    assert (server.content / "Staged Book.cbz").exists() and not staged.exists()
+    assert server.get(f"/api/archives/{result['id']}/metadata").json()["pagecount"] == 2
+    outside = make_comic(tmp_path / "Outside.cbz", 1, "cbz")
+    resp = server.post("/api/minion/handle_upload/queue", auth=True, params={"args": f'["{outside}", null]'})
+    job = resp.json()["job"]
+    server.wait_job(job)
+    assert server.get(f"/api/minion/{job}/detail", auth=True).json()["result"]["success"] == 0
+    assert outside.exists() and not (server.content / "Outside.cbz").exists()
