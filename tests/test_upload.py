@@ -105,14 +105,14 @@ def test_long_name_is_truncated_keeping_extension(server, tmp_path):
 
 
 def test_handle_upload_job_imports_staged_files_only(server, tmp_path):
-    staged = make_comic(server.ctx.config.temp / "Staged Book.cbz", 2, "cbz")
+    staged = make_comic(server.ctx.config.temp / "Staged Book.cbz", 3, "cbz")
     resp = server.post("/api/minion/handle_upload/queue", auth=True, params={"args": f'["{staged}", null]'})
     job = resp.json()["job"]
     assert server.wait_job(job)["state"] == "finished"
     result = server.get(f"/api/minion/{job}/detail", auth=True).json()["result"]
-    assert result["success"] == 1 and result["title"] == "Staged Book"
+    assert result["success"] == 1 and result["title"] == "Staged Book", result
     assert (server.content / "Staged Book.cbz").exists() and not staged.exists()
-    assert server.get(f"/api/archives/{result['id']}/metadata").json()["pagecount"] == 2
+    assert server.get(f"/api/archives/{result['id']}/metadata").json()["pagecount"] == 3
     outside = make_comic(tmp_path / "Outside.cbz", 1, "cbz")
     resp = server.post("/api/minion/handle_upload/queue", auth=True, params={"args": f'["{outside}", null]'})
     job = resp.json()["job"]
