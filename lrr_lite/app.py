@@ -73,7 +73,7 @@ class ApiPlugin:
             except ApiError as exc:
                 return error_reply(exc)
             except common.SpecViolation as exc:
-                return common.json_reply(exc.body(), exc.status)
+                return common.json_reply(exc.body(operation), exc.status)
             except bottle.HTTPResponse:
                 raise
             except Exception:

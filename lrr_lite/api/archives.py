@@ -33,7 +33,10 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
     @app.put("/api/archives/upload", secure=True, operation="upload")
     def upload_archive() -> str:
-        field = bottle.request.files.get("file")
+        try:
+            field = bottle.request.files.get("file")
+        except ValueError:  # Bottle's multipart parser refuses malformed part headers
+            raise ApiError("upload", "Malformed multipart body.", 400, envelope=False) from None
         if field is None:
             raise ApiError("upload", "No file attached", 400, envelope=False)
         new_id = upload.receive(

@@ -11,6 +11,9 @@ import bottle
 JSON_TYPE = "application/json;charset=UTF-8"
 
 
+INT64_MAX = 2**63 - 1
+
+
 class SpecViolation(Exception):
     """A request the OpenAPI layer of LANraragi rejects before any handler runs (wrong-length ID…)."""
 
@@ -20,8 +23,10 @@ class SpecViolation(Exception):
         self.path = path
         self.status = status
 
-    def body(self) -> dict[str, Any]:
-        return {"errors": [{"message": self.message, "path": self.path}], "status": self.status}
+    def body(self, operation: str) -> dict[str, Any]:
+        # LANraragi's validator shape (errors, status) plus the envelope keys its spec documents for 400s.
+        return {"operation": operation, "success": 0, "error": f"{self.path.lstrip('/')}: {self.message}",
+                "errors": [{"message": self.message, "path": self.path}], "status": self.status}
 
 
 def xml_escape(text: str) -> str:
@@ -68,17 +73,18 @@ def int_param(name: str, default: int | None = None, *, required: bool = False) 
         if required:
             raise SpecViolation("Missing property.", f"/{name}")
         return default
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise SpecViolation("Expected integer - got string.", f"/{name}") from None
+    return path_int(raw.strip(), name)
 
 
 def path_int(value: str, name: str) -> int:
+    """An integer parameter; out of SQLite's 64-bit range is as invalid as not a number."""
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise SpecViolation("Expected integer - got string.", f"/{name}") from None
+    if abs(number) > INT64_MAX:
+        raise SpecViolation("Integer out of range.", f"/{name}")
+    return number
 
 
 def check_archive_id(archive_id: str, allow_tank: bool = False) -> str:
