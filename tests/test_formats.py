@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -420,17 +419,37 @@ def test_zip_reads_do_not_use_the_cache(tmp_path: Path, cache: PageCache) -> Non
 
 
 def test_first_page_does_not_wait_for_the_whole_fill(tmp_path: Path, cache: PageCache) -> None:
-    # A tar read front to back: page 1 is written long before the last of ~40 MB of members.
-    big = af.make_image(1400, 2000, text="big", quality=95)
-    members = [("001.jpg", big)] + [(f"{i:03d}.bin", bytes(2_000_000)) for i in range(2, 22)]
-    path = af.make_archive(tmp_path / "big.tar", members, "tar")
-    list_members(path)
-    start = time.perf_counter()
-    assert read(path, "001.jpg", cache) == big
-    first = time.perf_counter() - start
-    cache.wait_idle(30)
-    whole = time.perf_counter() - start
-    assert first < whole
+    # Drive the cache with a walker that stalls after the first member: the request must still return.
+    release = threading.Event()
+
+    def walker(sink) -> None:
+        sink("001.jpg", 3, iter([b"one"]))
+        assert release.wait(10)
+        sink("002.jpg", 3, iter([b"two"]))
+
+    assert cache.fetch("k", "001.jpg", walker) == b"one"
+    release.set()
+    assert cache.fetch("k", "002.jpg", walker) == b"two"
+    assert cache.walks_started == 1
+
+
+def test_walk_failure_midway_keeps_what_was_written(tmp_path: Path, cache: PageCache) -> None:
+    def walker(sink) -> None:
+        sink("001.jpg", 3, iter([b"one"]))
+        raise ArchiveError("Truncated RAR file data")
+
+    with pytest.raises(ArchiveError, match="Truncated"):
+        cache.fetch("k", "002.jpg", walker)
+    assert cache.fetch("k", "001.jpg", walker) == b"one"
+    with pytest.raises(KeyError):
+        cache.fetch("k2", "zzz.jpg", lambda sink: sink("a.jpg", 1, iter([b"a"])))
+
+
+def test_cbw_is_refused_as_an_archive(tmp_path: Path) -> None:
+    path = tmp_path / "web.cbw"
+    path.write_text("<WebComic><Images><Image Url='http://x/1.jpg'/></Images></WebComic>")
+    with pytest.raises(ArchiveError):
+        list_pages(path)
 
 
 # -- PDF ---------------------------------------------------------------------------------------------------
