@@ -22,6 +22,9 @@ from PIL import Image, ImageDraw
 from lrr_lite.errors import ImageError
 
 MAX_PIXELS = 200_000_000
+# Only JPEG decodes at reduced scale; every other format is decoded whole (4 bytes a pixel with alpha), so
+# two concurrent 50 MP PNGs already take ~400 MB. Past this they get the placeholder instead of an OOM kill.
+MAX_FULL_DECODE_PIXELS = 50_000_000
 
 # Pillow's bomb check is process-global and errors from 2 * 89.5 MP, i.e. below MAX_PIXELS, and warns from
 # 89.5 MP (a 140 MP scan would warn on every call). Lift it so our per-call cap decides; Pillow's check
@@ -140,6 +143,8 @@ def _render(
                 raise ImageError(f"image has no pixels ({w}x{h})")
             if w * h > max_pixels:
                 raise ImageError(f"image too large to decode safely ({w}x{h} > {max_pixels} pixels)")
+            if im.format != "JPEG" and w * h > min(max_pixels, MAX_FULL_DECODE_PIXELS):
+                raise ImageError(f"{im.format} image too large to decode whole safely ({w}x{h} pixels)")
             orientation = _orientation(im)
             swap = orientation in (5, 6, 7, 8)  # these orientations are stored sideways
             tw, th = size_for((h, w) if swap else (w, h))

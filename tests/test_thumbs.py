@@ -343,3 +343,11 @@ def test_write_atomic(tmp_path: Path) -> None:
     assert dest.read_bytes() == b"second"
     assert sorted(p.name for p in dest.parent.iterdir()) == ["1.jpg"]  # no temp files left behind
     assert dest.stat().st_mode & 0o777 == 0o644
+
+
+def test_huge_non_jpeg_is_refused_before_decoding() -> None:
+    # A PNG cannot be decoded at reduced scale: past the whole-decode cap it is refused, not decoded.
+    buf = io.BytesIO()
+    Image.new("L", (8000, 7000), 128).save(buf, "PNG")
+    with pytest.raises(ImageError, match="too large"):
+        thumbs.make_thumbnail(buf.getvalue())
