@@ -48,8 +48,10 @@ class _Walk:
 
 
 class PageCache:
-    def __init__(self, root: Path, max_bytes: int) -> None:
+    def __init__(self, root: Path, max_bytes: int, max_walks: int = 2) -> None:
         self.root = Path(root)
+        # Each walk decompresses a whole archive; on a 2-core Pi more than two at once only thrash.
+        self._walk_slots = threading.BoundedSemaphore(max(1, max_walks))
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max(0, int(max_bytes))
         self._cond = threading.Condition()
@@ -201,7 +203,10 @@ class PageCache:
     def _run_walk(self, dname: str, walker: Walker, walk: _Walk) -> None:
         error: str | None = None
         try:
-            walker(lambda name, size, blocks: self._store(dname, walk, name, size, blocks))
+            with self._walk_slots:
+                if walk.cancelled:
+                    raise _Cancelled
+                walker(lambda name, size, blocks: self._store(dname, walk, name, size, blocks))
         except _Cancelled:
             pass
         except ArchiveError as exc:
