@@ -45,8 +45,9 @@ def read_member(ctx, archive_id: str, name: str, operation: str = "serve_page") 
     path = Path(row["path"])
     if not name or "\x00" in name:
         raise ApiError(operation, "Invalid path.", 400)
+    known = name in (library.page_list(ctx.db, archive_id) or ())
     try:
-        return formats.read_member(path, name, cache=ctx.cache, key=archive_id)
+        return formats.read_member(path, name, cache=ctx.cache, key=archive_id, known_member=known)
     except KeyError:
         raise ApiError(operation, f"File not found in archive: {name}", 404) from None
     except (ArchiveError, OSError) as exc:

@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 ID_BYTES = 512_000  # LANraragi hashes the first 512 000 bytes (not 512 KiB)
 EMPTY_SHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
-BATCH = 200  # files per write transaction: fewer commits, still short locks
 
 
 def compute_id(path: Path) -> str:

@@ -113,7 +113,9 @@ def _cache_key(key: str, path: Path) -> str:
     return f"{key}\0{st.st_size}\0{st.st_mtime_ns}"
 
 
-def read_member(path: Path, name: str, *, cache: PageCache, key: str) -> bytes:
+def read_member(path: Path, name: str, *, cache: PageCache, key: str, known_member: bool = False) -> bytes:
+    """Bytes of member `name`. known_member=True: the caller matched `name` against this archive's own
+    page list, so the membership check (a whole decompression pass for a .tar.gz) can be skipped."""
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "zip":
@@ -132,6 +134,6 @@ def read_member(path: Path, name: str, *, cache: PageCache, key: str) -> bytes:
     data = cache.get(ckey, name)
     if data is not None:
         return data
-    if name not in list_members(path):
+    if not known_member and name not in list_members(path):
         raise KeyError(name)
     return cache.fetch(ckey, name, lambda sink: streamreader.walk(path, sink))
