@@ -59,7 +59,21 @@ def register_all(ctx) -> None:
         # args: [path, catid]; only files staged in our temp folder may be imported this way
         return import_staged_file(ctx, str(args[0]) if args else "", str(args[1]) if len(args) > 1 and args[1] else None)
 
-    for handler in (thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload):
+    def extract_archive(job: JobContext, args: list[Any]) -> dict[str, Any]:
+        # Fills the page cache of a stream-only archive ahead of the reader (/files?force=true).
+        archive_id = str(args[0])
+        try:
+            _, page_list = pages.pages_of(ctx, archive_id, "get_file_list")
+            for n, name in enumerate(page_list, start=1):
+                pages.read_member(ctx, archive_id, name, "get_file_list")
+                if n % 20 == 0 or n == len(page_list):
+                    job.note(extracted=n, total_pages=len(page_list))
+        except ApiError as exc:
+            raise RuntimeError(exc.message) from None
+        return {"success": 1, "id": archive_id, "pages": len(page_list)}
+
+    for handler in (thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
+                    extract_archive):
         ctx.jobs.register(handler.__name__, handler)
 
 

@@ -12,7 +12,7 @@ from archive_factory import make_archive, make_comic, make_image, page_images
 from PIL import Image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "oracle-samples"
-FORMATS = ["zip", "cbz", "epub", "7z", "cb7", "tar", "cbt", "tar.gz", "tar.zst", "xz", "rar", "cbr", "pdf"]
+FORMATS = ["zip", "cbz", "epub", "7z", "cb7", "tar", "cbt", "tar.gz", "tar.zst", "zst", "xz", "lzma", "rar", "cbr", "pdf"]
 ARCHIVE_KEYS = {"arcid", "extension", "filename", "isnew", "lastreadtime", "pagecount", "progress", "size",
                 "summary", "tags", "title", "toc"}
 

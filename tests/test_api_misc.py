@@ -147,3 +147,15 @@ def test_job_rows_survive_a_restart_honestly(server):
     status = server.get(f"/api/minion/{stuck}").json()
     assert status["state"] == "failed"
     assert "Interrupted" in server.get(f"/api/minion/{stuck}/detail", auth=True).json()["result"]["error"]
+
+
+def test_files_force_queues_an_extraction_that_fills_the_cache(server):
+    arc = next(a for a in server.get("/api/archives").json() if a["title"] == "Two")
+    server.delete("/api/tempfolder", auth=True)
+    body = server.get(f"/api/archives/{arc['arcid']}/files", params={"force": "true"}).json()
+    assert len(body["pages"]) == 2 and isinstance(body["job"], int)
+    status = server.wait_job(body["job"])
+    assert status["state"] == "finished" and status["task"] == "extract_archive"
+    assert status["notes"] == {"extracted": 2, "total_pages": 2}
+    assert server.ctx.cache.size() > 0
+    assert "job" not in server.get(f"/api/archives/{arc['arcid']}/files").json()

@@ -147,7 +147,11 @@ def mount(app: bottle.Bottle, ctx) -> None:
         except formats.ArchiveError as exc:
             raise ApiError("get_file_list", str(exc)) from None
         base = ""
-        return json_reply({"pages": [page_url(base, archive_id, name) for name in page_list]})
+        body: dict = {"pages": [page_url(base, archive_id, name) for name in page_list]}
+        if bool_param("force"):
+            args = [archive_id]
+            body["job"] = ctx.jobs.find_pending("extract_archive", args) or ctx.jobs.enqueue("extract_archive", args)
+        return json_reply(body)
 
     @app.post("/api/archives/<archive_id>/files/thumbnails", operation="generate_page_thumbnails")
     def page_thumbnails(archive_id: str) -> str:
