@@ -25,6 +25,7 @@ def setup_logging(cfg: config.Config, to_file: bool = True) -> None:
     for handler in handlers:
         handler.setFormatter(logging.Formatter(fmt))
     logging.basicConfig(level=getattr(logging, cfg.log_level, logging.INFO), handlers=handlers, force=True)
+    logging.getLogger("libarchive").setLevel(logging.WARNING)  # it logs its own version details at INFO
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +102,9 @@ def serve(ctx) -> int:
     signal.signal(signal.SIGTERM, stop)
     log.info("lrr_lite %s: content %s, data %s, listening on http://%s:%d/", __version__, cfg.content,
              cfg.data, cfg.host, cfg.port)
+    if ctx.settings.get("enablepass") and not ctx.settings.get("apikey"):
+        log.warning("no API key set: clients can read, but every write endpoint answers 401. "
+                    "Start with --api-key KEY (or LRR_API_KEY) to set one.")
     try:
         waitress.serve(app, host=cfg.host, port=cfg.port, threads=cfg.threads, ident="lrr_lite",
                        max_request_body_size=8 * 1024**3, channel_timeout=300)
