@@ -266,3 +266,16 @@ def zip_without_central_directory(src: Path, dst: Path) -> Path:
 
 def files_in(directory: Path) -> Iterable[Path]:
     return (Path(root, f) for root, _dirs, files in os.walk(directory) for f in files)
+
+
+def png_with_ihdr(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height RGB pixels (a decompression bomb's calling card)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))

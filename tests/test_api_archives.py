@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from archive_factory import make_archive, make_comic, make_image, page_images
+from archive_factory import make_archive, make_comic, make_image, page_images, png_with_ihdr
 from PIL import Image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "oracle-samples"
@@ -346,3 +346,41 @@ def test_malformed_multipart_upload_is_a_client_error(library):
     resp = server.put("/api/archives/upload", auth=True, data=body,
                       headers={"Content-Type": "multipart/form-data; boundary=XX"})
     assert resp.status_code == 400 and resp.json()["success"] == 0
+
+
+def test_hostile_pages_give_placeholders_not_errors(make_server):
+    server = make_server()
+    make_archive(server.content / "Hostile.cbz", {
+        "01.png": png_with_ihdr(100_000, 100_000), "02.jpg": b"\xff\xd8\xff garbage not a jpeg",
+        "03.jpg": make_image(50, 70)}, "cbz")
+    server.start()
+    arc = server.get("/api/archives").json()[0]
+    assert arc["pagecount"] == 3
+    cover = server.get(f"/api/archives/{arc['arcid']}/thumbnail")
+    assert cover.status_code == 200 and cover.headers["Content-Type"] == "image/png"  # placeholder
+    for page in (1, 2):
+        queued = server.get(f"/api/archives/{arc['arcid']}/thumbnail", params={"page": page, "no_fallback": "true"})
+        assert queued.status_code == 202
+        assert server.wait_job(queued.json()["job"])["state"] == "failed"
+        detail = server.get(f"/api/minion/{queued.json()['job']}/detail", auth=True).json()
+        assert "thumbnail" in detail["result"]["error"]
+    # the raw bytes are still served as they are: a client may be able to show them
+    raw = server.get(f"/api/archives/{arc['arcid']}/page", params={"path": "01.png"})
+    assert raw.status_code == 200 and raw.headers["Content-Type"] == "image/png"
+    resp = server.put(f"/api/archives/{arc['arcid']}/thumbnail", params={"page": 1}, auth=True)
+    assert resp.status_code == 400 and "too large" in resp.json()["error"]
+    assert server.put(f"/api/archives/{arc['arcid']}/thumbnail", params={"page": 3}, auth=True).status_code == 200
+
+
+def test_corrupt_member_is_a_client_error(make_server):
+    server = make_server()
+    book = make_archive(server.content / "Crc.cbz", {"01.jpg": make_image(60, 60), "02.jpg": make_image(61, 61)},
+                        "cbz")
+    raw = bytearray(book.read_bytes())
+    raw[60] ^= 0xFF  # inside the first member's data: its CRC no longer matches
+    book.write_bytes(bytes(raw))
+    server.start()
+    arc = server.get("/api/archives").json()[0]
+    resp = server.get(f"/api/archives/{arc['arcid']}/page", params={"path": "01.jpg"})
+    assert resp.status_code == 400 and resp.json()["success"] == 0
+    assert server.get(f"/api/archives/{arc['arcid']}/page", params={"path": "02.jpg"}).status_code == 200

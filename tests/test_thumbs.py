@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import resource
-import struct
 import threading
 import time
 import warnings
-import zlib
 from pathlib import Path
 
 import pytest
+from archive_factory import png_with_ihdr
 from PIL import Image
 
 from lrr_lite import thumbs
@@ -183,21 +182,6 @@ def test_huge_jpeg_for_reader(huge_jpeg: bytes) -> None:
 def test_huge_jpeg_refused_under_lower_cap(huge_jpeg: bytes) -> None:
     with pytest.raises(ImageError, match="too large"):
         make_thumbnail(huge_jpeg, max_pixels=100_000_000)
-
-
-def png_with_ihdr(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width x height RGB pixels (a decompression bomb's calling card)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.mark.parametrize(("w", "h"), [(100_000, 100_000), (15_000, 15_000)])
