@@ -10,7 +10,7 @@ from typing import Any
 
 import bottle
 
-from .api import archives, common, minion, misc
+from .api import archives, common, database, minion, misc, search
 from .context import Context
 from .errors import ApiError
 
@@ -104,8 +104,15 @@ def create_app(ctx: Context) -> bottle.Bottle:
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False
     app.install(ApiPlugin(ctx))
-    for module in (archives, misc, minion):
+    for module in (archives, misc, minion, search, database):
         module.mount(app, ctx)
+    import importlib
+
+    for name in ("categories", "tankoubons"):  # being written now; guard removed once they land
+        try:
+            importlib.import_module(f".api.{name}", __package__).mount(app, ctx)
+        except ModuleNotFoundError:
+            pass
 
     @app.route("/api/<rest:path>", method=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"], operation="")
     def unknown_api(rest: str) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 
 from .db import Database
 from .errors import ApiError
-from .tags import index_keys, is_untagged, normalize_tags
+from .search.natural import natural_key
+from .tags import index_keys, is_untagged, namespace_values, normalize_tags, split_tags
 
 NO_SUCH_ID = "This ID doesn't exist on the server."
 
@@ -70,9 +71,78 @@ def all_json(db: Database) -> list[dict[str, Any]]:
     return [archive_json(r, tocs.get(r["id"])) for r in rows]
 
 
+def json_for_ids(db: Database, ids: list[str]) -> list[dict[str, Any]]:
+    """Archive (or tankoubon) JSON objects in the order given; IDs whose file is gone are skipped."""
+    archive_ids = [i for i in ids if not i.startswith("TANK_")]
+    rows: dict[str, sqlite3.Row] = {}
+    tocs: dict[str, list[dict[str, Any]]] = {}
+    for chunk in (archive_ids[i:i + 500] for i in range(0, len(archive_ids), 500)):
+        marks = ",".join("?" * len(chunk))
+        for r in db.query(f"SELECT {ARCHIVE_COLUMNS} FROM archives WHERE id IN ({marks}) AND path != ''", chunk):
+            rows[r["id"]] = r
+        for r in db.query(f"SELECT archive_id, page, name FROM toc WHERE archive_id IN ({marks}) "
+                          "ORDER BY archive_id, page", chunk):
+            tocs.setdefault(r["archive_id"], []).append({"page": r["page"], "name": r["name"]})
+    out = []
+    for i in ids:
+        if i.startswith("TANK_"):
+            tank = tank_json(db, i)
+            if tank is not None:
+                out.append(tank)
+        elif i in rows:
+            out.append(archive_json(rows[i], tocs.get(i, [])))
+    return out
+
+
+def unified_tank_tags(own: str, member_tags: list[str]) -> list[str]:
+    """SEMANTICS §8: own tags, then members' tags deduplicated case-insensitively; member date tags
+    collapse to their maximum and are dropped when the tank has its own of that namespace."""
+    out = split_tags(own)
+    seen = {t.lower() for t in out}
+    own_ns = {t.split(":", 1)[0].strip().lower() for t in out if ":" in t}
+    dates: dict[str, tuple[int, str]] = {}
+    for raw in member_tags:
+        for tag in split_tags(raw):
+            ns, sep, value = tag.partition(":")
+            key = ns.strip().lower()
+            if sep and key in ("date_added", "timestamp"):
+                if key not in own_ns and value.strip().isdigit():
+                    if key not in dates or int(value.strip()) > dates[key][0]:
+                        dates[key] = (int(value.strip()), tag)
+                continue
+            if tag.lower() not in seen:
+                seen.add(tag.lower())
+                out.append(tag)
+    return out + [tag for _, tag in dates.values()]
+
+
+def tank_json(db: Database, tank_id: str) -> dict[str, Any] | None:
+    """A tankoubon as a row of grouped search results (SEMANTICS §3)."""
+    tank = db.query_one("SELECT id, name, summary, tags, progress FROM tankoubons WHERE id=?", (tank_id,))
+    if tank is None:
+        return None
+    members = db.query(
+        "SELECT a.title, a.filename, a.tags, a.isnew, a.pagecount, a.size, a.lastreadtime FROM tank_archives t "
+        "JOIN archives a ON a.id = t.archive_id WHERE t.tank_id = ? AND a.path != '' ORDER BY t.position",
+        (tank_id,))
+    return {
+        "arcid": tank["id"],
+        "extension": ".tank",
+        "filename": "",
+        "isnew": "true" if any(m["isnew"] for m in members) else "false",
+        "lastreadtime": max((int(m["lastreadtime"]) for m in members), default=0),
+        "pagecount": sum(int(m["pagecount"]) for m in members),
+        "progress": int(tank["progress"]),
+        "size": sum(int(m["size"]) for m in members),
+        "summary": "Tankoubon containing: " + ",".join(m["title"] or m["filename"] for m in members),
+        "tags": ",".join(unified_tank_tags(tank["tags"], [m["tags"] for m in members])),
+        "title": tank["name"],
+    }
+
+
 def untagged_ids(db: Database) -> list[str]:
-    rows = db.conn.execute("SELECT id, tags FROM archives WHERE path != ''")
-    return [r["id"] for r in rows if is_untagged(r["tags"])]
+    return [r[0] for r in db.query("SELECT id FROM archives WHERE path != '' AND untagged = 1 AND id NOT IN "
+                                   "(SELECT archive_id FROM tank_archives)")]
 
 
 def page_list(db: Database, archive_id: str) -> list[str] | None:
@@ -88,11 +158,23 @@ def store_pages(conn: sqlite3.Connection, archive_id: str, pages: list[str]) -> 
 
 
 def write_tags(conn: sqlite3.Connection, archive_id: str, raw: str) -> None:
-    """Store the raw tag string and refresh its index rows."""
-    conn.execute("UPDATE archives SET tags=? WHERE id=?", (raw, archive_id))
-    conn.execute("DELETE FROM tags WHERE archive_id=?", (archive_id,))
+    """Store the raw tag string and refresh everything derived from it (tag index, sort values, untagged)."""
+    conn.execute("UPDATE archives SET tags=?, untagged=? WHERE id=?", (raw, int(is_untagged(raw)), archive_id))
+    old = {r[0] for r in conn.execute("SELECT tag FROM tags WHERE archive_id=?", (archive_id,))}
+    new = index_keys(raw)
+    # Only the difference is written: the tag_counts triggers then do the least work.
+    conn.executemany("DELETE FROM tags WHERE archive_id=? AND tag=?", [(archive_id, t) for t in old - new])
     conn.executemany("INSERT OR IGNORE INTO tags(archive_id, tag) VALUES (?, ?)",
-                     [(archive_id, key) for key in index_keys(raw)])
+                     [(archive_id, t) for t in new - old])
+    conn.execute("DELETE FROM ns_values WHERE archive_id=?", (archive_id,))
+    conn.executemany("INSERT INTO ns_values(archive_id, ns, value_key) VALUES (?, ?, ?)",
+                     [(archive_id, ns, natural_key(value)) for ns, value in namespace_values(raw).items()])
+
+
+def write_title(conn: sqlite3.Connection, archive_id: str, title: str) -> None:
+    """Store a title with the lowercased form search globs and the natural-order sort key."""
+    conn.execute("UPDATE archives SET title=?, title_lc=?, sort_key=? WHERE id=?",
+                 (title, title.strip().lower(), natural_key(title.strip().lower()), archive_id))
 
 
 def update_metadata(db: Database, archive_id: str, title: str | None, tags: str | None,
@@ -104,7 +186,7 @@ def update_metadata(db: Database, archive_id: str, title: str | None, tags: str 
         raise ApiError(operation, "No metadata parameters (Please supply title, tags or summary)")
     with db.write() as conn:
         if title:
-            conn.execute("UPDATE archives SET title=? WHERE id=?", (_one_line(title).strip(), archive_id))
+            write_title(conn, archive_id, _one_line(title).strip())
         if tags is not None:
             write_tags(conn, archive_id, normalize_tags(tags))
         if summary is not None:

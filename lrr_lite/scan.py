@@ -104,6 +104,7 @@ def import_file(db: Database, settings: Settings, path: str, st: os.stat_result,
                 "VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
                 (archive_id, path, stem, ext, stem, st.st_size, now),
             )
+            library.write_title(conn, archive_id, stem)
             if settings.get("usedateadded"):
                 stamp = int(st.st_mtime) if settings.get("usedatemodified") else now
                 library.write_tags(conn, archive_id, f"date_added:{stamp}")

@@ -42,3 +42,13 @@ def namespace_value(raw: str | None, namespace: str) -> str | None:
         if tag.lower().startswith(prefix):
             return tag[len(prefix):].strip()
     return None
+
+
+def namespace_values(raw: str | None) -> dict[str, str]:
+    """Lowercased namespace -> lowercased value of its LAST tag (LANraragi's sortby takes the last one)."""
+    out: dict[str, str] = {}
+    for tag in split_tags(raw):
+        ns, sep, value = tag.partition(":")
+        if sep and ns.strip():
+            out[ns.strip().lower()] = value.strip().lower()
+    return out

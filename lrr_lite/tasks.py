@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from . import library, pages, scan, upload
+from . import backup, library, pages, scan, upload
 from .errors import ApiError, ArchiveError
 from .jobs import JobContext
 
@@ -72,7 +73,28 @@ def register_all(ctx) -> None:
             raise RuntimeError(exc.message) from None
         return {"success": 1, "id": archive_id, "pages": len(page_list)}
 
-    for handler in (thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
+    def backup_json(job: JobContext, args: list[Any]) -> dict[str, Any]:
+        job.note(status="running")
+        dest = backup.write_backup_file(
+            ctx.db, ctx.config.data / "backups", backup.backup_name(job.id),
+            progress=lambda n, total: job.note(archives_processed=n, total_archives=total))
+        job.note(status="finished")
+        return {"success": 1, "filename": dest.name, "path": str(dest)}
+
+    def restore_backup(job: JobContext, args: list[Any]) -> dict[str, Any]:
+        source = Path(str(args[0])) if args else Path()
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+            counts = backup.restore_backup(ctx.db, data)
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"Restore failed, nothing was changed: {exc}") from None
+        finally:
+            if source.is_relative_to(ctx.config.temp):
+                source.unlink(missing_ok=True)
+        ctx.settings.touch_cache()
+        return {"success": 1, **counts}
+
+    for handler in (backup_json, restore_backup, thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
                     extract_archive):
         ctx.jobs.register(handler.__name__, handler)
 

@@ -109,7 +109,7 @@ def receive(ctx, stream: BinaryIO, raw_name: str, *, checksum: str | None, title
                     merged = tags + ("," + current if current else "")
                     library.write_tags(conn, archive_id, merged)
                 if title and title.strip():
-                    conn.execute("UPDATE archives SET title=? WHERE id=?", (title.strip(), archive_id))
+                    library.write_title(conn, archive_id, title.strip())
                 if summary and summary.strip():
                     conn.execute("UPDATE archives SET summary=? WHERE id=?", (summary, archive_id))
                 if category_id:

@@ -78,11 +78,14 @@ class Database:
     def migrate(self) -> None:
         with self.write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, sql in enumerate(MIGRATIONS, start=1):
+            for number, step in enumerate(MIGRATIONS, start=1):
                 if number > version:
                     log.info("database: applying migration %d", number)
-                    for statement in _split_sql(sql):
-                        conn.execute(statement)
+                    if callable(step):
+                        step(conn)
+                    else:
+                        for statement in _split_sql(step):
+                            conn.execute(statement)
                     conn.execute(f"PRAGMA user_version={number}")
 
     def close(self) -> None:

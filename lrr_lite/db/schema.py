@@ -1,9 +1,55 @@
 """Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 
+A migration is SQL text, or a function of the connection when rows must be recomputed in Python.
 Never edit a migration that has shipped: append a new one.
 """
 
-MIGRATIONS: list[str] = [
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _search_columns(conn: sqlite3.Connection) -> None:
+    """2: what search sorts and filters on, precomputed at write time so queries are index lookups."""
+    from .. import library  # the same functions every later write uses
+
+    for statement in (
+        "ALTER TABLE archives ADD COLUMN title_lc TEXT NOT NULL DEFAULT ''",  # lower(trim(title)), globbed
+        "ALTER TABLE archives ADD COLUMN sort_key TEXT NOT NULL DEFAULT ''",  # natural-order key of title
+        "ALTER TABLE archives ADD COLUMN untagged INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX archives_sort ON archives(sort_key, id) WHERE path != ''",
+        "CREATE INDEX archives_read ON archives(lastreadtime) WHERE path != '' AND lastreadtime > 0",
+        # Value of each archive's namespace tags, as natural-order keys, for sortby=<namespace>.
+        """CREATE TABLE ns_values (
+            archive_id TEXT NOT NULL REFERENCES archives(id) ON DELETE CASCADE,
+            ns         TEXT NOT NULL,
+            value_key  TEXT NOT NULL,
+            PRIMARY KEY (ns, archive_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX ns_values_key ON ns_values(ns, value_key)",
+        # Distinct tags with their archive counts: substring terms scan this, stats read it.
+        """CREATE TABLE tag_counts (
+            tag TEXT PRIMARY KEY,
+            n   INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TRIGGER tags_count_add AFTER INSERT ON tags BEGIN
+            INSERT INTO tag_counts(tag, n) VALUES (new.tag, 1)
+            ON CONFLICT(tag) DO UPDATE SET n = n + 1;
+        END""",
+        """CREATE TRIGGER tags_count_remove AFTER DELETE ON tags BEGIN
+            UPDATE tag_counts SET n = n - 1 WHERE tag = old.tag;
+            DELETE FROM tag_counts WHERE tag = old.tag AND n <= 0;
+        END""",
+        "INSERT INTO tag_counts(tag, n) SELECT tag, COUNT(*) FROM tags GROUP BY tag",
+    ):
+        conn.execute(statement)
+    for row in conn.execute("SELECT id, title, filename, tags FROM archives").fetchall():
+        library.write_title(conn, row["id"], row["title"] or row["filename"])
+        library.write_tags(conn, row["id"], row["tags"])
+
+
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: the foundation
     """
     CREATE TABLE archives (
@@ -113,4 +159,5 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX stamps_archive ON stamps(archive_id, page);
     """,
+    _search_columns,
 ]

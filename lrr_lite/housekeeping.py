@@ -1,0 +1,61 @@
+"""Whole-database operations: tag statistics, clearing new flags, clean and drop (SEMANTICS §4, §13)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from . import backup, library
+from .db import Database
+from .settings import Settings
+from .tags import index_keys
+
+log = logging.getLogger(__name__)
+
+
+def tag_stats(db: Database, settings: Settings, minweight: int = 1, hide_excluded: bool = False) -> list[dict[str, Any]]:
+    """One entry per distinct lowercased tag: archives carrying it plus tankoubons whose own tags do."""
+    weights = {r[0]: r[1] for r in db.query("SELECT tag, n FROM tag_counts")}
+    for row in db.query("SELECT tags FROM tankoubons"):
+        for key in index_keys(row[0]):
+            weights[key] = weights.get(key, 0) + 1
+    hidden = {ns.lower() for ns in settings.excluded_namespaces} if hide_excluded else set()
+    out = []
+    for tag, weight in weights.items():
+        if weight < minweight or not tag:
+            continue
+        namespace, sep, text = tag.partition(":")
+        if not sep:
+            namespace, text = "", tag
+        if namespace in hidden:
+            continue
+        out.append({"namespace": namespace, "text": text, "weight": weight})
+    return out
+
+
+def clear_new_all(db: Database) -> None:
+    with db.write() as conn:
+        conn.execute("UPDATE archives SET isnew = 0 WHERE isnew = 1")
+
+
+def clean_database(db: Database, backups_dir: Path) -> dict[str, int]:
+    """Delete records whose file is gone (after writing a backup, so a mistake is recoverable)."""
+    backup.write_backup_file(db, backups_dir, backup.backup_name(prefix="autobackup"))
+    gone = [r["id"] for r in db.query("SELECT id, path FROM archives") if not r["path"] or not Path(r["path"]).exists()]
+    library.delete_rows(db, gone)
+    log.info("clean: deleted %d records whose file is missing", len(gone))
+    return {"deleted": len(gone), "unlinked": 0}
+
+
+def drop_database(db: Database, settings: Settings, backups_dir: Path, pinned_api_key: str | None) -> None:
+    """Wipe every record and setting in one transaction; files on disk are untouched."""
+    backup.write_backup_file(db, backups_dir, backup.backup_name(prefix="predrop"))
+    with db.write() as conn:
+        for table in ("stamps", "tank_archives", "tankoubons", "category_archives", "categories", "toc",
+                      "archive_pages", "ns_values", "tags", "files", "bad_files", "archives", "settings"):
+            conn.execute(f"DELETE FROM {table}")
+    settings.reload()
+    settings.touch_cache()
+    if pinned_api_key is not None:
+        settings.set("apikey", pinned_api_key)
