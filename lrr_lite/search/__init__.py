@@ -1,0 +1,1 @@
+"""Search: the filter grammar (§5.2), natural-order sort keys (§5.4) and the SQL engine."""
