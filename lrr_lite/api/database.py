@@ -90,4 +90,6 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.post("/api/database/drop", secure=True, operation="drop_database")
     def drop() -> str:
         housekeeping.drop_database(db, ctx.settings, backups_dir, ctx.config.api_key)
+        # The files are still in the content folder: import them afresh, as LANraragi's watcher does.
+        ctx.jobs.enqueue("scan_library", [], priority=10)
         return envelope("drop_database")
