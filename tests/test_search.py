@@ -206,3 +206,42 @@ def test_bad_parameters_are_client_errors(mock):
         resp = server.get("/api/search", params=params)
         assert resp.status_code == 200, (params, resp.text)
         assert set(resp.json()) >= {"data", "recordsFiltered", "recordsTotal"}
+
+
+@pytest.fixture
+def fresh_mock(tmp_path):
+    server = LiveServer(tmp_path / "srv").start()
+    yield server, tmp_path
+    server.stop()
+
+
+def test_tank_sort_values_follow_member_timestamps(fresh_mock):
+    server, tmp_path = fresh_mock
+    ids = load_mock(server, tmp_path / "up")
+    for short, stamp in (("e4c422", "1700000000"), ("9522fa", "1650000000")):
+        tags = MOCK[short][4].replace(f"date_added:{stamp}", f"timestamp:{stamp}")
+        assert server.put(f"/api/archives/{ids[short]}/metadata", auth=True, data={"tags": tags}).status_code == 200
+    first4 = names(server, ids, sortby="timestamp")[:4]
+    assert "Hello" in first4 and T["e4c422"] in first4
+    assert first4.index("Hello") < first4.index(T["e4c422"])
+
+
+def test_lastread_with_tanks(fresh_mock):
+    server, tmp_path = fresh_mock
+    ids = load_mock(server, tmp_path / "up", read_first="9522fa")
+    asc = names(server, ids, sortby="lastread", start=-1)
+    assert len(asc) == 6 and asc[0] == T["ebg"] and {"Hello", "World"} <= set(asc) and T["9522fa"] not in asc
+    desc = names(server, ids, sortby="lastread", order="desc", start=-1)
+    assert desc[-1] == T["ebg"] and desc.index("Hello") < desc.index(T["ebg"])
+
+
+def test_renamed_tank_is_found_by_its_new_name(fresh_mock):
+    server, tmp_path = fresh_mock
+    ids = load_mock(server, tmp_path / "up")
+    tank_id = server.put("/api/tankoubons", auth=True, params={"name": "Test Tank"}).json()["tankoubon_id"]
+    assert server.put(f"/api/tankoubons/{tank_id}/{ids['apple']}", auth=True).status_code == 200
+    assert "Test Tank" in names(server, ids, filter="test tank")
+    resp = server.put(f"/api/tankoubons/{tank_id}", auth=True, json={"metadata": {"name": "Updated Tank Name"}})
+    assert resp.status_code == 200
+    assert names(server, ids, filter="updated tank name") == ["Updated Tank Name"]
+    assert names(server, ids, filter="test tank") == []
