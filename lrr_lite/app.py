@@ -10,7 +10,7 @@ from typing import Any
 
 import bottle
 
-from .api import archives, common, database, minion, misc, search
+from .api import archives, common, database, legacy, minion, misc, search
 from .context import Context
 from .errors import ApiError
 
@@ -113,6 +113,7 @@ def create_app(ctx: Context) -> bottle.Bottle:
             importlib.import_module(f".api.{name}", __package__).mount(app, ctx)
         except ModuleNotFoundError:
             pass
+    legacy.mount(app, ctx)  # after the modern routes: its aliases call their callbacks
 
     @app.route("/api/<rest:path>", method=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"], operation="")
     def unknown_api(rest: str) -> str:
