@@ -108,7 +108,7 @@ def create_app(ctx: Context) -> bottle.Bottle:
         module.mount(app, ctx)
     import importlib
 
-    for name in ("categories", "tankoubons", "opds", "shinobu"):  # being written now; guard removed once they land
+    for name in ("categories", "tankoubons", "opds", "shinobu", "plugins"):  # being written now; guard removed once they land
         try:
             importlib.import_module(f".api.{name}", __package__).mount(app, ctx)
         except ModuleNotFoundError:
