@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "hqthumbpages": 0,
     "tagruleson": 1,
     "debugmode": 0,
+    "downloadmaxsize": 2048,  # MB, largest file /api/download_url will fetch
+    "downloadtimeout": 60,    # s without data before a download is abandoned
     "total_pages_read": 0,
     "cache_last_cleared": 0,
 }

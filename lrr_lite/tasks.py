@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import backup, library, pages, scan, upload
+from . import backup, download, library, pages, scan, upload
 from .errors import ApiError, ArchiveError
 from .jobs import JobContext
 
@@ -94,7 +94,13 @@ def register_all(ctx) -> None:
         ctx.settings.touch_cache()
         return {"success": 1, **counts}
 
-    for handler in (backup_json, restore_backup, thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
+    def download_url(job: JobContext, args: list[Any]) -> dict[str, Any]:
+        url = str(args[0]) if args else ""
+        category = str(args[1]) if len(args) > 1 and args[1] else None
+        job.note(status="downloading", url=url)
+        return download.download_to_library(ctx, url, category)
+
+    for handler in (download_url, backup_json, restore_backup, thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
                     extract_archive):
         ctx.jobs.register(handler.__name__, handler)
 

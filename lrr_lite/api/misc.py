@@ -5,6 +5,7 @@ from __future__ import annotations
 import bottle
 
 from .. import LRR_VERSION, LRR_VERSION_DESC, LRR_VERSION_NAME
+from ..errors import ApiError
 from .common import json_reply, param, xml_escape
 
 
@@ -47,6 +48,15 @@ def mount(app: bottle.Bottle, ctx) -> None:
         except OSError as exc:
             newsize, error = ctx.cache.size(), str(exc)
         return json_reply({"operation": "cleantemp", "success": 1, "error": error, "newsize": newsize})
+
+    @app.post("/api/download_url", secure=True, operation="download_url")
+    def download_url() -> str:
+        url = (param("url") or "").strip()
+        if not url:
+            raise ApiError("download_url", "No URL specified.")
+        catid = param("catid") or None
+        job = ctx.jobs.enqueue("download_url", [url, catid])
+        return json_reply({"operation": "download_url", "url": url, "category": catid, "success": 1, "job": job})
 
     @app.post("/api/regen_thumbs", secure=True, operation="regen_thumbnails")
     def regen_thumbs() -> str:
