@@ -49,6 +49,10 @@ SCHEMA: tuple[Option, ...] = (
            ("LRR_DECODE_CONCURRENCY",)),
     Option("scan_on_start", True, "Scan the content folder at start-up.", bool, ("LRR_SCAN_ON_START",)),
     Option("log_level", "INFO", "Logging level.", str, ("LRR_LOG_LEVEL",)),
+    Option("watch", "auto", "Content folder watching: auto (inotify, else polling), inotify, poll or off.", str,
+           ("LRR_WATCH",)),
+    Option("poll_interval", 30.0, "Seconds between polls of the content folder when polling (NFS/SMB).", float,
+           ("LRR_POLL_INTERVAL",)),
 )
 
 
@@ -67,6 +71,8 @@ class Config:
     decode_concurrency: int
     scan_on_start: bool
     log_level: str
+    watch: str = "auto"
+    poll_interval: float = 30.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -142,6 +148,8 @@ def load(ini_path: str | os.PathLike | None = None, cli: dict[str, Any] | None =
         decode_concurrency=max(1, values["decode_concurrency"]),
         scan_on_start=values["scan_on_start"],
         log_level=str(values["log_level"]).upper(),
+        watch=str(values["watch"]).lower(),
+        poll_interval=max(0.2, float(values["poll_interval"])),
     )
 
 
