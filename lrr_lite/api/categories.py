@@ -1,0 +1,99 @@
+"""/api/categories: static and dynamic categories and the bookmark link (SEMANTICS §7)."""
+
+from __future__ import annotations
+
+import bottle
+
+from .. import collections
+from ..locks import resource_lock
+from .common import SpecViolation, envelope, json_reply, param
+
+
+def check_length(value: str, name: str, low: int, high: int) -> str:
+    """The OpenAPI layer's length check on a path parameter: 400 in LANraragi's validator shape."""
+    if len(value) < low:
+        raise SpecViolation(f"String is too short: {len(value)}/{low}.", f"/{name}")
+    if len(value) > high:
+        raise SpecViolation(f"String is too long: {len(value)}/{high}.", f"/{name}")
+    return value
+
+
+def category_id(value: str) -> str:
+    return check_length(value, "id", 14, 14)
+
+
+def pinned_param() -> bool:
+    """§0: `pinned` is true for anything non-empty other than `false`."""
+    value = param("pinned")
+    return bool(value) and value != "false"
+
+
+def mount(app: bottle.Bottle, ctx) -> None:
+    db = ctx.db
+
+    @app.get("/api/categories", operation="get_category_list")
+    def list_categories() -> str:
+        return json_reply(collections.list_categories(db))
+
+    @app.put("/api/categories", secure=True, operation="create_category")
+    def create() -> str:
+        new_id = collections.create_category(db, param("name"), param("search"), pinned_param())
+        ctx.settings.touch_cache()
+        return json_reply({"category_id": new_id, "operation": "create_category", "success": 1})
+
+    # The bookmark routes come before /api/categories/<id>/<archive>, which would otherwise match them.
+    @app.get("/api/categories/bookmark_link", operation="get_bookmark_link")
+    def get_bookmark() -> str:
+        return json_reply({"category_id": collections.get_bookmark_link(db), "operation": "get_bookmark_link",
+                           "success": 1})
+
+    @app.put("/api/categories/bookmark_link/<cat_id>", secure=True, operation="update_bookmark_link")
+    def set_bookmark(cat_id: str) -> str:
+        category_id(cat_id)
+        collections.set_bookmark_link(db, cat_id)
+        ctx.settings.touch_cache()
+        return json_reply({"category_id": cat_id, "operation": "update_bookmark_link", "success": 1})
+
+    @app.delete("/api/categories/bookmark_link", secure=True, operation="remove_bookmark_link")
+    def remove_bookmark() -> str:
+        old = collections.remove_bookmark_link(db)
+        ctx.settings.touch_cache()
+        return json_reply({"category_id": old, "operation": "remove_bookmark_link", "success": 1})
+
+    @app.get("/api/categories/<cat_id>", operation="get_category")
+    def get(cat_id: str) -> str:
+        return json_reply(collections.get_category(db, category_id(cat_id)))
+
+    @app.put("/api/categories/<cat_id>", secure=True, operation="update_category")
+    def update(cat_id: str) -> str:
+        category_id(cat_id)
+        with resource_lock(f"category-write:{cat_id}", "update_category"):
+            collections.update_category(db, cat_id, param("name"), param("search"), pinned_param())
+        ctx.settings.touch_cache()
+        return json_reply({"category_id": cat_id, "operation": "update_category", "success": 1})
+
+    @app.delete("/api/categories/<cat_id>", secure=True, operation="delete_category")
+    def delete(cat_id: str) -> str:
+        category_id(cat_id)
+        with resource_lock(f"category-write:{cat_id}", "delete_category"):
+            collections.delete_category(db, cat_id)
+        ctx.settings.touch_cache()
+        return envelope("delete_category")
+
+    @app.put("/api/categories/<cat_id>/<member>", secure=True, operation="add_to_category")
+    def add(cat_id: str, member: str) -> str:
+        category_id(cat_id)
+        check_length(member, "archive", 15, 40)
+        with resource_lock(f"category-write:{cat_id}", "add_to_category"):
+            message = collections.add_to_category(db, cat_id, member)
+        ctx.settings.touch_cache()
+        return envelope("add_to_category", message)
+
+    @app.delete("/api/categories/<cat_id>/<member>", secure=True, operation="remove_from_category")
+    def remove(cat_id: str, member: str) -> str:
+        category_id(cat_id)
+        check_length(member, "archive", 15, 40)
+        with resource_lock(f"category-write:{cat_id}", "remove_from_category"):
+            message = collections.remove_from_category(db, cat_id, member)
+        ctx.settings.touch_cache()
+        return envelope("remove_from_category", message)

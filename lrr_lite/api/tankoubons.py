@@ -1,0 +1,114 @@
+"""/api/tankoubons: tanks, their ordered members and progress (SEMANTICS §8). Thumbnails live elsewhere."""
+
+from __future__ import annotations
+
+import json
+
+import bottle
+
+from .. import collections
+from ..errors import ApiError
+from ..locks import resource_lock
+from .categories import check_length
+from .common import envelope, int_param, json_reply, param, path_int
+
+# {archive} never matches "thumbnail": PUT /api/tankoubons/{id}/thumbnail is a different operation.
+MEMBER = "<archive:re:(?!thumbnail$)[^/]+>"
+
+
+def truthy(value: str | None) -> bool:
+    """Perl truth with LANraragi's extra `ne "false"`: not empty, not "0", not "false"."""
+    return bool(value) and value not in ("0", "false")
+
+
+def read_json_body(operation: str):
+    """The request's JSON body; malformed or non-UTF-8 JSON is a 400 envelope, never a 500."""
+    raw = bottle.request.body.read()
+    if not raw.strip():
+        raise ApiError(operation, "No JSON body supplied.")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(operation, "Malformed JSON body.") from None
+
+
+def mount(app: bottle.Bottle, ctx) -> None:
+    db = ctx.db
+
+    def page_size() -> int:
+        return max(1, int(ctx.settings.get("pagesize")))
+
+    @app.get("/api/tankoubons", operation="get_tankoubon_list")
+    def list_tanks() -> str:
+        page = int_param("page", 0)
+        return json_reply(collections.list_tankoubons(db, page if page is not None else 0, page_size()))
+
+    @app.put("/api/tankoubons", secure=True, operation="create_tankoubon")
+    def create() -> str:
+        tank_id = param("tankid")
+        if tank_id:
+            with resource_lock(f"tankoubon-write:{tank_id}", "create_tankoubon"):
+                new_id = collections.create_tankoubon(db, param("name"), tank_id)
+        else:
+            new_id = collections.create_tankoubon(db, param("name"))
+        ctx.settings.touch_cache()
+        return json_reply({"operation": "create_tankoubon", "success": 1, "tankoubon_id": new_id})
+
+    @app.get("/api/tankoubons/<tank_id>", operation="get_tankoubon")
+    def get(tank_id: str) -> str:
+        page = int_param("page", 0)
+        return json_reply(collections.get_tankoubon(
+            db, tank_id, page=page if page is not None else 0, page_size=page_size(),
+            full_data=truthy(param("include_full_data"))))
+
+    @app.get("/api/tankoubons/<tank_id>/full", operation="get_tankoubon_full")
+    def get_full(tank_id: str) -> str:
+        page = int_param("page", -1)
+        return json_reply(collections.get_tankoubon(
+            db, tank_id, page=page if page is not None else -1, page_size=page_size(), full_data=True,
+            operation="get_tankoubon_full"))
+
+    @app.put("/api/tankoubons/<tank_id>", secure=True, operation="update_tankoubon")
+    def update(tank_id: str) -> str:
+        archives, metadata = collections.parse_tank_update(read_json_body("update_tankoubon"))
+        with resource_lock(f"tankoubon-write:{tank_id}", "update_tankoubon"):
+            message = collections.update_tankoubon(db, tank_id, archives, metadata)
+        ctx.settings.touch_cache()
+        return envelope("update_tankoubon", message)
+
+    @app.delete("/api/tankoubons/<tank_id>", secure=True, operation="delete_tankoubon")
+    def delete(tank_id: str) -> str:
+        if len(tank_id) != 15:
+            raise ApiError("delete_tankoubon", collections.NO_SUCH_TANK)
+        with resource_lock(f"tankoubon-write:{tank_id}", "delete_tankoubon"):
+            collections.delete_tankoubon(db, tank_id)
+        ctx.settings.touch_cache()
+        return envelope("delete_tankoubon")
+
+    @app.put("/api/tankoubons/<tank_id>/progress/<page_no>", progress=True, operation="update_tank_progress")
+    def progress(tank_id: str, page_no: str) -> str:
+        check_length(tank_id, "id", 15, 15)
+        page_value = path_int(page_no, "page")
+        if ctx.settings.get("localprogress") and not ctx.settings.get("authprogress"):
+            raise ApiError("update_tank_progress", "Server-side Progress Tracking is disabled on this instance.")
+        with resource_lock(f"tankoubon-write:{tank_id}", "update_tank_progress"):
+            when = collections.update_tank_progress(db, tank_id, page_value)
+        ctx.settings.touch_cache()
+        return json_reply({"id": tank_id, "lastreadtime": when, "operation": "update_tank_progress",
+                           "page": page_value, "success": 1})
+
+    @app.put(f"/api/tankoubons/<tank_id>/{MEMBER}", secure=True, operation="add_to_tankoubon")
+    def add(tank_id: str, archive: str) -> str:
+        check_length(archive, "archive", 40, 40)
+        with resource_lock(f"tankoubon-write:{tank_id}", "add_to_tankoubon"):
+            message = collections.add_to_tankoubon(db, tank_id, archive)
+        ctx.settings.touch_cache()
+        return envelope("add_to_tankoubon", message)
+
+    @app.delete(f"/api/tankoubons/<tank_id>/{MEMBER}", secure=True, operation="remove_from_tankoubon")
+    def remove(tank_id: str, archive: str) -> str:
+        check_length(archive, "archive", 40, 40)
+        with resource_lock(f"tankoubon-write:{tank_id}", "remove_from_tankoubon"):
+            message = collections.remove_from_tankoubon(db, tank_id, archive)
+        ctx.settings.touch_cache()
+        return envelope("remove_from_tankoubon", message)
