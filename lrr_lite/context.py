@@ -33,8 +33,9 @@ class Context:
         thumbs.set_decode_concurrency(config.decode_concurrency)
         ctx = cls(config=config, db=db, settings=settings, jobs=JobQueue(db, config.job_workers),
                   cache=formats.PageCache(config.temp / "pages", settings.temp_max_bytes))
-        from . import tasks  # registers job handlers; imported here to keep import time light
+        from . import collections, tasks  # imported here to keep import time light
 
+        collections.ensure_default_favorites(db)
         tasks.register_all(ctx)
         return ctx
 
