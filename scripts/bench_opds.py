@@ -1,0 +1,109 @@
+"""Benchmark OPDS feed pages over HTTP on a large library.
+
+Usage: .venv/bin/python scripts/bench_opds.py [--archives 100000] [--dir DIR] [--rebuild] [--runs 30] [--quick]
+
+The library is scripts/bench_search.py's (same generator, same cache folder, default
+/tmp/lrr_bench_search_<N>k, built by its `build()` when missing): `--archives` one-page CBZs imported with
+`scan.scan()`, with titles and ~15 tags each. Every run serves a fresh copy of the built database through
+`lrr-lite serve --no-scan-on-start` on a loopback port, over one kept-alive connection.
+
+Cases (archives_per_page = 100, LANraragi's default): the first feed page, a middle page, the last page, a
+keyed page (every link carries ?key=), a search (`filter=`) page, a deep page of a search, and a standalone
+entry. Each is timed `--runs` times after one warm-up; every feed must hold 100 entries (the last page its
+remainder).
+
+Target (2-core dev machine): one feed page of 100 entries from a 100,000-archive library <= 100 ms p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench_search as lib_bench  # noqa: E402  (the shared library builder and server harness)
+
+FEED_P95_MS = 100.0
+PER_PAGE = 100
+
+
+def cases(count: int, first_id: str) -> list[tuple[str, str, int | None]]:
+    """(label, path, expected entries: -1 = 1..100 (a search), None = the standalone entry)."""
+    last = ((count - 1) // PER_PAGE) * PER_PAGE
+    return [
+        ("feed_first_page", "/api/opds", min(PER_PAGE, count)),
+        ("feed_middle_page", f"/api/opds?start={count // 2 // PER_PAGE * PER_PAGE}", PER_PAGE),
+        ("feed_last_page", f"/api/opds?start={last}", count - last),
+        ("feed_keyed_page", f"/api/opds?start={PER_PAGE}&key={quote(lib_bench.API_KEY)}", PER_PAGE),
+        ("feed_search_page", "/api/opds?filter=" + quote("language:english"), -1),
+        ("feed_search_deep_page", f"/api/opds?start={count // 50}&filter=" + quote("language:english"), -1),
+        ("entry", f"/api/opds/{first_id}", None),
+    ]
+
+
+def run(lib: Path, runs: int, count: int) -> bool:
+    work = lib / "run_opds"
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "data").mkdir(parents=True)
+    shutil.copyfile(lib / "data" / "database.sqlite", work / "data" / "database.sqlite")
+    with sqlite3.connect(work / "data" / "database.sqlite") as conn:
+        first_id = conn.execute("SELECT id FROM archives ORDER BY id LIMIT 1").fetchone()[0]
+    server = lib_bench.Server(lib / "content", work / "data", work / "server.log")
+    client = lib_bench.Client(server.port)
+    results = []
+    try:
+        server.wait_ready()
+        time.sleep(1)
+        print(f"server ready: {count} archives, rss_mb={server.rss_mb():.1f}", flush=True)
+        for label, path, expected in cases(count, first_id):
+            body, _ = client.get_ok(path)  # warm-up
+            entries = body.count(b"<entry>") if expected is not None else body.count(b"<entry ")
+            if (expected == -1 and not 1 <= entries <= PER_PAGE) or (expected not in (None, -1)
+                                                                   and entries != expected):
+                raise SystemExit(f"{path}: {entries} entries, expected {expected}")
+            times = sorted(client.get_ok(path)[1] for _ in range(runs))
+            p50, p95, p99 = (lib_bench.pct(times, p) for p in (50, 95, 99))
+            ok = p95 <= FEED_P95_MS
+            results.append(ok)
+            print(f"{label}: p50={p50:.1f} p95={p95:.1f} p99={p99:.1f} ms ({len(body) / 1024:.0f} KiB) "
+                  f"(target p95 <= {FEED_P95_MS:.0f}) {lib_bench.verdict(ok)}", flush=True)
+    finally:
+        client.close()
+        server.stop()
+    print(f"overall: {sum(results)}/{len(results)} targets met")
+    return all(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archives", type=int, default=100_000)
+    parser.add_argument("--dir", type=Path, help="library folder (default: bench_search.py's, shared)")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="10,000 archives, 10 runs")
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    if args.quick:
+        args.archives, args.runs = 10_000, 10
+    if not lib_bench.LRR_LITE.exists():
+        raise SystemExit(f"{lib_bench.LRR_LITE} not found: run scripts/bootstrap.sh first")
+    n = args.archives
+    lib = args.dir or Path(f"/tmp/lrr_bench_search_{n // 1000}k" if n % 1000 == 0 else f"/tmp/lrr_bench_search_{n}")
+    lib = lib.resolve()
+    if args.rebuild or not lib_bench.library_ready(lib, n):
+        print(f"building a {n}-archive library in {lib} ...", flush=True)
+        lib_bench.build(lib, n)
+    else:
+        print(f"reusing the {n}-archive library in {lib}", flush=True)
+    sys.exit(0 if run(lib, args.runs, n) else 1)
+
+
+if __name__ == "__main__":
+    main()
