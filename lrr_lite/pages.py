@@ -93,3 +93,33 @@ def set_cover(ctx, archive_id: str, page: int) -> Path:
     with ctx.db.write() as conn:
         conn.execute("UPDATE archives SET thumbhash=? WHERE id=?", (hashlib.sha1(data).hexdigest(), archive_id))
     return dest
+
+
+def tank_cover_path(thumb_dir: Path, tank_id: str) -> Path:
+    return thumb_dir / "TA" / f"{tank_id}.jpg"
+
+
+def tank_page(ctx, tank_id: str, global_page: int, operation: str) -> tuple[str, int]:
+    """(archive ID, page within it) of a tankoubon's global page: member pages concatenated in order."""
+    members = ctx.db.query("SELECT a.id, a.pagecount FROM tank_archives t JOIN archives a ON a.id = t.archive_id "
+                           "WHERE t.tank_id = ? AND a.path != '' ORDER BY t.position", (tank_id,))
+    left = global_page
+    for member in members:
+        count = member["pagecount"] or len(pages_of(ctx, member["id"], operation)[1])
+        if 1 <= left <= count:
+            return member["id"], left
+        left -= count
+    raise ApiError(operation, f"Page {global_page} is out of range for this tankoubon.")
+
+
+def make_tank_thumbnail(ctx, tank_id: str, global_page: int = 1, operation: str = "serve_tankoubon_thumbnail") -> Path:
+    """Cover of a tankoubon from its global page (default: the first member's first page)."""
+    archive_id, page = tank_page(ctx, tank_id, global_page, operation)
+    data = read_page(ctx, archive_id, page, operation)
+    try:
+        jpeg = thumbs.make_thumbnail(data, quality=80)
+    except ImageError as exc:
+        raise ApiError(operation, f"Couldn't make a thumbnail: {exc}") from None
+    dest = tank_cover_path(ctx.config.thumbs, tank_id)
+    thumbs.write_atomic(dest, jpeg)
+    return dest

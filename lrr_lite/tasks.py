@@ -23,6 +23,12 @@ def register_all(ctx) -> None:
         except ApiError as exc:
             raise RuntimeError(exc.message) from None
 
+    def tank_thumbnail_task(job: JobContext, args: list[Any]) -> str:
+        try:
+            return str(pages.make_tank_thumbnail(ctx, str(args[1]) if len(args) > 1 else ""))
+        except ApiError as exc:
+            raise RuntimeError(exc.message) from None
+
     def page_thumbnails(job: JobContext, args: list[Any]) -> dict[str, Any]:
         archive_id, force = str(args[0]), bool(args[1]) if len(args) > 1 else False
         try:
@@ -100,7 +106,7 @@ def register_all(ctx) -> None:
         job.note(status="downloading", url=url)
         return download.download_to_library(ctx, url, category)
 
-    for handler in (download_url, backup_json, restore_backup, thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
+    for handler in (tank_thumbnail_task, download_url, backup_json, restore_backup, thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
                     extract_archive):
         ctx.jobs.register(handler.__name__, handler)
 
@@ -120,6 +126,12 @@ def regenerate_covers(ctx, force: bool, job: JobContext | None = None) -> dict[s
         done += 1
         if job is not None and done % 100 == 0:
             job.note(processed=done, total=len(rows))
+    for tank in ctx.db.query("SELECT DISTINCT tank_id FROM tank_archives"):
+        if force or not pages.tank_cover_path(ctx.config.thumbs, tank[0]).exists():
+            try:
+                pages.make_tank_thumbnail(ctx, tank[0])
+            except (ApiError, ArchiveError, OSError) as exc:
+                errors[tank[0]] = getattr(exc, "message", str(exc))
     if job is not None:
         job.note(processed=done, total=len(rows))
     return {"errors": errors}

@@ -1,4 +1,4 @@
-"""/api/tankoubons: tanks, their ordered members and progress (SEMANTICS §8). Thumbnails live elsewhere."""
+"""/api/tankoubons: tanks, their ordered members, progress and thumbnails (SEMANTICS §8)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import json
 
 import bottle
 
-from .. import collections
+from .. import collections, pages, thumbs
 from ..errors import ApiError
 from ..locks import resource_lock
 from .categories import check_length
 from .common import envelope, int_param, json_reply, param, path_int
+from .files import content_disposition, file_etag, not_modified, send_bytes
 
 # {archive} never matches "thumbnail": PUT /api/tankoubons/{id}/thumbnail is a different operation.
 MEMBER = "<archive:re:(?!thumbnail$)[^/]+>"
@@ -37,6 +38,19 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
     def page_size() -> int:
         return max(1, int(ctx.settings.get("pagesize")))
+
+    def first_member(tank_id: str) -> str | None:
+        row = db.query_one("SELECT archive_id FROM tank_archives WHERE tank_id = ? ORDER BY position LIMIT 1",
+                           (tank_id,))
+        return row[0] if row else None
+
+    def refresh_cover_if_first_changed(tank_id: str, before: str | None) -> None:
+        # The default cover is the first member's first page: a new first member means a new cover.
+        after = first_member(tank_id)
+        if after != before:
+            pages.tank_cover_path(ctx.config.thumbs, tank_id).unlink(missing_ok=True)
+            if after is not None:
+                ctx.jobs.enqueue("tank_thumbnail_task", [str(ctx.config.thumbs), tank_id])
 
     @app.get("/api/tankoubons", operation="get_tankoubon_list")
     def list_tanks() -> str:
@@ -72,7 +86,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def update(tank_id: str) -> str:
         archives, metadata = collections.parse_tank_update(read_json_body("update_tankoubon"))
         with resource_lock(f"tankoubon-write:{tank_id}", "update_tankoubon"):
+            before = first_member(tank_id)
             message = collections.update_tankoubon(db, tank_id, archives, metadata)
+            refresh_cover_if_first_changed(tank_id, before)
         ctx.settings.touch_cache()
         return envelope("update_tankoubon", message)
 
@@ -82,6 +98,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
             raise ApiError("delete_tankoubon", collections.NO_SUCH_TANK)
         with resource_lock(f"tankoubon-write:{tank_id}", "delete_tankoubon"):
             collections.delete_tankoubon(db, tank_id)
+            pages.tank_cover_path(ctx.config.thumbs, tank_id).unlink(missing_ok=True)
         ctx.settings.touch_cache()
         return envelope("delete_tankoubon")
 
@@ -101,7 +118,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def add(tank_id: str, archive: str) -> str:
         check_length(archive, "archive", 40, 40)
         with resource_lock(f"tankoubon-write:{tank_id}", "add_to_tankoubon"):
+            before = first_member(tank_id)
             message = collections.add_to_tankoubon(db, tank_id, archive)
+            refresh_cover_if_first_changed(tank_id, before)
         ctx.settings.touch_cache()
         return envelope("add_to_tankoubon", message)
 
@@ -109,6 +128,34 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def remove(tank_id: str, archive: str) -> str:
         check_length(archive, "archive", 40, 40)
         with resource_lock(f"tankoubon-write:{tank_id}", "remove_from_tankoubon"):
+            before = first_member(tank_id)
             message = collections.remove_from_tankoubon(db, tank_id, archive)
+            refresh_cover_if_first_changed(tank_id, before)
         ctx.settings.touch_cache()
         return envelope("remove_from_tankoubon", message)
+
+    @app.get("/api/tankoubons/<tank_id>/thumbnail", operation="serve_tankoubon_thumbnail")
+    def get_thumbnail(tank_id: str):
+        path = pages.tank_cover_path(ctx.config.thumbs, tank_id)
+        if path.is_file():
+            etag = file_etag(path)
+            if not_modified(etag):
+                bottle.response.status = 304
+                return b""
+            return send_bytes(path.read_bytes(), "image/jpeg", etag=etag, cache="public, max-age=3600",
+                              disposition=content_disposition("inline", path.name))
+        known = db.query_one("SELECT 1 FROM tank_archives WHERE tank_id = ? LIMIT 1", (tank_id,)) is not None
+        if known:
+            args = [str(ctx.config.thumbs), tank_id]
+            job = ctx.jobs.find_pending("tank_thumbnail_task", args) or ctx.jobs.enqueue("tank_thumbnail_task", args)
+            if param("no_fallback") == "true":
+                return json_reply({"operation": "serve_tankoubon_thumbnail", "success": 1, "job": job}, 202)
+        return send_bytes(thumbs.placeholder_png(), "image/png", cache="no-cache",
+                          disposition=content_disposition("inline", "noThumb.png"))
+
+    @app.put("/api/tankoubons/<tank_id>/thumbnail", secure=True, operation="update_tankoubon_thumbnail")
+    def put_thumbnail(tank_id: str) -> str:
+        page = int_param("page", 1)
+        with resource_lock(f"tankoubon-write:{tank_id}", "update_tankoubon_thumbnail"):
+            dest = pages.make_tank_thumbnail(ctx, tank_id, 1 if page is None else page, "update_tankoubon_thumbnail")
+        return json_reply({"operation": "update_tankoubon_thumbnail", "new_thumbnail": str(dest), "success": 1})
