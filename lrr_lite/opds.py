@@ -306,7 +306,12 @@ def resolve_page(raw: str | None, count: int, *, zero_based: bool) -> int:
     return min(max(page, 1), count)
 
 
+def positive_int(raw: str | None) -> int | None:
+    """A positive integer parameter, or None when absent, junk, zero or negative."""
+    number = _int(raw)
+    return number if number is not None and number > 0 else None
+
+
 def parse_width(raw: str | None) -> int | None:
     """{maxWidth} as given, or None when absent, left as a placeholder, or not a positive integer."""
-    width = _int(raw)
-    return width if width is not None and width > 0 else None
+    return positive_int(raw)

@@ -437,3 +437,13 @@ def test_no_fun_mode_needs_the_key(library):
     template = stream_link(feed.find("a:entry", NS)).get("href")
     url = urljoin(s.url, template.replace("{pageNumber}", "0").replace("{maxWidth}", "600"))
     assert s.session.get(url, timeout=30).status_code == 200
+
+
+def test_lenient_parameters(library):
+    s = library
+    for query in ("start=abc", "start=-5", "start="):
+        feed = etree.fromstring(s.get(f"/api/opds?{query}").content)
+        assert entry_ids(feed) == [s.ids["alpha"], s.ids["bravo"]], query
+    r = s.request("HEAD", f"/api/opds/{s.ids['delta']}/pse?page=2&base=0")
+    assert r.status_code == 200 and r.content == b""
+    assert s.get(f"/api/archives/{s.ids['delta']}/metadata").json()["progress"] == 0  # HEAD is no read

@@ -19,7 +19,7 @@ from PIL import Image
 from .. import LRR_VERSION, formats, library, opds, pages, thumbs
 from ..errors import ApiError, ImageError
 from ..search.engine import Query, search
-from .common import check_archive_id, int_param, param
+from .common import check_archive_id, param
 from .files import content_disposition, not_modified, send_bytes
 
 ROW_COLUMNS = "id, filename, extension, title, tags, isnew, progress, pagecount, lastreadtime"
@@ -119,7 +119,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.get("/api/opds", operation="serve_opds_catalog")
     def catalog() -> bytes:
         per_page = max(1, int(ctx.settings.get("pagesize")))
-        start = max(0, int_param("start", 0) or 0)
+        start = max(0, opds.positive_int(param("start")) or 0)  # lenient: junk or negative = the first page
         category = param("category") or None
         filter_ = param("filter", "") or ""
         result = search(db, Query(filter=filter_, category=category, start=start, groupby_tanks=False), per_page)
@@ -198,7 +198,8 @@ def mount(app: bottle.Bottle, ctx) -> None:
             raise ApiError("serve_page", "This archive has no pages.")
         number = opds.resolve_page(param("page"), len(page_list), zero_based=param("base") == "0")
         width = opds.parse_width(param("width"))
-        track_progress(row, number)
+        if bottle.request.method == "GET":
+            track_progress(row, number)
         resize = bool(ctx.settings.get("enableresize"))
         tag = f"{archive_id}\0{number}\0{width}\0{int(resize)}\0{ctx.settings.get('readerquality')}"
         etag = '"' + hashlib.sha1(tag.encode()).hexdigest()[:24] + '"'
