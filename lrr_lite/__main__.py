@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "scan":
             from . import scan, tasks
 
-            report = scan.scan(ctx.db, ctx.settings, cfg.content)
+            report = scan.scan(ctx.db, ctx.settings, cfg.content, thumbs=cfg.thumbs)
             tasks.regenerate_covers(ctx, force=False)
             print(report.as_dict())
             return 0

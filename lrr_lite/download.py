@@ -42,9 +42,11 @@ def find_source(ctx, url: str) -> str | None:
     """ID of an archive already tagged with this source URL, if any."""
     wanted = normalize_source(url)
     prefix = "source:"
-    for row in ctx.db.query("SELECT archive_id, tag FROM tags WHERE tag >= ? AND tag < ?", (prefix, "source;")):
+    for row in ctx.db.query(
+            "SELECT a.id, t.tag FROM tag_names t JOIN archive_tags x ON x.tag_id = t.tag_id "
+            "JOIN archives a ON a.num = x.num WHERE t.tag >= ? AND t.tag < ?", (prefix, "source;")):
         if normalize_source(row["tag"][len(prefix):]) == wanted:
-            return row["archive_id"]
+            return row["id"]
     return None
 
 

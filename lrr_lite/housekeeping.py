@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def tag_stats(db: Database, settings: Settings, minweight: int = 1, hide_excluded: bool = False) -> list[dict[str, Any]]:
     """One entry per distinct lowercased tag: archives carrying it plus tankoubons whose own tags do."""
-    weights = {r[0]: r[1] for r in db.query("SELECT tag, n FROM tag_counts")}
+    weights = {r[0]: r[1] for r in db.query("SELECT tag, n FROM tag_names WHERE n > 0")}
     for row in db.query("SELECT tags FROM tankoubons"):
         for key in index_keys(row[0]):
             weights[key] = weights.get(key, 0) + 1
@@ -53,7 +53,8 @@ def drop_database(db: Database, settings: Settings, backups_dir: Path, pinned_ap
     backup.write_backup_file(db, backups_dir, backup.backup_name(prefix="predrop"))
     with db.write() as conn:
         for table in ("stamps", "tank_archives", "tankoubons", "category_archives", "categories", "toc",
-                      "archive_pages", "ns_values", "tags", "files", "bad_files", "archives", "settings"):
+                      "archive_pages", "ns_values", "archive_tags", "tag_names", "files", "bad_files", "archives",
+                      "settings"):
             conn.execute(f"DELETE FROM {table}")
     settings.reload()
     settings.touch_cache()

@@ -159,16 +159,23 @@ def store_pages(conn: sqlite3.Connection, archive_id: str, pages: list[str]) -> 
 
 def write_tags(conn: sqlite3.Connection, archive_id: str, raw: str) -> None:
     """Store the raw tag string and refresh everything derived from it (tag index, sort values, untagged)."""
-    conn.execute("UPDATE archives SET tags=?, untagged=? WHERE id=?", (raw, int(is_untagged(raw)), archive_id))
-    old = {r[0] for r in conn.execute("SELECT tag FROM tags WHERE archive_id=?", (archive_id,))}
+    row = conn.execute("SELECT num FROM archives WHERE id=?", (archive_id,)).fetchone()
+    if row is None:
+        return
+    num = row[0]
+    conn.execute("UPDATE archives SET tags=?, untagged=? WHERE num=?", (raw, int(is_untagged(raw)), num))
+    old = {r[0]: r[1] for r in conn.execute(
+        "SELECT t.tag, t.tag_id FROM archive_tags x JOIN tag_names t ON t.tag_id = x.tag_id WHERE x.num=?", (num,))}
     new = index_keys(raw)
-    # Only the difference is written: the tag_counts triggers then do the least work.
-    conn.executemany("DELETE FROM tags WHERE archive_id=? AND tag=?", [(archive_id, t) for t in old - new])
-    conn.executemany("INSERT OR IGNORE INTO tags(archive_id, tag) VALUES (?, ?)",
-                     [(archive_id, t) for t in new - old])
-    conn.execute("DELETE FROM ns_values WHERE archive_id=?", (archive_id,))
-    conn.executemany("INSERT INTO ns_values(archive_id, ns, value_key) VALUES (?, ?, ?)",
-                     [(archive_id, ns, natural_key(value)) for ns, value in namespace_values(raw).items()])
+    # Only the difference is written: the count triggers then do the least work.
+    conn.executemany("DELETE FROM archive_tags WHERE tag_id=? AND num=?", [(old[t], num) for t in old.keys() - new])
+    for tag in new - old.keys():
+        conn.execute("INSERT OR IGNORE INTO tag_names(tag) VALUES (?)", (tag,))
+        conn.execute("INSERT OR IGNORE INTO archive_tags(tag_id, num) SELECT tag_id, ? FROM tag_names WHERE tag=?",
+                     (num, tag))
+    conn.execute("DELETE FROM ns_values WHERE num=?", (num,))
+    conn.executemany("INSERT INTO ns_values(ns, num, value_key) VALUES (?, ?, ?)",
+                     [(ns, num, natural_key(value)) for ns, value in namespace_values(raw).items()])
 
 
 def write_title(conn: sqlite3.Connection, archive_id: str, title: str) -> None:

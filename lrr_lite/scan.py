@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -120,8 +121,78 @@ def import_file(db: Database, settings: Settings, path: str, st: os.stat_result,
     return archive_id, row is None
 
 
+def rekey(conn, old_id: str, new_id: str) -> None:
+    """Move an archive entry and everything that refers to it from old_id to new_id, inside the caller's
+    transaction (changed content = new ID; metadata, categories, tanks, toc and stamps follow it).
+    Foreign keys are checked at COMMIT, so parent and children can change in any order."""
+    conn.execute("PRAGMA defer_foreign_keys = ON")  # reset by SQLite when the transaction ends
+    conn.execute("UPDATE archives SET id=?, thumbhash=NULL WHERE id=?", (new_id, old_id))
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name != 'archives'")]
+    for table in tables:
+        if any(r[1] == "archive_id" for r in conn.execute(f'PRAGMA table_info("{table}")')):
+            conn.execute(f'UPDATE OR REPLACE "{table}" SET archive_id=? WHERE archive_id=?', (new_id, old_id))
+
+
+def _replace(db: Database, settings: Settings, thumbs: Path | None, path: str, st: os.stat_result, old_id: str,
+             new_id: str) -> str:
+    """New content at a known path: re-key the entry when nothing else holds the old ID, else import."""
+    page_names = formats.list_pages(Path(path))  # outside the write lock; memoized for import_file
+    rekeyed = False
+    with db.write() as conn:
+        has_new = conn.execute("SELECT 1 FROM archives WHERE id=?", (new_id,)).fetchone() is not None
+        has_old = conn.execute("SELECT 1 FROM archives WHERE id=?", (old_id,)).fetchone() is not None
+        other = conn.execute("SELECT path FROM files WHERE archive_id=? AND path != ? LIMIT 1",
+                             (old_id, path)).fetchone()
+        if has_old and not has_new and other is None:
+            rekey(conn, old_id, new_id)
+            library.store_pages(conn, new_id, page_names)
+            rekeyed = True
+        else:
+            conn.execute("UPDATE archives SET path=? WHERE id=? AND path=?",
+                         (other["path"] if other else "", old_id, path))
+        _, created = import_file(db, settings, path, st, archive_id=new_id)
+    if rekeyed:
+        log.info("scan: %s changed: %s re-keyed to %s", path, old_id, new_id)
+        if thumbs is not None:  # the old ID's thumbnails show the old content
+            (thumbs / old_id[:2] / f"{old_id}.jpg").unlink(missing_ok=True)
+            shutil.rmtree(thumbs / old_id[:2] / old_id, ignore_errors=True)
+        return "rekeyed"
+    return "added" if created else "updated"
+
+
+def handle_file(db: Database, settings: Settings, thumbs: Path | None, path: str, st: os.stat_result,
+                new_id: str | None = None) -> str:
+    """Import, refresh or re-key one archive file: 'unchanged', 'added', 'updated' or 'rekeyed'.
+
+    Raises ArchiveError/OSError for a file that cannot be read; the caller records it."""
+    row = db.query_one("SELECT archive_id, size, mtime_ns FROM files WHERE path=?", (path,))
+    if row is not None and (row["size"], row["mtime_ns"]) == (st.st_size, st.st_mtime_ns):
+        return "unchanged"
+    if st.st_size == 0:
+        raise ArchiveError("empty file")
+    new_id = new_id or compute_id(Path(path))
+    old_id = row["archive_id"] if row is not None else None
+    if old_id is not None and old_id != new_id:
+        return _replace(db, settings, thumbs, path, st, old_id, new_id)
+    if old_id == new_id and row["size"] != st.st_size:
+        page_names = formats.list_pages(Path(path))  # same head, other tail: list the pages again
+        with db.write() as conn:
+            library.store_pages(conn, new_id, page_names)
+            import_file(db, settings, path, st, archive_id=new_id)
+        return "updated"
+    _, created = import_file(db, settings, path, st, archive_id=new_id)
+    return "added" if created else "updated"
+
+
+def record_bad(db: Database, path: str, st: os.stat_result, reason: str) -> None:
+    with db.write() as conn:
+        conn.execute("INSERT OR REPLACE INTO bad_files(path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
+                     (path, st.st_size, st.st_mtime_ns, reason))
+
+
 def scan(db: Database, settings: Settings, root: Path,
-         progress: Callable[[ScanReport], None] | None = None) -> ScanReport:
+         progress: Callable[[ScanReport], None] | None = None, thumbs: Path | None = None) -> ScanReport:
+    """Walk `root`; `thumbs` is where stale covers of re-keyed archives are removed from."""
     report = ScanReport()
     started = time.monotonic()
     last_log = started
@@ -142,20 +213,17 @@ def scan(db: Database, settings: Settings, root: Path,
                 report.failed += 1
             else:
                 try:
-                    archive_id, created = import_file(db, settings, path, st)
+                    outcome = handle_file(db, settings, thumbs, path, st)
                 except (ArchiveError, OSError) as exc:
                     reason = str(exc) or exc.__class__.__name__
                     report.failed += 1
                     report.errors[path] = reason
                     log.warning("scan: skipped %s: %s", path, reason)
-                    with db.write() as conn:
-                        conn.execute("INSERT OR REPLACE INTO bad_files(path, size, mtime_ns, reason) "
-                                     "VALUES (?, ?, ?, ?)", (path, st.st_size, st.st_mtime_ns, reason))
+                    record_bad(db, path, st, reason)
                 else:
-                    if created:
+                    if outcome in ("added", "rekeyed"):
                         report.added += 1
-                        report.new_ids.append(archive_id)
-                    else:
+                    elif outcome == "updated":
                         report.updated += 1
             now = time.monotonic()
             if now - last_log >= 2.0:

@@ -54,7 +54,7 @@ def register_all(ctx) -> None:
         return regenerate_covers(ctx, force, job)
 
     def scan_library(job: JobContext, args: list[Any]) -> dict[str, Any]:
-        report = scan.scan(ctx.db, ctx.settings, ctx.config.content,
+        report = scan.scan(ctx.db, ctx.settings, ctx.config.content, thumbs=ctx.config.thumbs,
                            progress=lambda r: job.note(**r.as_dict()))
         if report.added:
             ctx.jobs.enqueue("regen_all_thumbnails", [str(ctx.config.thumbs), 0])

@@ -29,14 +29,13 @@ import errno
 import logging
 import os
 import select
-import shutil
 import stat
 import struct
 import threading
 import time
 from pathlib import Path
 
-from . import formats, library, pages, scan
+from . import formats, scan
 from .errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -576,66 +575,23 @@ class Watcher:
 
     def _handle(self, path: str, st: os.stat_result, new_id: str | None = None) -> None:
         """Import, refresh, re-key; a file that cannot be read is recorded (retried when it changes)."""
-        db, settings = self.ctx.db, self.ctx.settings
-        sig = (st.st_size, st.st_mtime_ns)
-        row = db.query_one("SELECT archive_id, size, mtime_ns FROM files WHERE path=?", (path,))
-        if row is not None and (row["size"], row["mtime_ns"]) == sig:
-            return
+        db = self.ctx.db
         bad = db.query_one("SELECT size, mtime_ns FROM bad_files WHERE path=?", (path,))
-        if bad is not None and (bad["size"], bad["mtime_ns"]) == sig:
+        if bad is not None and (bad["size"], bad["mtime_ns"]) == (st.st_size, st.st_mtime_ns):
             return
         try:
-            if st.st_size == 0:
-                raise ArchiveError("empty file")
-            new_id = new_id or scan.compute_id(Path(path))
-            old_id = row["archive_id"] if row is not None else None
-            if old_id is not None and old_id != new_id:
-                created = self._replace(path, st, old_id, new_id)
-            elif old_id == new_id and row["size"] != st.st_size:
-                page_names = formats.list_pages(Path(path))  # same head, other tail: list the pages again
-                with db.write() as conn:
-                    library.store_pages(conn, new_id, page_names)
-                    scan.import_file(db, settings, path, st, archive_id=new_id)
-                created = False
-            else:
-                _, created = scan.import_file(db, settings, path, st, archive_id=new_id)
+            outcome = scan.handle_file(db, self.ctx.settings, Path(self.ctx.config.thumbs), path, st, new_id)
         except (ArchiveError, OSError) as exc:
             reason = str(exc) or exc.__class__.__name__
             log.warning("watcher: skipped %s: %s", path, reason)
-            with db.write() as conn:
-                conn.execute("INSERT OR REPLACE INTO bad_files(path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
-                             (path, st.st_size, st.st_mtime_ns, reason))
+            scan.record_bad(db, path, st, reason)
+            return
+        if outcome == "unchanged":
             return
         self._changed = True
-        if created:
-            self._note_new()
-            log.info("watcher: added %s (%s)", path, new_id)
-
-    def _replace(self, path: str, st: os.stat_result, old_id: str, new_id: str) -> bool:
-        """New content at a known path. Returns True if a new archive entry was created."""
-        db = self.ctx.db
-        page_names = formats.list_pages(Path(path))  # outside the write lock; memoized for import_file
-        rekeyed = False
-        with db.write() as conn:
-            has_new = conn.execute("SELECT 1 FROM archives WHERE id=?", (new_id,)).fetchone() is not None
-            has_old = conn.execute("SELECT 1 FROM archives WHERE id=?", (old_id,)).fetchone() is not None
-            other = conn.execute("SELECT path FROM files WHERE archive_id=? AND path != ? LIMIT 1",
-                                 (old_id, path)).fetchone()
-            if has_old and not has_new and other is None:
-                rekey(conn, old_id, new_id)
-                library.store_pages(conn, new_id, page_names)
-                rekeyed = True
-            else:
-                conn.execute("UPDATE archives SET path=? WHERE id=? AND path=?",
-                             (other["path"] if other else "", old_id, path))
-            _, created = scan.import_file(db, self.ctx.settings, path, st, archive_id=new_id)
-        if rekeyed:
-            log.info("watcher: %s changed: %s re-keyed to %s", path, old_id, new_id)
-            thumbs = Path(self.ctx.config.thumbs)
-            pages.cover_path(thumbs, old_id).unlink(missing_ok=True)
-            shutil.rmtree(thumbs / old_id[:2] / old_id, ignore_errors=True)
-            self._note_new()  # the cover must be made for the new ID
-        return created
+        if outcome in ("added", "rekeyed"):
+            self._note_new()  # a cover must be made
+            log.info("watcher: %s %s", outcome, path)
 
     def _full_pass(self, root: Path) -> None:
         """Walk everything; settled changes are handled on the way, fresh ones join the pending map."""
@@ -688,17 +644,6 @@ class Watcher:
         self._finish_batch()
         log.info("watcher: walked %d files in %.1fs (%d handled, %d gone, %d pending)", len(present),
                  time.monotonic() - started, handled, len(gone), len(self._pending))
-
-
-def rekey(conn, old_id: str, new_id: str) -> None:
-    """Move an archive entry and everything that refers to it from old_id to new_id, inside the caller's
-    transaction. Foreign keys are checked at COMMIT, so parent and children can change in any order."""
-    conn.execute("PRAGMA defer_foreign_keys = ON")  # reset by SQLite when the transaction ends
-    conn.execute("UPDATE archives SET id=?, thumbhash=NULL WHERE id=?", (new_id, old_id))
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name != 'archives'")]
-    for table in tables:
-        if any(r[1] == "archive_id" for r in conn.execute(f'PRAGMA table_info("{table}")')):
-            conn.execute(f'UPDATE OR REPLACE "{table}" SET archive_id=? WHERE archive_id=?', (new_id, old_id))
 
 
 def _scandir_files(directory: str) -> list[str]:

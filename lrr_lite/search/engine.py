@@ -70,36 +70,40 @@ def _tag_glob(term: Term) -> str:
     return glob_pattern(term.text, suffix="*") if ":" in term.text else glob_pattern(term.text, "*", "*")
 
 
+_HEXISH = frozenset("0123456789abcdef*?")
+
+
 def _term_sql(db: Database, term: Term) -> tuple[str, list[Any]]:
-    """SQL selecting the IDs of archives a term hits: the union of §5.2's numeric, tag and title parts."""
+    """SQL selecting the `num`s of archives a term hits: the union of §5.2's numeric, tag and title parts."""
     parts: list[str] = []
     params: list[Any] = []
     numeric = numeric_filter(term.text)
     if numeric:
         column = "pagecount" if numeric[0] == "pages" else "progress"
-        parts.append(f"SELECT id FROM archives WHERE {column} {numeric[1]} ?")
+        parts.append(f"SELECT num FROM archives WHERE {column} {numeric[1]} ?")
         params.append(numeric[2])
-    if term.exact and db.query_one("SELECT 1 FROM tag_counts WHERE tag = ?", (term.text,)):
-        parts.append("SELECT archive_id FROM tags WHERE tag = ?")
-        params.append(term.text)
+    exact_tag = db.query_one("SELECT tag_id FROM tag_names WHERE tag = ?", (term.text,)) if term.exact else None
+    if exact_tag is not None:
+        parts.append("SELECT num FROM archive_tags WHERE tag_id = ?")
+        params.append(exact_tag[0])
     else:
         pattern = _tag_glob(term)
         prefix = literal_prefix(pattern)
-        if prefix:  # a range the primary-key index can serve before the glob runs
-            parts.append("SELECT archive_id FROM tags WHERE tag IN "
-                         "(SELECT tag FROM tag_counts WHERE tag >= ? AND tag < ? AND tag GLOB ?)")
+        if prefix:  # `ns:value*`: a range of the tag index, then the glob on what is left
+            parts.append("SELECT num FROM archive_tags WHERE tag_id IN "
+                         "(SELECT tag_id FROM tag_names WHERE tag >= ? AND tag < ? AND tag GLOB ?)")
             params += [prefix, _upper_bound(prefix), pattern]
-        else:
-            parts.append("SELECT archive_id FROM tags WHERE tag IN (SELECT tag FROM tag_counts WHERE tag GLOB ?)")
+        else:  # `*text*`: a scan of the distinct tags (an index of short strings), not of every archive's
+            parts.append("SELECT num FROM archive_tags WHERE tag_id IN (SELECT tag_id FROM tag_names WHERE tag GLOB ?)")
             params.append(pattern)
-    if term.exact:
-        parts.append("SELECT id FROM archives WHERE title_lc GLOB ?")
-        params.append(glob_pattern(term.text))
-    else:
-        anywhere = glob_pattern(term.text, "*", "*")
-        parts.append("SELECT id FROM archives WHERE title_lc GLOB ? OR id GLOB ?")
-        params += [anywhere, anywhere]
-    return " UNION ".join(parts), params
+    title_pattern = glob_pattern(term.text) if term.exact else glob_pattern(term.text, "*", "*")
+    parts.append("SELECT num FROM archives WHERE title_lc GLOB ?")
+    params.append(title_pattern)
+    if not term.exact and set(term.text) <= _HEXISH:
+        # LANraragi globs `<title>\0<ID>`, so a term can hit the ID; only hex-like terms can.
+        parts.append("SELECT num FROM archives WHERE id GLOB ?")
+        params.append(title_pattern)
+    return " UNION ALL ".join(parts), params  # IN (...) dedupes; UNION would sort twice
 
 
 def _category(db: Database, category: str | None) -> tuple[list[str] | None, list[Term]]:
@@ -135,7 +139,7 @@ def _archive_where(db: Database, q: Query, terms: list[Term], members: list[str]
         where.add("NOT (a.pagecount > 0 AND a.progress * 1.0 / a.pagecount > 0.85)")
     for term in terms:
         sql, params = _term_sql(db, term)
-        where.add(f"a.id {'NOT IN' if term.negated else 'IN'} ({sql})", *params)
+        where.add(f"a.num {'NOT IN' if term.negated else 'IN'} ({sql})", *params)
     if q.sort == "lastread":
         where.add("a.lastreadtime > 0")
     return where
@@ -222,16 +226,8 @@ def _tank_sort_value(tank: _Tank, sort: str) -> str | int | None:
 
 # -- sorting and paging -------------------------------------------------------------------------------------
 
-def _order_sql(q: Query) -> tuple[str, str]:
-    """(extra FROM, ORDER BY) for the archive query."""
-    d = "DESC" if q.descending else "ASC"
-    if q.sort == "title":
-        return "", f"a.sort_key {d}, a.id {d}"
-    if q.sort == "lastread":
-        # LANraragi's default (asc) lists the most recently read first
-        return "", f"a.lastreadtime {'ASC' if q.descending else 'DESC'}, a.sort_key, a.id"
-    return ("LEFT JOIN ns_values v ON v.ns = ? AND v.archive_id = a.id",
-            f"(v.value_key IS NULL), v.value_key {d}, a.sort_key, a.id")
+# Past this many index entries, walking the title index and probing the filter loses to sorting the hits.
+WALK_LIMIT = 20_000
 
 
 def _page_bounds(start: int, page_size: int) -> tuple[int, int]:
@@ -241,27 +237,74 @@ def _page_bounds(start: int, page_size: int) -> tuple[int, int]:
     return max(start, 0), page_size
 
 
+def _count(db: Database, where: _Where, join: str = "", join_params: list[Any] | None = None) -> int:
+    # Visibility and the integer key live in the narrow partial index: probing it beats the wide rows.
+    hint = "" if join else "INDEXED BY archives_visible"
+    return db.query_one(f"SELECT COUNT(*) FROM archives a {hint} {join} WHERE {where.sql()}",
+                        (join_params or []) + where.params)[0]
+
+
+def _visible(db: Database) -> int:
+    return db.query_one("SELECT COUNT(*) FROM archives INDEXED BY archives_visible WHERE path != ''")[0]
+
+
+def _title_page(db: Database, q: Query, where: _Where, count: int, visible: int, offset: int,
+                limit: int, filtered: bool) -> list[str]:
+    d = "DESC" if q.descending else "ASC"
+    walk = limit >= 0 and (offset + limit) * visible / max(count, 1) <= WALK_LIMIT
+    # Dense hits: walk the title index in order and stop after one page. Sparse hits: collect and sort.
+    hint = "INDEXED BY archives_sort" if walk and filtered else ""
+    rows = db.query(f"SELECT a.id FROM archives a {hint} WHERE {where.sql()} ORDER BY a.sort_key {d}, a.num {d} "
+                    "LIMIT ? OFFSET ?", where.params + [limit, offset])
+    return [r[0] for r in rows]
+
+
+def _namespace_page(db: Database, q: Query, where: _Where, count: int, offset: int, limit: int) -> list[str]:
+    """Items carrying the namespace first (by its value), then the rest by title, in both directions."""
+    d = "DESC" if q.descending else "ASC"
+    keyed_join = "JOIN ns_values v ON v.ns = ? AND v.num = a.num"
+    rows = db.query(f"SELECT a.id FROM archives a {keyed_join} WHERE {where.sql()} "
+                    f"ORDER BY v.value_key {d}, a.sort_key, a.num LIMIT ? OFFSET ?",
+                    [q.sort] + where.params + [limit, offset])
+    ids = [r[0] for r in rows]
+    if limit >= 0 and len(ids) >= limit:
+        return ids  # a full page of keyed items: no need to know how many there are
+    keyed = offset + len(ids) if ids or offset == 0 else _count(db, where, keyed_join, [q.sort])
+    rest = -1 if limit < 0 else limit - len(ids)
+    rows = db.query(f"SELECT a.id FROM archives a WHERE {where.sql()} AND a.num NOT IN "
+                    "(SELECT num FROM ns_values WHERE ns = ?) ORDER BY a.sort_key, a.num LIMIT ? OFFSET ?",
+                    where.params + [q.sort, rest, max(offset - keyed, 0)])
+    return ids + [r[0] for r in rows]
+
+
 def search(db: Database, q: Query, page_size: int) -> Result:
     terms = parse_filter(q.filter)
     members, dynamic_terms = _category(db, q.category)
     terms += dynamic_terms
     tanks_exist = q.groupby_tanks and db.query_one("SELECT 1 FROM tank_archives LIMIT 1") is not None
-    total = _total(db, q.groupby_tanks and tanks_exist)
+    visible = _visible(db)
+    total = _total(db, True) if tanks_exist else visible
     where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist)
     tanks = _matching_tanks(db, q, terms, members) if tanks_exist else []
-    if where is None and not tanks:
-        return Result([], 0, total)
     offset, limit = _page_bounds(q.start, page_size)
-    join, order = _order_sql(q)
-    join_params: list[Any] = [q.sort] if join else []
-    if not tanks:
-        if where is None:
-            return Result([], 0, total)
-        count = db.query_one(f"SELECT COUNT(*) FROM archives a WHERE {where.sql()}", where.params)[0]
-        rows = db.query(f"SELECT a.id FROM archives a {join} WHERE {where.sql()} ORDER BY {order} LIMIT ? OFFSET ?",
-                        join_params + where.params + [limit, offset])
-        return Result([r[0] for r in rows], count, total)
-    return _merged(db, q, where, tanks, offset, limit, total)
+    if tanks:
+        return _merged(db, q, where, tanks, offset, limit, total)
+    if where is None:
+        return Result([], 0, total)
+    filtered = len(where.clauses) > 1
+    count = _count(db, where) if filtered else visible
+    if count == 0 or offset >= count:
+        return Result([], count, total)
+    if q.sort == "title":
+        ids = _title_page(db, q, where, count, visible, offset, limit, filtered=filtered)
+    elif q.sort == "lastread":
+        rows = db.query(f"SELECT a.id FROM archives a WHERE {where.sql()} ORDER BY a.lastreadtime "
+                        f"{'ASC' if q.descending else 'DESC'}, a.sort_key, a.num LIMIT ? OFFSET ?",
+                        where.params + [limit, offset])
+        ids = [r[0] for r in rows]  # LANraragi's default (asc) lists the most recently read first
+    else:
+        ids = _namespace_page(db, q, where, count, offset, limit)
+    return Result(ids, count, total)
 
 
 def _merged(db: Database, q: Query, where: _Where | None, tanks: list[_Tank], offset: int, limit: int,
@@ -270,7 +313,7 @@ def _merged(db: Database, q: Query, where: _Where | None, tanks: list[_Tank], of
     keyed: list[tuple[Any, str, str]] = []
     unkeyed: list[tuple[str, str]] = []
     if where is not None:
-        join, _ = _order_sql(q)
+        join = "" if q.sort in ("title", "lastread") else "LEFT JOIN ns_values v ON v.ns = ? AND v.num = a.num"
         value = {"title": "a.sort_key", "lastread": "a.lastreadtime"}.get(q.sort, "v.value_key")
         rows = db.query(f"SELECT a.id, a.sort_key, {value} FROM archives a {join} WHERE {where.sql()}",
                         ([q.sort] if join else []) + where.params)
@@ -313,9 +356,12 @@ def random_ids(db: Database, q: Query, count: int) -> list[str]:
     tank_ids = [t.id for t in _matching_tanks(db, q, terms, members)] if tanks_exist else []
     picked: list[str] = []
     if where is not None:
-        rows = db.query(f"SELECT a.id FROM archives a WHERE {where.sql()} ORDER BY random() LIMIT ?",
-                        where.params + [count])
-        picked = [r[0] for r in rows]
+        # Sampling the matching integer keys in Python beats ORDER BY random() over the whole set.
+        nums = [r[0] for r in db.query(f"SELECT a.num FROM archives a WHERE {where.sql()}", where.params)]
+        chosen = random.sample(nums, min(count, len(nums)))
+        if chosen:
+            marks = ",".join("?" * len(chosen))
+            picked = [r[0] for r in db.query(f"SELECT id FROM archives WHERE num IN ({marks})", chosen)]
     if tank_ids:
         pool = picked + tank_ids
         picked = random.sample(pool, min(count, len(pool)))
