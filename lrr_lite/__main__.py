@@ -95,6 +95,9 @@ def serve(ctx) -> int:
     if cfg.scan_on_start:
         ctx.jobs.enqueue("scan_library", [], priority=10)
     app = create_app(ctx)
+    from .api.shinobu import start_if_enabled
+
+    start_if_enabled(ctx)  # unless watch=off; it waits for the start-up scan job first
 
     def stop(signum, frame):  # waitress exits its loop on KeyboardInterrupt/SystemExit
         raise SystemExit(0)

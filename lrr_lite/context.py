@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from . import formats, thumbs
 from .config import Config
@@ -21,6 +22,7 @@ class Context:
     settings: Settings
     jobs: JobQueue
     cache: formats.PageCache
+    watcher: Any = None  # lrr_lite.watcher.Watcher, made by api/shinobu.mount, started by serve
 
     @classmethod
     def open(cls, config: Config) -> Context:
@@ -43,5 +45,7 @@ class Context:
         self.jobs.start()
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()  # idempotent; joins the thread
         self.jobs.stop()
         self.db.close()

@@ -161,27 +161,27 @@ def _replace(db: Database, settings: Settings, thumbs: Path | None, path: str, s
 
 
 def handle_file(db: Database, settings: Settings, thumbs: Path | None, path: str, st: os.stat_result,
-                new_id: str | None = None) -> str:
-    """Import, refresh or re-key one archive file: 'unchanged', 'added', 'updated' or 'rekeyed'.
+                new_id: str | None = None) -> tuple[str, str | None]:
+    """Import, refresh or re-key one archive file: ('unchanged'|'added'|'updated'|'rekeyed', its ID).
 
     Raises ArchiveError/OSError for a file that cannot be read; the caller records it."""
     row = db.query_one("SELECT archive_id, size, mtime_ns FROM files WHERE path=?", (path,))
     if row is not None and (row["size"], row["mtime_ns"]) == (st.st_size, st.st_mtime_ns):
-        return "unchanged"
+        return "unchanged", row["archive_id"]
     if st.st_size == 0:
         raise ArchiveError("empty file")
     new_id = new_id or compute_id(Path(path))
     old_id = row["archive_id"] if row is not None else None
     if old_id is not None and old_id != new_id:
-        return _replace(db, settings, thumbs, path, st, old_id, new_id)
+        return _replace(db, settings, thumbs, path, st, old_id, new_id), new_id
     if old_id == new_id and row["size"] != st.st_size:
         page_names = formats.list_pages(Path(path))  # same head, other tail: list the pages again
         with db.write() as conn:
             library.store_pages(conn, new_id, page_names)
             import_file(db, settings, path, st, archive_id=new_id)
-        return "updated"
+        return "updated", new_id
     _, created = import_file(db, settings, path, st, archive_id=new_id)
-    return "added" if created else "updated"
+    return ("added" if created else "updated"), new_id
 
 
 def record_bad(db: Database, path: str, st: os.stat_result, reason: str) -> None:
@@ -213,7 +213,7 @@ def scan(db: Database, settings: Settings, root: Path,
                 report.failed += 1
             else:
                 try:
-                    outcome = handle_file(db, settings, thumbs, path, st)
+                    outcome, archive_id = handle_file(db, settings, thumbs, path, st)
                 except (ArchiveError, OSError) as exc:
                     reason = str(exc) or exc.__class__.__name__
                     report.failed += 1
@@ -223,6 +223,8 @@ def scan(db: Database, settings: Settings, root: Path,
                 else:
                     if outcome in ("added", "rekeyed"):
                         report.added += 1
+                        if outcome == "added" and archive_id:
+                            report.new_ids.append(archive_id)
                     elif outcome == "updated":
                         report.updated += 1
             now = time.monotonic()

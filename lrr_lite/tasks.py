@@ -10,6 +10,7 @@ from typing import Any
 from . import backup, download, library, pages, scan, upload
 from .errors import ApiError, ArchiveError
 from .jobs import JobContext
+from .plugins.runner import auto_run
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ def register_all(ctx) -> None:
     def scan_library(job: JobContext, args: list[Any]) -> dict[str, Any]:
         report = scan.scan(ctx.db, ctx.settings, ctx.config.content, thumbs=ctx.config.thumbs,
                            progress=lambda r: job.note(**r.as_dict()))
+        for archive_id in report.new_ids:
+            auto_run(ctx, archive_id)  # enabled metadata plugins, as on upload
         if report.added:
             ctx.jobs.enqueue("regen_all_thumbnails", [str(ctx.config.thumbs), 0])
         result = report.as_dict()

@@ -115,6 +115,9 @@ def receive(ctx, stream: BinaryIO, raw_name: str, *, checksum: str | None, title
                 if category_id:
                     _add_to_category(conn, category_id, archive_id)
             ctx.settings.touch_cache()
+        from .plugins.runner import auto_run  # plugins import upload's neighbours; keep the cycle lazy
+
+        auto_run(ctx, archive_id)
         try:
             pages.make_thumbnail(ctx, archive_id, 0)
         except (ApiError, ArchiveError, OSError) as exc:

@@ -580,7 +580,8 @@ class Watcher:
         if bad is not None and (bad["size"], bad["mtime_ns"]) == (st.st_size, st.st_mtime_ns):
             return
         try:
-            outcome = scan.handle_file(db, self.ctx.settings, Path(self.ctx.config.thumbs), path, st, new_id)
+            outcome, archive_id = scan.handle_file(db, self.ctx.settings, Path(self.ctx.config.thumbs), path, st,
+                                                   new_id)
         except (ArchiveError, OSError) as exc:
             reason = str(exc) or exc.__class__.__name__
             log.warning("watcher: skipped %s: %s", path, reason)
@@ -592,6 +593,10 @@ class Watcher:
         if outcome in ("added", "rekeyed"):
             self._note_new()  # a cover must be made
             log.info("watcher: %s %s", outcome, path)
+        if outcome == "added" and archive_id:
+            from .plugins.runner import auto_run
+
+            auto_run(self.ctx, archive_id)
 
     def _full_pass(self, root: Path) -> None:
         """Walk everything; settled changes are handled on the way, fresh ones join the pending map."""

@@ -476,10 +476,7 @@ def test_enable_switch_and_auto_run(make_server, tmp_path):
         r = server.put("/api/archives/upload", files={"file": (src.name, fh)}, auth=True)
     assert r.status_code == 200, r.text
     arcid = r.json()["id"]
-    meta = server.get(f"/api/archives/{arcid}/metadata").json()
-    if "event:C24" not in meta["tags"]:
-        runner.auto_run(server.ctx, arcid)  # until upload calls the hook itself
-    meta = server.get(f"/api/archives/{arcid}/metadata").json()
+    meta = server.get(f"/api/archives/{arcid}/metadata").json()  # the upload ran the enabled plugins
     tags = meta["tags"].split(",")
     assert tags[0].startswith("date_added:")
     # regexplugin ran first, comicinfo's tags were appended after; comicinfo's title replaced regex's title
@@ -491,3 +488,13 @@ def test_enable_switch_and_auto_run(make_server, tmp_path):
 
     server.put("/api/plugins/comicinfo/enabled", params={"value": "0"}, auth=True)
     assert [p.namespace for p in runner.enabled_plugins(server.ctx)] == ["regexplugin"]
+
+
+def test_scan_runs_enabled_plugins_on_new_archives(make_server):
+    server = make_server(scan=False)
+    make_archive(server.content / "[Some Artist] Scanned Book.cbz", pages(1), "cbz")
+    server.start()
+    server.put("/api/plugins/regexplugin/enabled", params={"value": "1"}, auth=True)
+    server.rescan()
+    meta = server.get("/api/archives").json()[0]
+    assert "artist:Some Artist" in meta["tags"].split(",")
