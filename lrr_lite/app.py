@@ -10,7 +10,20 @@ from typing import Any
 
 import bottle
 
-from .api import archives, common, database, legacy, minion, misc, search
+from .api import (
+    archives,
+    categories,
+    common,
+    database,
+    legacy,
+    minion,
+    misc,
+    opds,
+    plugins,
+    search,
+    shinobu,
+    tankoubons,
+)
 from .context import Context
 from .errors import ApiError
 
@@ -104,15 +117,8 @@ def create_app(ctx: Context) -> bottle.Bottle:
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False
     app.install(ApiPlugin(ctx))
-    for module in (archives, misc, minion, search, database):
+    for module in (archives, misc, minion, search, database, categories, tankoubons, opds, shinobu, plugins):
         module.mount(app, ctx)
-    import importlib
-
-    for name in ("categories", "tankoubons", "opds", "shinobu", "plugins"):  # being written now; guard removed once they land
-        try:
-            importlib.import_module(f".api.{name}", __package__).mount(app, ctx)
-        except ModuleNotFoundError:
-            pass
     legacy.mount(app, ctx)  # after the modern routes: its aliases call their callbacks
 
     @app.route("/api/<rest:path>", method=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"], operation="")

@@ -68,3 +68,12 @@ def test_old_search_parameters(server):
     srv, arc_id = server
     body = srv.get("/api/search", params={"filter": "old client", "start": 0, "sortby": "title", "order": "asc"}).json()
     assert body["draw"] == 0 and [d["arcid"] for d in body["data"]] == [arc_id]
+
+
+def test_shinobu_and_plugin_aliases(server):
+    srv, arc_id = server
+    status = srv.get("/api/shinobu_status", params={"key": "test-key"}).json()
+    assert status["operation"] == "shinobu_status" and isinstance(status["pid"], int)
+    used = srv.get("/api/use_plugin", params={"key": "test-key", "plugin": "regexplugin", "id": arc_id}).json()
+    assert used["operation"] == "use_plugin" and used["success"] == 1
+    assert srv.get("/api/use_plugin", params={"plugin": "regexplugin", "id": arc_id}).status_code == 401

@@ -35,6 +35,8 @@ ALIASES: list[tuple[str, str, str, bool, bool]] = [
     ("/api/shinobu_status", "GET", "/api/shinobu", False, True),
     ("/api/stop_shinobu", "POST", "/api/shinobu/stop", False, True),
     ("/api/restart_shinobu", "POST", "/api/shinobu/restart", False, True),
+    ("/api/use_plugin", "POST", "/api/plugins/use", False, True),
+    ("/api/plugin/use", "POST", "/api/plugins/use", False, True),
 ]
 
 
