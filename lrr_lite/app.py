@@ -44,12 +44,23 @@ def is_authenticated(ctx: Context, request: bottle.BaseRequest) -> bool:
         return True
     key = str(ctx.settings.get("apikey") or "")
     if not key:
-        return False
+        return session_ok(ctx, request)
     header = request.get_header("Authorization", "") or ""
     if header and hmac.compare_digest(header.encode(), common.bearer_for(key).encode()):
         return True
     given = request.query.getunicode("key")
-    return bool(given) and hmac.compare_digest(given.encode(), key.encode())
+    if given and hmac.compare_digest(given.encode(), key.encode()):
+        return True
+    return session_ok(ctx, request)
+
+
+def session_ok(ctx: Context, request: bottle.BaseRequest) -> bool:
+    """A logged-in web session (LANraragi's login form). The web module owns the cookie."""
+    try:
+        from .web.session import session_ok as web_session_ok
+    except ImportError:  # the web UI is not installed in this build
+        return False
+    return web_session_ok(ctx, request)
 
 
 class ApiPlugin:
