@@ -1,0 +1,129 @@
+"""The web login: password hashing, a signed session cookie and CSRF tokens tied to it.
+
+The cookie is `<issued>.<nonce>.<kind>.<mac>`: `kind` is `a` for a logged-in session and `g` for a guest
+(who still needs a CSRF token when password protection is off). The MAC is an HMAC-SHA256 under a random
+secret kept in the settings table (row `SECRET_KEY`, written here by SQL, not a user setting) over the
+fields plus a fingerprint of the stored password, so changing the password ends every session.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+
+import bottle
+
+COOKIE = "lrr_session"
+SECRET_KEY = "web_session_secret"
+MAX_AGE = 30 * 24 * 3600  # a login lasts 30 days
+_SCRYPT = (2**14, 8, 1)  # n, r, p: ~16 MiB and well under a second on a Raspberry Pi 4
+
+
+# -- passwords -----------------------------------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    n, r, p = _SCRYPT
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32)
+    return f"scrypt${n}${r}${p}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def verify_password(stored: str, given: str) -> bool:
+    """`stored` is a hash from hash_password or, for a legacy/default value, the plain password."""
+    stored = str(stored or "")
+    if not given:
+        return False
+    if stored.startswith("scrypt$"):
+        try:
+            _, n, r, p, salt, digest = stored.split("$")
+            want = base64.b64decode(digest)
+            got = hashlib.scrypt(given.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                                 dklen=len(want), maxmem=256 * 1024 * 1024)
+        except (ValueError, TypeError):
+            return False
+        return hmac.compare_digest(got, want)
+    return hmac.compare_digest(stored.encode("utf-8"), given.encode("utf-8"))
+
+
+# -- the secret and the cookie ---------------------------------------------------------------------------------
+
+def _secret(ctx) -> bytes:
+    row = ctx.db.query_one("SELECT value FROM settings WHERE key=?", (SECRET_KEY,))
+    if row is None or not row["value"]:
+        with ctx.db.write() as conn:
+            conn.execute("INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
+                         (SECRET_KEY, secrets.token_hex(32)))
+        row = ctx.db.query_one("SELECT value FROM settings WHERE key=?", (SECRET_KEY,))
+    return bytes.fromhex(row["value"])
+
+
+def _mac(ctx, message: str) -> str:
+    fingerprint = hashlib.sha256(str(ctx.settings.get("password") or "").encode("utf-8")).hexdigest()
+    return hmac.new(_secret(ctx), f"{message}|{fingerprint}".encode(), hashlib.sha256).hexdigest()
+
+
+def _parse(ctx, value: str | None) -> tuple[str, str] | None:
+    """(nonce, kind) of a valid, unexpired cookie value, else None."""
+    if not value:
+        return None
+    parts = value.split(".")
+    if len(parts) != 4:
+        return None
+    issued, nonce, kind, mac = parts
+    if not issued.isdigit() or kind not in ("a", "g"):
+        return None
+    if not hmac.compare_digest(mac.encode(), _mac(ctx, f"{issued}.{nonce}.{kind}").encode()):
+        return None
+    if not 0 <= time.time() - int(issued) <= MAX_AGE:
+        return None
+    return nonce, kind
+
+
+def _cookie_value(request: bottle.BaseRequest) -> str | None:
+    return request.get_cookie(COOKIE)
+
+
+def issue(ctx, response: bottle.BaseResponse, *, logged_in: bool) -> str:
+    """Set a fresh session cookie; returns its nonce (what CSRF tokens are tied to)."""
+    issued, nonce, kind = str(int(time.time())), secrets.token_hex(16), "a" if logged_in else "g"
+    value = f"{issued}.{nonce}.{kind}.{_mac(ctx, f'{issued}.{nonce}.{kind}')}"
+    extra = {"max_age": MAX_AGE} if logged_in else {}  # a guest's cookie ends with the browser session
+    response.set_cookie(COOKIE, value, path="/", httponly=True, samesite="lax", **extra)
+    return nonce
+
+
+def clear(response: bottle.BaseResponse) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def session_ok(ctx, request: bottle.BaseRequest) -> bool:
+    """True when the request carries a valid logged-in session cookie (app.is_authenticated calls this)."""
+    parsed = _parse(ctx, _cookie_value(request))
+    return parsed is not None and parsed[1] == "a"
+
+
+def web_authed(ctx, request: bottle.BaseRequest) -> bool:
+    """May this browser see protected pages? Password protection off opens everything (SEMANTICS §1)."""
+    return not ctx.settings.get("enablepass") or session_ok(ctx, request)
+
+
+def ensure_nonce(ctx, request: bottle.BaseRequest, response: bottle.BaseResponse) -> str:
+    """The current session's nonce, issuing a guest cookie when there is none."""
+    parsed = _parse(ctx, _cookie_value(request))
+    if parsed is not None:
+        return parsed[0]
+    return issue(ctx, response, logged_in=False)
+
+
+def csrf_token(ctx, nonce: str) -> str:
+    return _mac(ctx, "csrf." + nonce)
+
+
+def csrf_ok(ctx, request: bottle.BaseRequest, given: str | None) -> bool:
+    parsed = _parse(ctx, _cookie_value(request))
+    if parsed is None or not given:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), csrf_token(ctx, parsed[0]).encode())
