@@ -132,6 +132,24 @@
       html.appendChild(a);
     });
     strip.appendChild(html);
+    // page thumbnails are made on demand: ask for them, then reload the placeholders once the job ends
+    fetch(api + '/files/thumbnails', { method: 'POST', credentials: 'same-origin' })
+      .then(function (r) { return r.json(); })
+      .then(function (j) { if (j.job) poll(j.job, 0); })
+      .catch(function () {});
+  }
+  function poll(job, tries) {
+    fetch('/api/minion/' + job, { credentials: 'same-origin' })
+      .then(function (r) { return r.json(); })
+      .then(function (j) {
+        if (j.state === 'finished') {
+          var thumbs = strip.querySelectorAll('img');
+          for (var i = 0; i < thumbs.length; i++) thumbs[i].src = api + '/thumbnail?page=' + (i + 1) + '&t=' + job;
+        } else if (j.state !== 'failed' && tries < 120) {
+          setTimeout(function () { poll(job, tries + 1); }, 1000);
+        }
+      })
+      .catch(function () {});
   }
   document.getElementById('stripbtn').addEventListener('click', function () {
     buildStrip();
