@@ -71,7 +71,7 @@ def parse(html: str) -> Tags:
 
 
 def card_titles(html: str) -> list[str]:
-    return [re.sub("<[^>]*>", "", m) for m in re.findall(r'<a class="title"[^>]*>(.*?)</a>', html)]
+    return [re.sub("<[^>]*>", "", m) for m in re.findall(r'<li><a href="/reader[^>]*>.*?<b>(.*?)</b></a>', html)]
 
 
 def unescape(text: str) -> str:
@@ -103,6 +103,7 @@ def test_tag_links_search_exactly(web):
     html = web.get("/").text
     hrefs = [a["href"] for t, a in parse(html).tags if t == "a" and a.get("href", "").startswith("/?q=")]
     assert "/?q=fruit:apple$" in hrefs
+    assert "/?q=x:%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E$" in hrefs
     assert "/?q=artist:alice$" in hrefs
     resp = web.get("/?q=artist:alice$")
     assert [unescape(t) for t in card_titles(resp.text)] == ["Apple", "Cherry"]
@@ -145,7 +146,7 @@ def test_hostile_title_and_tags_render_as_text(web):
         html = web.get(path).text
         doc = parse(html)
         names = [t for t, _ in doc.tags]
-        assert "b" not in names
+        assert names.count("b") == html.count('<li><a href="/reader')  # only the card titles are bold
         scripts = [a for t, a in doc.tags if t == "script"]
         assert all(a.get("src", "").startswith("/static/") for a in scripts), scripts
         assert not any("onerror" in a for _, a in doc.tags)
@@ -351,3 +352,23 @@ def test_password_protection_off_opens_settings(web):
     assert web.post("/settings", data={**form, "pagesize": "9"}, allow_redirects=False).status_code == 303
     assert web.ctx.settings.get("pagesize") == 9
     assert web.ctx.settings.get("enablepass") == 0  # the box was shown unchecked and stayed so
+
+
+def test_full_library_page_weight(web):
+    """A full page at the default 100 archives per page, each with a long title and 8 shown tags."""
+    from lrr_lite.web import load_static
+    from lrr_lite.web import pages as web_pages
+
+    files = load_static()
+    static = {name: f"/static/{name}?v=1" for name in files}
+    tags = ", ".join(["artist:some artist name", "parody:original work", "group:circle name", "language:english",
+                      "female:long tag number one", "male:long tag number two", "misc:full color",
+                      "date_added:1700000000", "extra:hidden past eight"])
+    archives = [{"arcid": f"{n:040x}", "title": f"A Fairly Long Archive Title, Volume {n} (Digital)",
+                 "filename": "x", "tags": tags, "isnew": "true", "pagecount": 200, "progress": 34}
+                for n in range(100)]
+    html = web_pages.library_page(web.ctx, static, web_pages.LibraryState(), archives, 5000, 5000, 100,
+                                  [], authed=False)
+    total = len(html.encode()) + len(files["style.css"][0]) + len(files["library.js"][0])
+    print(f"full library page weight (100 cards): {total} bytes")
+    assert total <= PAGE_WEIGHT_LIMIT

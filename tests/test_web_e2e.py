@@ -48,7 +48,7 @@ def site(make_server, monkeypatch):
 
 
 def card_titles(browser: Browser) -> list[str]:
-    return [e.text for e in browser.find_all("#grid .card .title")]
+    return [e.text for e in browser.find_all("#grid li > a > b")]
 
 
 def archive(site, name: str) -> dict:
@@ -60,9 +60,9 @@ def test_search_open_and_read(site, browser, tmp_path):
     browser.wait(lambda: len(card_titles(browser)) == 4, message="four cards")
     assert card_titles(browser) == ["Apple", "Banana", "Cherry", NASTY_TITLE]
     # hostile strings are text: no element came from them, and the text reads exactly as stored
-    assert browser.script("return document.querySelectorAll('.card b, .card script, .tags img').length") == 0
+    assert browser.script("return document.querySelectorAll('.tags b, #grid script, .tags img, #grid b b').length") == 0
     assert "artist:<b>bold</b>" in browser.find("body").text
-    assert browser.script("return document.querySelectorAll('.card .new').length") == 4  # all new at import
+    assert browser.script("return document.querySelectorAll('#grid .new').length") == 4  # all new at import
     shot = tmp_path / "library.png"
     size = browser.screenshot(shot)
     viewport = browser.script("return [window.innerWidth, window.innerHeight]")
@@ -84,7 +84,7 @@ def test_search_open_and_read(site, browser, tmp_path):
     assert "1 result of 4 archives" in browser.find("#summary").text
 
     # open it
-    browser.find("#grid .card .cover").click()
+    browser.find("#grid li > a").click()
     browser.wait(lambda: browser.script("return document.getElementById('page').naturalWidth") == WIDE[0],
                  message="page 1 shown")
     assert browser.find("#pn").text == "1" and browser.find("#pc").text == "5"

@@ -11,7 +11,7 @@ import html
 import math
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 from ..tags import split_tags
 
@@ -112,21 +112,20 @@ def tag_search(tag: str) -> str:
 
 
 def _card(archive: dict[str, Any]) -> str:
+    """One result: cover and title in one link to the reader, then pages and tags (kept terse: a full page
+    of 100 cards must stay well under the 100 KB page budget)."""
     aid = quote(archive["arcid"], safe="")
-    reader = f"/reader?id={aid}"
     title = archive["title"] or archive["filename"]
     tags = split_tags(archive.get("tags") or "")
-    shown = "".join(f'<a href="{esc("/?q=" + quote(tag_search(t), safe=":$"))}">{esc(t)}</a>'
+    shown = "".join(f'<a href="{esc("/?q=" + quote_plus(tag_search(t), safe=":$"))}">{esc(t)}</a>'
                     for t in tags[:MAX_TAGS_SHOWN])
-    more = f'<span class="more">+{len(tags) - MAX_TAGS_SHOWN}</span>' if len(tags) > MAX_TAGS_SHOWN else ""
+    more = f"<span>+{len(tags) - MAX_TAGS_SHOWN}</span>" if len(tags) > MAX_TAGS_SHOWN else ""
     new = '<span class="new">NEW</span>' if archive.get("isnew") == "true" else ""
     pages = int(archive.get("pagecount") or 0)
     progress = int(archive.get("progress") or 0)
     count = f"{progress}/{pages} p." if progress and pages else f"{pages} p." if pages else ""
-    return (f'<li class="card"><a class="cover" href="{esc(reader)}">'
-            f'<img src="/api/archives/{esc(aid)}/thumbnail" loading="lazy" alt="">{new}</a>'
-            f'<a class="title" href="{esc(reader)}">{esc(title)}</a>'
-            f'<span class="count">{esc(count)}</span><div class="tags">{shown}{more}</div></li>')
+    return (f'<li><a href="/reader?id={esc(aid)}"><img src="/api/archives/{esc(aid)}/thumbnail" loading="lazy" '
+            f'alt="">{new}<b>{esc(title)}</b></a><i>{esc(count)}</i><div class="tags">{shown}{more}</div></li>')
 
 
 def _select(name: str, options: tuple[tuple[str, str], ...], current: str) -> str:
