@@ -8,6 +8,7 @@ scan of Python objects. Tankoubons (few) are evaluated in Python and merged in w
 
 from __future__ import annotations
 
+import contextvars
 import fnmatch
 import random
 from dataclasses import dataclass, field
@@ -71,39 +72,100 @@ def _tag_glob(term: Term) -> str:
 
 
 _HEXISH = frozenset("0123456789abcdef*?")
+_resolutions: contextvars.ContextVar[dict[Term, _Resolved] | None] = contextvars.ContextVar("resolutions",
+                                                                                          default=None)
+_MAX_LISTED_TAGS = 500  # past this many matching tags, refer to them by subquery, not by bound list
 
 
-def _term_sql(db: Database, term: Term) -> tuple[str, list[Any]]:
-    """SQL selecting the `num`s of archives a term hits: the union of §5.2's numeric, tag and title parts."""
-    parts: list[str] = []
-    params: list[Any] = []
-    numeric = numeric_filter(term.text)
-    if numeric:
-        column = "pagecount" if numeric[0] == "pages" else "progress"
-        parts.append(f"SELECT num FROM archives WHERE {column} {numeric[1]} ?")
-        params.append(numeric[2])
-    exact_tag = db.query_one("SELECT tag_id FROM tag_names WHERE tag = ?", (term.text,)) if term.exact else None
-    if exact_tag is not None:
-        parts.append("SELECT num FROM archive_tags WHERE tag_id = ?")
-        params.append(exact_tag[0])
-    else:
+@dataclass
+class _Resolved:
+    """A term with its tag matches looked up once; turned into SQL in a set form (for counting and
+    sorting many hits) and a probe form (for walking an index in order and testing row by row)."""
+
+    term: Term
+    numeric: tuple[str, str, int] | None
+    tag_ids: list[int]
+    tag_total: int            # sum of the matching tags' archive counts (an upper bound on the hits)
+    tag_subquery: tuple[str, list[Any]] | None  # when too many tags match to list them
+    title_glob: str
+    id_glob: str | None
+
+    def set_sql(self) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.numeric:
+            column = "pagecount" if self.numeric[0] == "pages" else "progress"
+            parts.append(f"SELECT num FROM archives WHERE {column} {self.numeric[1]} ?")
+            params.append(self.numeric[2])
+        if self.tag_subquery:
+            parts.append(f"SELECT num FROM archive_tags WHERE tag_id IN ({self.tag_subquery[0]})")
+            params += self.tag_subquery[1]
+        elif self.tag_ids:
+            parts.append(f"SELECT num FROM archive_tags WHERE tag_id IN ({','.join('?' * len(self.tag_ids))})")
+            params += self.tag_ids
+        parts.append("SELECT num FROM archives WHERE title_lc GLOB ?")
+        params.append(self.title_glob)
+        if self.id_glob:
+            parts.append("SELECT num FROM archives WHERE id GLOB ?")
+            params.append(self.id_glob)
+        # IN (...) dedupes by itself; UNION would sort the rows a second time
+        return " UNION ALL ".join(parts), params
+
+    def probe_sql(self) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.numeric:
+            column = "a.pagecount" if self.numeric[0] == "pages" else "a.progress"
+            parts.append(f"{column} {self.numeric[1]} ?")
+            params.append(self.numeric[2])
+        if self.tag_subquery:
+            parts.append(f"EXISTS (SELECT 1 FROM archive_tags x WHERE x.num = a.num AND x.tag_id IN "
+                         f"({self.tag_subquery[0]}))")
+            params += self.tag_subquery[1]
+        elif self.tag_ids:
+            parts.append(f"EXISTS (SELECT 1 FROM archive_tags x WHERE x.num = a.num AND x.tag_id IN "
+                         f"({','.join('?' * len(self.tag_ids))}))")
+            params += self.tag_ids
+        parts.append("a.title_lc GLOB ?")
+        params.append(self.title_glob)
+        if self.id_glob:
+            parts.append("a.id GLOB ?")
+            params.append(self.id_glob)
+        return "(" + " OR ".join(parts) + ")", params
+
+
+def _resolve(db: Database, term: Term) -> _Resolved:
+    """Look up which distinct tags a term hits (§5.2: exact tag, else the glob fallback); memoized for
+    the duration of one search (the same term is planned in two forms)."""
+    memo = _resolutions.get()
+    if memo is not None and term in memo:
+        return memo[term]
+    resolved = _resolve_uncached(db, term)
+    if memo is not None:
+        memo[term] = resolved
+    return resolved
+
+
+def _resolve_uncached(db: Database, term: Term) -> _Resolved:
+    rows: list[Any] = []
+    subquery = None
+    if term.exact:
+        rows = db.query("SELECT tag_id, n FROM tag_names WHERE tag = ?", (term.text,))
+    if not rows:
         pattern = _tag_glob(term)
         prefix = literal_prefix(pattern)
         if prefix:  # `ns:value*`: a range of the tag index, then the glob on what is left
-            parts.append("SELECT num FROM archive_tags WHERE tag_id IN "
-                         "(SELECT tag_id FROM tag_names WHERE tag >= ? AND tag < ? AND tag GLOB ?)")
-            params += [prefix, _upper_bound(prefix), pattern]
-        else:  # `*text*`: a scan of the distinct tags (an index of short strings), not of every archive's
-            parts.append("SELECT num FROM archive_tags WHERE tag_id IN (SELECT tag_id FROM tag_names WHERE tag GLOB ?)")
-            params.append(pattern)
-    title_pattern = glob_pattern(term.text) if term.exact else glob_pattern(term.text, "*", "*")
-    parts.append("SELECT num FROM archives WHERE title_lc GLOB ?")
-    params.append(title_pattern)
-    if not term.exact and set(term.text) <= _HEXISH:
-        # LANraragi globs `<title>\0<ID>`, so a term can hit the ID; only hex-like terms can.
-        parts.append("SELECT num FROM archives WHERE id GLOB ?")
-        params.append(title_pattern)
-    return " UNION ALL ".join(parts), params  # IN (...) dedupes; UNION would sort twice
+            sql, params = "SELECT tag_id, n FROM tag_names WHERE tag >= ? AND tag < ? AND tag GLOB ?", \
+                [prefix, _upper_bound(prefix), pattern]
+        else:  # `*text*`: a scan of the distinct tags (short strings), not of every archive's tags
+            sql, params = "SELECT tag_id, n FROM tag_names WHERE tag GLOB ?", [pattern]
+        rows = db.query(sql + f" LIMIT {_MAX_LISTED_TAGS + 1}", params)
+        if len(rows) > _MAX_LISTED_TAGS:
+            subquery = (sql.replace("tag_id, n", "tag_id"), params)
+    title_glob = glob_pattern(term.text) if term.exact else glob_pattern(term.text, "*", "*")
+    hexish = not term.exact and set(term.text) <= _HEXISH  # LANraragi globs `<title>\0<ID>`
+    return _Resolved(term, numeric_filter(term.text), [r[0] for r in rows], sum(r[1] for r in rows), subquery,
+                     title_glob, title_glob if hexish else None)
 
 
 def _category(db: Database, category: str | None) -> tuple[list[str] | None, list[Term]]:
@@ -120,9 +182,10 @@ def _category(db: Database, category: str | None) -> tuple[list[str] | None, lis
     return members, []
 
 
-def _archive_where(db: Database, q: Query, terms: list[Term], members: list[str] | None,
-                   exclude_tank_members: bool) -> _Where | None:
-    """The WHERE clause over `archives a`, or None when the result is certainly empty."""
+def _archive_where(db: Database, q: Query, terms: list[Term] | None, members: list[str] | None,
+                   exclude_tank_members: bool, probe: bool = False) -> _Where | None:
+    """The WHERE clause over `archives a` (terms as ID sets, or as per-row probes), or None when the
+    result is certainly empty."""
     where = _Where()
     where.add("a.path != ''")
     if exclude_tank_members:
@@ -137,9 +200,15 @@ def _archive_where(db: Database, q: Query, terms: list[Term], members: list[str]
         where.add("a.isnew = 1")
     if q.hidecompleted:
         where.add("NOT (a.pagecount > 0 AND a.progress * 1.0 / a.pagecount > 0.85)")
-    for term in terms:
-        sql, params = _term_sql(db, term)
-        where.add(f"a.num {'NOT IN' if term.negated else 'IN'} ({sql})", *params)
+    if terms is None:  # flags only: the caller evaluates the terms itself
+        return where
+    for resolved in (_resolve(db, term) for term in terms):
+        if probe:
+            sql, params = resolved.probe_sql()
+            where.add(f"{'NOT ' if resolved.term.negated else ''}{sql}", *params)
+        else:
+            sql, params = resolved.set_sql()
+            where.add(f"a.num {'NOT IN' if resolved.term.negated else 'IN'} ({sql})", *params)
     if q.sort == "lastread":
         where.add("a.lastreadtime > 0")
     return where
@@ -226,7 +295,10 @@ def _tank_sort_value(tank: _Tank, sort: str) -> str | int | None:
 
 # -- sorting and paging -------------------------------------------------------------------------------------
 
-# Past this many index entries, walking the title index and probing the filter loses to sorting the hits.
+# An in-order walk (title index or namespace values) stops after one page; it tests each row it passes.
+# Testing with per-row probes (a few index lookups) pays for a short walk; testing against the hit set
+# materialized in a temp table is cheap enough for a longer one; past that, collecting and sorting wins.
+PROBE_WALK_LIMIT = 4_000
 WALK_LIMIT = 20_000
 
 
@@ -244,22 +316,137 @@ def _count(db: Database, where: _Where, join: str = "", join_params: list[Any] |
                         (join_params or []) + where.params)[0]
 
 
+def _materialize(db: Database, where: _Where) -> tuple[_Where, int]:
+    """Evaluate the filter once into this connection's temp table: its size is recordsFiltered, and the
+    page query then probes it instead of evaluating every term a second time."""
+    conn = db.conn  # one per thread, so the temp table is this request's alone
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (num INTEGER PRIMARY KEY)")
+    conn.execute("DELETE FROM search_hits")
+    cur = conn.execute(f"INSERT OR IGNORE INTO search_hits SELECT a.num FROM archives a INDEXED BY archives_visible "
+                       f"WHERE {where.sql()}", where.params)
+    hits = _Where()
+    hits.add("a.path != ''")
+    hits.add("a.num IN temp.search_hits")
+    return hits, cur.rowcount
+
+
+def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_Where, int]:
+    """Evaluate a filter into this connection's temp table `search_hits` step by step: the smallest
+    positive term's set first, then each other term shrinks it (indexed probes per remaining row), then
+    the archive-level flags. All titles are globbed in ONE pass over the title index. Returns the WHERE
+    selecting the hits and their number (recordsFiltered)."""
+    conn = db.conn  # one per thread, so the temp tables are this request's alone
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (num INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS term_titles (k INTEGER, num INTEGER, PRIMARY KEY (k, num))")
+    conn.execute("DELETE FROM search_hits")
+    conn.execute("DELETE FROM term_titles")
+    globs = [r.title_glob for r in resolved]
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: a sqlite3.Row per title hit would cost more than the scan
+    title_rows: list[tuple[int, int]] = []
+    sizes = [0] * len(resolved)
+    # SQLite finds the titles any term hits; which term hit which (few rows) is sorted out here, so the
+    # scan runs each pattern once per title, not twice.
+    for num, title in cursor.execute(f"SELECT num, title_lc FROM archives INDEXED BY archives_title WHERE "
+                                     f"{' OR '.join('title_lc GLOB ?' for _ in globs)}", globs):
+        for k, pattern in enumerate(globs):
+            if fnmatch.fnmatchcase(title, pattern):
+                title_rows.append((k, num))
+                sizes[k] += 1
+    conn.executemany("INSERT OR IGNORE INTO term_titles(k, num) VALUES (?, ?)", title_rows)
+
+    def member_sql(k: int, r: _Resolved, column: str) -> tuple[str, list[Any]]:
+        """`column` is in term k's hit set (tags, numeric, title, ID)."""
+        parts = [f"{column} IN (SELECT num FROM temp.term_titles WHERE k = {k})"]
+        params: list[Any] = []
+        if r.tag_subquery or r.tag_ids:
+            tags_sql, tag_params = (r.tag_subquery if r.tag_subquery
+                                    else (",".join("?" * len(r.tag_ids)), list(r.tag_ids)))
+            parts.append(f"EXISTS (SELECT 1 FROM archive_tags y WHERE y.num = {column} AND y.tag_id IN ({tags_sql}))")
+            params += tag_params
+        if r.numeric:
+            field_ = "pagecount" if r.numeric[0] == "pages" else "progress"
+            parts.append(f"{column} IN (SELECT num FROM archives WHERE {field_} {r.numeric[1]} ?)")
+            params.append(r.numeric[2])
+        if r.id_glob:
+            parts.append(f"{column} IN (SELECT num FROM archives WHERE id GLOB ?)")
+            params.append(r.id_glob)
+        return "(" + " OR ".join(parts) + ")", params
+
+    positives = sorted((k for k, r in enumerate(resolved) if not r.term.negated),
+                       key=lambda k: resolved[k].tag_total + sizes[k] + (10**9 if resolved[k].numeric else 0))
+    if positives:
+        first = positives[0]
+        r = resolved[first]
+        if r.tag_subquery or r.tag_ids:
+            tags_sql, tag_params = (r.tag_subquery if r.tag_subquery
+                                    else (",".join("?" * len(r.tag_ids)), list(r.tag_ids)))
+            conn.execute(f"INSERT OR IGNORE INTO search_hits SELECT num FROM archive_tags WHERE tag_id IN ({tags_sql})",
+                         tag_params)
+        conn.execute("INSERT OR IGNORE INTO search_hits SELECT num FROM temp.term_titles WHERE k = ?", (first,))
+        if r.numeric:
+            field_ = "pagecount" if r.numeric[0] == "pages" else "progress"
+            conn.execute(f"INSERT OR IGNORE INTO search_hits SELECT num FROM archives WHERE {field_} {r.numeric[1]} ?",
+                         (r.numeric[2],))
+        if r.id_glob:
+            conn.execute("INSERT OR IGNORE INTO search_hits SELECT num FROM archives WHERE id GLOB ?", (r.id_glob,))
+        for k in positives[1:]:
+            sql, params = member_sql(k, resolved[k], "search_hits.num")
+            conn.execute(f"DELETE FROM search_hits WHERE NOT {sql}", params)
+    else:
+        conn.execute("INSERT INTO search_hits SELECT num FROM archives INDEXED BY archives_visible WHERE path != ''")
+    for k, r in enumerate(resolved):
+        if r.term.negated:
+            sql, params = member_sql(k, r, "search_hits.num")
+            conn.execute(f"DELETE FROM search_hits WHERE {sql}", params)
+    # archive-level conditions on what is left: visibility (few hidden archives: found by index), then
+    # flags, category and tank membership, which need each remaining row
+    conn.execute("DELETE FROM search_hits WHERE num IN (SELECT num FROM archives WHERE path = '')")
+    if len(flags.clauses) > 1:
+        conn.execute(f"DELETE FROM search_hits WHERE num NOT IN (SELECT a.num FROM archives a "
+                     f"WHERE a.num IN temp.search_hits AND {flags.sql()})", flags.params)
+    hits = _Where()
+    hits.add("a.path != ''")
+    hits.add("a.num IN temp.search_hits")
+    return hits, conn.execute("SELECT COUNT(*) FROM search_hits").fetchone()[0]
+
+
+def _single_tag_count(db: Database, q: Query, terms: list[Term], where: _Where) -> int | None:
+    """recordsFiltered of the commonest search (one term hitting one tag, no other filter) from the tag's
+    stored archive count, without collecting the hits; None when the search is not of that kind."""
+    if len(terms) != 1 or terms[0].negated or len(where.clauses) != 2 or q.sort == "lastread":
+        return None
+    r = _resolve(db, terms[0])
+    if r.numeric or r.tag_subquery or len(r.tag_ids) != 1 or r.id_glob:
+        return None
+    tag_id = r.tag_ids[0]
+    hidden = db.query_one("SELECT COUNT(*) FROM archive_tags WHERE tag_id = ? AND num IN "
+                          "(SELECT num FROM archives WHERE path = '')", (tag_id,))[0]
+    # Titles that match are few: find them through the narrow title index, then check them one by one.
+    title_nums = [row[0] for row in db.query("SELECT num FROM archives INDEXED BY archives_title "
+                                             "WHERE title_lc GLOB ?", (r.title_glob,))]
+    title_only = 0
+    for chunk in (title_nums[i:i + 500] for i in range(0, len(title_nums), 500)):
+        marks = ",".join("?" * len(chunk))
+        title_only += db.query_one(
+            f"SELECT COUNT(*) FROM archives a WHERE a.num IN ({marks}) AND a.path != '' AND NOT EXISTS "
+            "(SELECT 1 FROM archive_tags x WHERE x.tag_id = ? AND x.num = a.num)", chunk + [tag_id])[0]
+    return r.tag_total - hidden + title_only
+
+
 def _visible(db: Database) -> int:
     return db.query_one("SELECT COUNT(*) FROM archives INDEXED BY archives_visible WHERE path != ''")[0]
 
 
-def _title_page(db: Database, q: Query, where: _Where, count: int, visible: int, offset: int,
-                limit: int, filtered: bool) -> list[str]:
+def _title_page(db: Database, q: Query, where: _Where, walk: bool, offset: int, limit: int) -> list[str]:
     d = "DESC" if q.descending else "ASC"
-    walk = limit >= 0 and (offset + limit) * visible / max(count, 1) <= WALK_LIMIT
-    # Dense hits: walk the title index in order and stop after one page. Sparse hits: collect and sort.
-    hint = "INDEXED BY archives_sort" if walk and filtered else ""
+    hint = "INDEXED BY archives_sort" if walk else ""
     rows = db.query(f"SELECT a.id FROM archives a {hint} WHERE {where.sql()} ORDER BY a.sort_key {d}, a.num {d} "
                     "LIMIT ? OFFSET ?", where.params + [limit, offset])
     return [r[0] for r in rows]
 
 
-def _namespace_page(db: Database, q: Query, where: _Where, count: int, offset: int, limit: int) -> list[str]:
+def _namespace_page(db: Database, q: Query, where: _Where, offset: int, limit: int) -> list[str]:
     """Items carrying the namespace first (by its value), then the rest by title, in both directions."""
     d = "DESC" if q.descending else "ASC"
     keyed_join = "JOIN ns_values v ON v.ns = ? AND v.num = a.num"
@@ -278,6 +465,14 @@ def _namespace_page(db: Database, q: Query, where: _Where, count: int, offset: i
 
 
 def search(db: Database, q: Query, page_size: int) -> Result:
+    token = _resolutions.set({})
+    try:
+        return _search(db, q, page_size)
+    finally:
+        _resolutions.reset(token)
+
+
+def _search(db: Database, q: Query, page_size: int) -> Result:
     terms = parse_filter(q.filter)
     members, dynamic_terms = _category(db, q.category)
     terms += dynamic_terms
@@ -291,19 +486,33 @@ def search(db: Database, q: Query, page_size: int) -> Result:
         return _merged(db, q, where, tanks, offset, limit, total)
     if where is None:
         return Result([], 0, total)
-    filtered = len(where.clauses) > 1
-    count = _count(db, where) if filtered else visible
+    if len(where.clauses) == 1:  # no filter at all: the indexes give every answer directly
+        count, walk = visible, True
+    else:
+        count = _single_tag_count(db, q, terms, where)
+        rows_to_walk = (offset + max(limit, 0)) * visible / max(count or 1, 1)
+        if count is not None and limit >= 0 and rows_to_walk <= PROBE_WALK_LIMIT:
+            where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True)
+            walk = True
+        elif terms:
+            flags = _archive_where(db, q, None, members, exclude_tank_members=tanks_exist)
+            assert flags is not None  # `where` was not None for the same inputs
+            where, count = _collect(db, [_resolve(db, t) for t in terms], flags)
+            walk = limit >= 0 and (offset + limit) * visible / max(count, 1) <= WALK_LIMIT
+        else:
+            where, count = _materialize(db, where)
+            walk = limit >= 0 and (offset + limit) * visible / max(count, 1) <= WALK_LIMIT
     if count == 0 or offset >= count:
         return Result([], count, total)
     if q.sort == "title":
-        ids = _title_page(db, q, where, count, visible, offset, limit, filtered=filtered)
+        ids = _title_page(db, q, where, walk, offset, limit)
     elif q.sort == "lastread":
         rows = db.query(f"SELECT a.id FROM archives a WHERE {where.sql()} ORDER BY a.lastreadtime "
                         f"{'ASC' if q.descending else 'DESC'}, a.sort_key, a.num LIMIT ? OFFSET ?",
                         where.params + [limit, offset])
         ids = [r[0] for r in rows]  # LANraragi's default (asc) lists the most recently read first
     else:
-        ids = _namespace_page(db, q, where, count, offset, limit)
+        ids = _namespace_page(db, q, where, offset, limit)
     return Result(ids, count, total)
 
 
