@@ -26,6 +26,7 @@ from .api import (
 )
 from .context import Context
 from .errors import ApiError
+from .web import mount as mount_web
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ def create_app(ctx: Context) -> bottle.Bottle:
     for module in (archives, misc, minion, search, database, categories, tankoubons, opds, shinobu, plugins):
         module.mount(app, ctx)
     legacy.mount(app, ctx)  # after the modern routes: its aliases call their callbacks
+    mount_web(app, ctx)  # the browser library, reader, login and settings pages
 
     @app.route("/api/<rest:path>", method=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"], operation="")
     def unknown_api(rest: str) -> str:
@@ -144,11 +146,6 @@ def create_app(ctx: Context) -> bottle.Bottle:
             add_cors_headers(bottle.response)
         bottle.response.status = 204
         return ""
-
-    @app.route("/")
-    def root() -> str:
-        bottle.response.content_type = "text/plain; charset=utf-8"
-        return "lrr_lite is running. Point a LANraragi client at this address.\n"
 
     def json_error(err: bottle.HTTPError) -> str:
         bottle.response.content_type = common.JSON_TYPE

@@ -14,6 +14,23 @@ from .tags import index_keys
 log = logging.getLogger(__name__)
 
 
+def tag_stats_json(db: Database, settings: Settings, minweight: int = 1, hide_excluded: bool = False) -> str:
+    """tag_stats() as JSON text, built by SQLite when no tankoubon has tags of its own (the usual case):
+    a 100k library has ~100k distinct tags (every date_added is one), too many for a dict each."""
+    if db.query_one("SELECT 1 FROM tankoubons WHERE tags != '' LIMIT 1") is not None:
+        import json
+
+        return json.dumps(tag_stats(db, settings, minweight, hide_excluded), ensure_ascii=False)
+    hidden = sorted({ns.lower() for ns in settings.excluded_namespaces}) if hide_excluded else []
+    ns = "CASE WHEN instr(tag, ':') THEN substr(tag, 1, instr(tag, ':') - 1) ELSE '' END"
+    text = "CASE WHEN instr(tag, ':') THEN substr(tag, instr(tag, ':') + 1) ELSE tag END"
+    exclude = f"AND {ns} NOT IN ({','.join('?' * len(hidden))})" if hidden else ""
+    row = db.query_one(
+        f"SELECT json_group_array(json_object('namespace', {ns}, 'text', {text}, 'weight', n)) FROM tag_names "
+        f"WHERE n > 0 AND n >= ? AND tag != '' {exclude}", [minweight, *hidden])
+    return row[0] or "[]"
+
+
 def tag_stats(db: Database, settings: Settings, minweight: int = 1, hide_excluded: bool = False) -> list[dict[str, Any]]:
     """One entry per distinct lowercased tag: archives carrying it plus tankoubons whose own tags do."""
     weights = {r[0]: r[1] for r in db.query("SELECT tag, n FROM tag_names WHERE n > 0")}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .db import Database
@@ -69,6 +69,34 @@ def all_json(db: Database) -> list[dict[str, Any]]:
         tocs.setdefault(r["archive_id"], []).append({"page": r["page"], "name": r["name"]})
     rows = db.conn.execute(f"SELECT {ARCHIVE_COLUMNS} FROM archives WHERE path != ''")
     return [archive_json(r, tocs.get(r["id"])) for r in rows]
+
+
+# The archive object of archive_json(), built by SQLite's JSON functions: the full list of a 100k library
+# is then streamed without a Python dict per archive (seconds and hundreds of MB on a Pi otherwise).
+_ARCHIVE_JSON_SQL = """
+SELECT json_object(
+    'arcid', a.id, 'extension', a.extension, 'filename', a.filename,
+    'isnew', CASE WHEN a.isnew THEN 'true' ELSE 'false' END,
+    'lastreadtime', a.lastreadtime, 'pagecount', a.pagecount, 'progress', a.progress, 'size', a.size,
+    'summary', a.summary, 'tags', a.tags, 'title', CASE WHEN a.title != '' THEN a.title ELSE a.filename END,
+    'toc', json(COALESCE((SELECT json_group_array(json_object('page', t.page, 'name', t.name))
+                          FROM (SELECT page, name FROM toc WHERE archive_id = a.id ORDER BY page) t), '[]')))
+FROM archives a WHERE a.path != ''
+"""
+
+
+def all_json_chunks(db: Database, batch: int = 500) -> Iterator[bytes]:
+    """GET /api/archives as a stream of JSON text: every archive whose file is present."""
+    cursor = db.conn.cursor()
+    cursor.row_factory = None
+    cursor.execute(_ARCHIVE_JSON_SQL)
+    yield b"["
+    first = True
+    while rows := cursor.fetchmany(batch):
+        text = ",".join(r[0] for r in rows)
+        yield (text if first else "," + text).encode("utf-8")
+        first = False
+    yield b"]"
 
 
 def json_for_ids(db: Database, ids: list[str]) -> list[dict[str, Any]]:

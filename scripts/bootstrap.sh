@@ -11,8 +11,8 @@ if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 
 # libarchive13: RAR/7z/tar reading behind libarchive-c. python3-venv: the venv itself.
 pkgs=(python3 python3-venv python3-pip libarchive13)
-# Test-only: systemd-analyze checks the unit file; 7zip lets tests cross-check 7z archives.
-if [ "$want_test" = test ]; then pkgs+=(systemd); fi
+# Test-only: systemd-analyze checks the unit file; Chromium and its driver run the browser tests.
+if [ "$want_test" = test ]; then pkgs+=(systemd chromium chromium-driver); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -24,8 +24,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
     db = ctx.db
 
     @app.get("/api/archives", operation="get_archives")
-    def list_archives() -> str:
-        return json_reply(library.all_json(db))
+    def list_archives():
+        bottle.response.content_type = "application/json;charset=UTF-8"
+        return library.all_json_chunks(db)
 
     @app.get("/api/archives/untagged", operation="get_untagged")
     def untagged() -> str:

@@ -22,7 +22,8 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def stats() -> str:
         minweight = int_param("minweight", 1)
         hide = param("hide_excluded_namespaces") == "true"
-        return json_reply(housekeeping.tag_stats(db, ctx.settings, 1 if minweight is None else minweight, hide))
+        bottle.response.content_type = "application/json;charset=UTF-8"
+        return housekeeping.tag_stats_json(db, ctx.settings, 1 if minweight is None else minweight, hide)
 
     @app.get("/api/database/backup", secure=True, operation="backup")
     def backup_now() -> str:
