@@ -91,6 +91,9 @@ def serve(ctx) -> int:
     log = logging.getLogger("lrr_lite")
     cfg = ctx.config
     cfg.content.mkdir(parents=True, exist_ok=True)
+    from . import memory
+
+    memory.limit_arenas()  # before any worker thread exists
     ctx.start()
     if cfg.scan_on_start:
         ctx.jobs.enqueue("scan_library", [], priority=10)

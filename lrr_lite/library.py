@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from . import memory
 from .db import Database
 from .errors import ApiError
 from .search.natural import natural_key
@@ -92,11 +93,15 @@ def all_json_chunks(db: Database, batch: int = 500) -> Iterator[bytes]:
     cursor.execute(_ARCHIVE_JSON_SQL)
     yield b"["
     first = True
-    while rows := cursor.fetchmany(batch):
-        text = ",".join(r[0] for r in rows)
-        yield (text if first else "," + text).encode("utf-8")
-        first = False
-    yield b"]"
+    try:
+        while rows := cursor.fetchmany(batch):
+            text = ",".join(r[0] for r in rows)
+            yield (text if first else "," + text).encode("utf-8")
+            first = False
+        yield b"]"
+    finally:
+        cursor.close()
+        memory.trim()  # the listing went through many short-lived buffers
 
 
 def json_for_ids(db: Database, ids: list[str]) -> list[dict[str, Any]]:

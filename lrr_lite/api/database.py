@@ -8,7 +8,7 @@ from pathlib import Path
 
 import bottle
 
-from .. import backup, housekeeping
+from .. import backup, housekeeping, memory
 from ..errors import ApiError
 from .common import envelope, int_param, json_reply, param, path_int
 from .files import content_disposition
@@ -23,7 +23,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
         minweight = int_param("minweight", 1)
         hide = param("hide_excluded_namespaces") == "true"
         bottle.response.content_type = "application/json;charset=UTF-8"
-        return housekeeping.tag_stats_json(db, ctx.settings, 1 if minweight is None else minweight, hide)
+        body = housekeeping.tag_stats_json(db, ctx.settings, 1 if minweight is None else minweight, hide).encode()
+        memory.trim()  # SQLite built the whole list in one buffer
+        return body
 
     @app.get("/api/database/backup", secure=True, operation="backup")
     def backup_now() -> str:

@@ -554,8 +554,37 @@ def _total(db: Database, grouped: bool) -> int:
         "JOIN archives a ON a.id = ta.archive_id WHERE a.path != '')")[0]
 
 
+def _random_visible(db: Database, count: int) -> list[str]:
+    """Uniform picks among all visible archives by drawing integer keys: O(count), not O(library)."""
+    top = db.query_one("SELECT MAX(num) FROM archives")[0] or 0
+    visible = _visible(db)
+    picked: dict[int, str] = {}
+    tries = 0
+    while len(picked) < min(count, visible) and tries < 50:
+        tries += 1
+        draw = random.sample(range(1, top + 1), min(top, max(2 * (count - len(picked)), 16)))
+        marks = ",".join("?" * len(draw))
+        for num, archive_id in db.query(f"SELECT num, id FROM archives WHERE num IN ({marks}) AND path != ''", draw):
+            if len(picked) < count:
+                picked[num] = archive_id
+    if len(picked) < min(count, visible):  # a sparse key range (many deletions): fall back to a full draw
+        nums = [r[0] for r in db.query("SELECT num FROM archives INDEXED BY archives_visible WHERE path != ''")]
+        chosen = random.sample(nums, min(count, len(nums)))
+        marks = ",".join("?" * len(chosen))
+        return [r[0] for r in db.query(f"SELECT id FROM archives WHERE num IN ({marks})", chosen)]
+    return list(picked.values())
+
+
 def random_ids(db: Database, q: Query, count: int) -> list[str]:
     """`count` distinct random picks among the search's matches (order irrelevant)."""
+    token = _resolutions.set({})
+    try:
+        return _random_ids(db, q, count)
+    finally:
+        _resolutions.reset(token)
+
+
+def _random_ids(db: Database, q: Query, count: int) -> list[str]:
     count = max(0, min(count, 10_000))
     terms = parse_filter(q.filter)
     members, dynamic_terms = _category(db, q.category)
@@ -564,10 +593,19 @@ def random_ids(db: Database, q: Query, count: int) -> list[str]:
     where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist)
     tank_ids = [t.id for t in _matching_tanks(db, q, terms, members)] if tanks_exist else []
     picked: list[str] = []
-    if where is not None:
-        # Sampling the matching integer keys in Python beats ORDER BY random() over the whole set.
-        nums = [r[0] for r in db.query(f"SELECT a.num FROM archives a WHERE {where.sql()}", where.params)]
-        chosen = random.sample(nums, min(count, len(nums)))
+    if where is not None and len(where.clauses) == 1:
+        picked = _random_visible(db, count)
+    elif where is not None:
+        if terms:
+            flags = _archive_where(db, q, None, members, exclude_tank_members=tanks_exist)
+            assert flags is not None
+            where, n = _collect(db, [_resolve(db, t) for t in terms], flags)
+        else:
+            where, n = _materialize(db, where)
+        cursor = db.conn.cursor()
+        cursor.row_factory = None  # plain int tuples: cheap even for every hit of a broad filter
+        nums = [num for (num,) in cursor.execute("SELECT num FROM temp.search_hits")]
+        chosen = random.sample(nums, min(count, n, len(nums)))
         if chosen:
             marks = ",".join("?" * len(chosen))
             picked = [r[0] for r in db.query(f"SELECT id FROM archives WHERE num IN ({marks})", chosen)]
