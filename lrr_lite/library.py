@@ -63,15 +63,6 @@ def get_json(db: Database, archive_id: str, operation: str = "metadata") -> dict
     return archive_json(row, toc_of(db, archive_id))
 
 
-def all_json(db: Database) -> list[dict[str, Any]]:
-    """Every archive whose file is present (tank members included)."""
-    tocs: dict[str, list[dict[str, Any]]] = {}
-    for r in db.query("SELECT archive_id, page, name FROM toc ORDER BY archive_id, page"):
-        tocs.setdefault(r["archive_id"], []).append({"page": r["page"], "name": r["name"]})
-    rows = db.conn.execute(f"SELECT {ARCHIVE_COLUMNS} FROM archives WHERE path != ''")
-    return [archive_json(r, tocs.get(r["id"])) for r in rows]
-
-
 # The archive object of archive_json(), built by SQLite's JSON functions: the full list of a 100k library
 # is then streamed without a Python dict per archive (seconds and hundreds of MB on a Pi otherwise).
 _ARCHIVE_JSON_SQL = """
