@@ -27,6 +27,9 @@ class Database:
         self._write_lock = threading.RLock()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        # Bumped by every committed write: lets readers keep a derived figure until the data changes.
+        self.generation = 0
+        self.derived: dict[str, tuple[int, object]] = {}  # name -> (generation it was computed at, value)
         self.migrate()
 
     def _connect(self) -> sqlite3.Connection:
@@ -74,6 +77,7 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self.generation += 1
 
     def migrate(self) -> None:
         """Apply pending migrations, each in its own transaction (all of it or none of it)."""

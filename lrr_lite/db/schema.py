@@ -253,4 +253,9 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
     _search_columns,
     _integer_keys,
+    # 4: a visibility index that carries the title, so a search can test one archive's title by its key
+    # without reading the wide row (the narrow one stays: counting visible archives reads it)
+    """
+    CREATE INDEX archives_visible_title ON archives(num, title_lc) WHERE path != '';
+    """,
 ]

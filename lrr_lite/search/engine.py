@@ -72,6 +72,7 @@ def _tag_glob(term: Term) -> str:
 
 
 _HEXISH = frozenset("0123456789abcdef*?")
+_DATE_TAG_CHARS = frozenset("date_added:timestamp0123456789")
 _resolutions: contextvars.ContextVar[dict[Term, _Resolved] | None] = contextvars.ContextVar("resolutions",
                                                                                           default=None)
 _MAX_LISTED_TAGS = 500  # past this many matching tags, refer to them by subquery, not by bound list
@@ -157,6 +158,13 @@ def _resolve_uncached(db: Database, term: Term) -> _Resolved:
         if prefix:  # `ns:value*`: a range of the tag index, then the glob on what is left
             sql, params = "SELECT tag_id, n FROM tag_names WHERE tag >= ? AND tag < ? AND tag GLOB ?", \
                 [prefix, _upper_bound(prefix), pattern]
+        elif set(pattern) - _DATE_TAG_CHARS - set("*?[]"):
+            # `*text*` with a character no date tag has: date_added/timestamp tags (one per import
+            # second, most of the distinct tags of a big library) cannot match, so skip their ranges
+            sql = ("SELECT tag_id, n FROM tag_names WHERE tag < 'date_added:' AND tag GLOB ? UNION ALL "
+                   "SELECT tag_id, n FROM tag_names WHERE tag >= 'date_added;' AND tag < 'timestamp:' AND tag GLOB ? "
+                   "UNION ALL SELECT tag_id, n FROM tag_names WHERE tag >= 'timestamp;' AND tag GLOB ?")
+            params = [pattern, pattern, pattern]
         else:  # `*text*`: a scan of the distinct tags (short strings), not of every archive's tags
             sql, params = "SELECT tag_id, n FROM tag_names WHERE tag GLOB ?", [pattern]
         rows = db.query(sql + f" LIMIT {_MAX_LISTED_TAGS + 1}", params)
@@ -299,6 +307,8 @@ def _tank_sort_value(tank: _Tank, sort: str) -> str | int | None:
 # Testing with per-row probes (a few index lookups) pays for a short walk; testing against the hit set
 # materialized in a temp table is cheap enough for a longer one; past that, collecting and sorting wins.
 PROBE_WALK_LIMIT = 4_000
+# Testing a title per remaining archive beats one pass over all titles up to about this many archives.
+TITLE_PROBE_LIMIT = 10_000
 WALK_LIMIT = 20_000
 
 
@@ -333,32 +343,40 @@ def _materialize(db: Database, where: _Where) -> tuple[_Where, int]:
 def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_Where, int]:
     """Evaluate a filter into this connection's temp table `search_hits` step by step: the smallest
     positive term's set first, then each other term shrinks it (indexed probes per remaining row), then
-    the archive-level flags. All titles are globbed in ONE pass over the title index. Returns the WHERE
-    selecting the hits and their number (recordsFiltered)."""
+    the archive-level flags. Returns the WHERE selecting the hits and their number (recordsFiltered)."""
     conn = db.conn  # one per thread, so the temp tables are this request's alone
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (num INTEGER PRIMARY KEY)")
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS term_titles (k INTEGER, num INTEGER, PRIMARY KEY (k, num))")
     conn.execute("DELETE FROM search_hits")
     conn.execute("DELETE FROM term_titles")
-    globs = [r.title_glob for r in resolved]
-    cursor = conn.cursor()
-    cursor.row_factory = None  # plain tuples: a sqlite3.Row per title hit would cost more than the scan
-    title_rows: list[tuple[int, int]] = []
-    sizes = [0] * len(resolved)
-    # SQLite finds the titles any term hits; which term hit which (few rows) is sorted out here, so the
-    # scan runs each pattern once per title, not twice.
-    for num, title in cursor.execute(f"SELECT num, title_lc FROM archives INDEXED BY archives_title WHERE "
-                                     f"{' OR '.join('title_lc GLOB ?' for _ in globs)}", globs):
-        for k, pattern in enumerate(globs):
-            if fnmatch.fnmatchcase(title, pattern):
-                title_rows.append((k, num))
-                sizes[k] += 1
-    conn.executemany("INSERT OR IGNORE INTO term_titles(k, num) VALUES (?, ?)", title_rows)
+
+    def scanned_titles(k: int, r: _Resolved) -> bool:
+        """Term k's title hits, by one pass over the title index when the set is still large (testing
+        each remaining archive's title would cost more); False: test them row by row instead."""
+        if k in scanned:
+            return True
+        if conn.execute("SELECT COUNT(*) FROM search_hits").fetchone()[0] <= TITLE_PROBE_LIMIT:
+            return False
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        conn.executemany("INSERT OR IGNORE INTO term_titles(k, num) VALUES (?, ?)",
+                         ((k, num) for (num,) in cursor.execute(
+                             "SELECT num FROM archives INDEXED BY archives_title WHERE title_lc GLOB ?",
+                             (r.title_glob,))))
+        scanned.add(k)
+        return True
+
+    scanned: set[int] = set()
 
     def member_sql(k: int, r: _Resolved, column: str) -> tuple[str, list[Any]]:
-        """`column` is in term k's hit set (tags, numeric, title, ID)."""
-        parts = [f"{column} IN (SELECT num FROM temp.term_titles WHERE k = {k})"]
-        params: list[Any] = []
+        """`column` is in term k's hit set (title, tags, numeric, ID), tested row by row."""
+        if scanned_titles(k, r):
+            parts = [f"{column} IN (SELECT num FROM temp.term_titles WHERE k = {k})"]
+            params: list[Any] = []
+        else:
+            parts = [f"EXISTS (SELECT 1 FROM archives t INDEXED BY archives_visible_title WHERE t.num = {column} "
+                     "AND t.path != '' AND t.title_lc GLOB ?)"]
+            params = [r.title_glob]
         if r.tag_subquery or r.tag_ids:
             tags_sql, tag_params = (r.tag_subquery if r.tag_subquery
                                     else (",".join("?" * len(r.tag_ids)), list(r.tag_ids)))
@@ -374,10 +392,19 @@ def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_W
         return "(" + " OR ".join(parts) + ")", params
 
     positives = sorted((k for k, r in enumerate(resolved) if not r.term.negated),
-                       key=lambda k: resolved[k].tag_total + sizes[k] + (10**9 if resolved[k].numeric else 0))
+                       key=lambda k: resolved[k].tag_total + (10**9 if resolved[k].numeric else 0))
     if positives:
         first = positives[0]
         r = resolved[first]
+        # The first term's titles are found by one pass over the title index; later terms are tested
+        # on the archives still in the set (or scanned for too, while that set is large).
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        conn.executemany("INSERT OR IGNORE INTO term_titles(k, num) VALUES (?, ?)",
+                         ((first, num) for (num,) in cursor.execute(
+                             "SELECT num FROM archives INDEXED BY archives_title WHERE title_lc GLOB ?",
+                             (r.title_glob,))))
+        scanned.add(first)
         if r.tag_subquery or r.tag_ids:
             tags_sql, tag_params = (r.tag_subquery if r.tag_subquery
                                     else (",".join("?" * len(r.tag_ids)), list(r.tag_ids)))
@@ -435,7 +462,14 @@ def _single_tag_count(db: Database, q: Query, terms: list[Term], where: _Where) 
 
 
 def _visible(db: Database) -> int:
-    return db.query_one("SELECT COUNT(*) FROM archives INDEXED BY archives_visible WHERE path != ''")[0]
+    """How many archives have their file; recounted only after a write (a 100k count costs ~6 ms)."""
+    cached = db.derived.get("visible")
+    if cached is not None and cached[0] == db.generation:
+        return cached[1]
+    generation = db.generation
+    count = db.query_one("SELECT COUNT(*) FROM archives INDEXED BY archives_visible WHERE path != ''")[0]
+    db.derived["visible"] = (generation, count)
+    return count
 
 
 def _title_page(db: Database, q: Query, where: _Where, walk: bool, offset: int, limit: int) -> list[str]:
