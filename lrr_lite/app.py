@@ -22,6 +22,7 @@ from .api import (
     plugins,
     search,
     shinobu,
+    stamps,
     tankoubons,
 )
 from .context import Context
@@ -129,7 +130,8 @@ def create_app(ctx: Context) -> bottle.Bottle:
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False
     app.install(ApiPlugin(ctx))
-    for module in (archives, misc, minion, search, database, categories, tankoubons, opds, shinobu, plugins):
+    for module in (archives, misc, minion, search, database, categories, tankoubons, stamps, opds, shinobu,
+                   plugins):
         module.mount(app, ctx)
     legacy.mount(app, ctx)  # after the modern routes: its aliases call their callbacks
     mount_web(app, ctx)  # the browser library, reader, login and settings pages
