@@ -39,3 +39,17 @@ def test_archives_misc_minion_conform_to_spec():
     assert len(report.operations) >= 25, report.summary()
     assert report.real_id_cases > 0, "no case reached an existing archive or job"
     assert not report.failures, report.summary()
+
+
+def test_other_tags_conform_to_spec():
+    """The collections, search, database, shinobu and plugins operations: no 5xx, no schema violation."""
+    check = _load_script()
+    if not check.SPEC_PATH.is_file():
+        pytest.skip(f"LANraragi OpenAPI spec not found at {check.SPEC_PATH}")
+    seed = int(os.environ.get("LRR_SCHEMATHESIS_SEED", "20240601"))
+    tags = ["search", "database", "categories", "tankoubons", "stamps", "shinobu", "plugins"]
+    report = check.run(max_examples=check.QUICK_MAX_EXAMPLES, seed=seed, log=False, tags=tags)
+    print(report.summary())
+    assert report.skipped is None
+    assert len(report.operations) >= 40, report.summary()
+    assert not report.failures, report.summary()
