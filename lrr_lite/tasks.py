@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import backup, download, library, pages, scan, upload
+from . import backup, download, duplicates, library, pages, scan, upload
 from .errors import ApiError, ArchiveError
 from .jobs import JobContext
 from .plugins.runner import auto_run
@@ -109,7 +109,22 @@ def register_all(ctx) -> None:
         job.note(status="downloading", url=url)
         return download.download_to_library(ctx, url, category)
 
-    for handler in (tank_thumbnail_task, download_url, backup_json, restore_backup, thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
+    def find_duplicates(job: JobContext, args: list[Any]) -> dict[str, Any]:
+        try:
+            threshold = max(0, min(int(args[0]), 64)) if args else 0
+        except (TypeError, ValueError):
+            threshold = 0
+        groups = duplicates.find_duplicates(ctx.db, ctx.config.thumbs, threshold,
+                                            progress=lambda n, total: job.note(processed=n, total=total))
+        return {"success": 1, "threshold": threshold, "duplicates": groups}
+
+    def build_stat_hashes(job: JobContext, args: list[Any]) -> dict[str, Any]:
+        # LANraragi rebuilds its cached tag statistics here; ours are counted as tags are written,
+        # so there is nothing to rebuild: report what the statistics hold.
+        tags = ctx.db.query_one("SELECT COUNT(*) FROM tag_names WHERE n > 0")[0]
+        return {"success": 1, "tags": tags}
+
+    for handler in (find_duplicates, build_stat_hashes, tank_thumbnail_task, download_url, backup_json, restore_backup, thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
                     extract_archive):
         ctx.jobs.register(handler.__name__, handler)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import pytest
-from archive_factory import make_comic
+from archive_factory import make_archive, make_comic
+from PIL import Image
 
 INFO_TYPES = {"archives_per_page": int, "authenticated_progress": bool, "cache_last_cleared": int,
               "debug_mode": bool, "excluded_namespaces": list, "has_password": bool, "motd": str, "name": str,
@@ -159,3 +161,24 @@ def test_files_force_queues_an_extraction_that_fills_the_cache(server):
     assert status["notes"] == {"extracted": 2, "total_pages": 2}
     assert server.ctx.cache.size() > 0
     assert "job" not in server.get(f"/api/archives/{arc['arcid']}/files").json()
+
+
+def test_find_duplicates_and_build_stat_hashes_jobs(make_server):
+    srv = make_server()
+    book = make_comic(srv.content / "Original.cbz", 3, "cbz")
+    gradient = Image.linear_gradient("L").rotate(90).convert("RGB").resize((200, 300))  # not alike a flat page
+    buf = io.BytesIO()
+    gradient.save(buf, "JPEG")
+    make_archive(srv.content / "Other.cbz", {"01.jpg": buf.getvalue()}, "cbz")
+    raw = bytearray(book.read_bytes())
+    (srv.content / "Copy with another tail.cbz").write_bytes(bytes(raw) + b"\0" * 600_000)  # same pages, new ID
+    srv.start()
+    ids = {a["title"]: a["arcid"] for a in srv.get("/api/archives").json()}
+    assert len(ids) == 3
+    job = srv.post("/api/minion/find_duplicates/queue", auth=True, params={"args": "[0]"}).json()["job"]
+    assert srv.wait_job(job)["state"] == "finished"
+    result = srv.get(f"/api/minion/{job}/detail", auth=True).json()["result"]
+    assert result["duplicates"] == [sorted([ids["Original"], ids["Copy with another tail"]])]
+    job = srv.post("/api/minion/build_stat_hashes/queue", auth=True, params={"args": "[]"}).json()["job"]
+    assert srv.wait_job(job)["state"] == "finished"
+    assert srv.get(f"/api/minion/{job}/detail", auth=True).json()["result"]["success"] == 1
