@@ -39,13 +39,19 @@ def make_backup(db: Database, progress=None) -> dict[str, Any]:
         stamps.append({"stamp_id": st["id"], "content": _line(st["content"]), "position": st["position"],
                        "archive_id": st["archive_id"]})
         stamps_by_archive.setdefault(st["archive_id"], []).append(st["id"])
+    tocs: dict[str, list[dict[str, Any]]] = {}
+    for t in db.query("SELECT archive_id, page, name FROM toc ORDER BY archive_id, page"):
+        tocs.setdefault(t["archive_id"], []).append({"page": t["page"], "name": _line(t["name"])})
     archives = []
     rows = db.query("SELECT id, title, tags, summary, thumbhash, filename FROM archives ORDER BY id")
     for n, row in enumerate(rows, start=1):
         own = stamps_by_archive.get(row["id"])
-        archives.append({"arcid": row["id"], "title": _line(row["title"]), "tags": _line(row["tags"]),
-                         "summary": _line(row["summary"]), "thumbhash": row["thumbhash"],
-                         "filename": _line(row["filename"]), "stamps": json.dumps(own) if own else None})
+        entry = {"arcid": row["id"], "title": _line(row["title"]), "tags": _line(row["tags"]),
+                 "summary": _line(row["summary"]), "thumbhash": row["thumbhash"],
+                 "filename": _line(row["filename"]), "stamps": json.dumps(own) if own else None}
+        if row["id"] in tocs:  # our addition; LANraragi ignores keys it does not know
+            entry["toc"] = tocs[row["id"]]
+        archives.append(entry)
         if progress and n % 1000 == 0:
             progress(n, len(rows))
     backup: dict[str, Any] = {"categories": categories}
@@ -93,6 +99,11 @@ def restore_backup(db: Database, data: Any) -> dict[str, int]:
                 conn.execute("UPDATE archives SET summary=? WHERE id=?", (_str(arc.get("summary")), archive_id))
             if isinstance(arc.get("thumbhash"), str) and arc["thumbhash"]:
                 conn.execute("UPDATE archives SET thumbhash=? WHERE id=?", (arc["thumbhash"], archive_id))
+            if isinstance(arc.get("toc"), list):
+                conn.execute("DELETE FROM toc WHERE archive_id=?", (archive_id,))
+                conn.executemany("INSERT OR REPLACE INTO toc(archive_id, page, name) VALUES (?, ?, ?)",
+                                 [(archive_id, t["page"], _str(t.get("name"))) for t in arc["toc"]
+                                  if isinstance(t, dict) and isinstance(t.get("page"), int)])
             counts["archives"] += 1
         for cat in data.get("categories", []) or []:
             if not isinstance(cat, dict) or not str(cat.get("catid", "")).startswith("SET_"):

@@ -46,11 +46,12 @@ def test_backup_drop_restore_round_trip(server):
     server.put(f"/api/archives/{ids['Alpha']}/metadata", auth=True,
                params={"title": "Ålpha «1» & co", "tags": "artist:bob,series:x", "summary": "line one"})
     server.put(f"/api/archives/{ids['Gamma']}/metadata", auth=True, params={"tags": ""})
+    server.put(f"/api/archives/{ids['Gamma']}/toc", auth=True, params={"page": 2, "title": "Part two"})
     assert server.get("/api/database/backup").status_code == 401
     before = server.get("/api/database/backup", auth=True).json()
     assert set(before) == {"categories", "archives"}  # no tanks or stamps: keys absent
     assert {a["arcid"] for a in before["archives"]} == set(ids.values())
-    assert all(set(a) == {"arcid", "title", "tags", "summary", "thumbhash", "filename", "stamps"}
+    assert all(set(a) - {"toc"} == {"arcid", "title", "tags", "summary", "thumbhash", "filename", "stamps"}
                for a in before["archives"])
 
     resp = server.post("/api/database/drop", auth=True)
@@ -68,6 +69,7 @@ def test_backup_drop_restore_round_trip(server):
     assert json.dumps(after["archives"], sort_keys=True) == json.dumps(before["archives"], sort_keys=True)
     meta = server.get(f"/api/archives/{ids['Alpha']}/metadata").json()
     assert meta["title"] == "Ålpha «1» & co" and meta["tags"] == "artist:bob,series:x"
+    assert server.get(f"/api/archives/{ids['Gamma']}/metadata").json()["toc"] == [{"page": 2, "name": "Part two"}]
     hits = server.get("/api/search", params={"filter": "series:x"}).json()["data"]
     assert [h["arcid"] for h in hits] == [ids["Alpha"]]
 

@@ -77,3 +77,13 @@ def test_shinobu_and_plugin_aliases(server):
     used = srv.get("/api/use_plugin", params={"key": "test-key", "plugin": "regexplugin", "id": arc_id}).json()
     assert used["operation"] == "use_plugin" and used["success"] == 1
     assert srv.get("/api/use_plugin", params={"plugin": "regexplugin", "id": arc_id}).status_code == 401
+
+
+def test_shinobu_control_and_drop_aliases(server):
+    srv, arc_id = server
+    assert srv.get("/api/stop_shinobu").status_code == 401
+    assert srv.get("/api/stop_shinobu", params={"key": "test-key"}).json()["operation"] == "shinobu_stop"
+    restarted = srv.get("/api/restart_shinobu", params={"key": "test-key"}).json()
+    assert restarted["operation"] == "shinobu_restart" and isinstance(restarted["new_pid"], int)
+    srv.get("/api/stop_shinobu", params={"key": "test-key"})
+    assert srv.get("/api/drop_database", params={"key": "test-key"}).json()["operation"] == "drop_database"
