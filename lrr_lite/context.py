@@ -42,6 +42,7 @@ class Context:
         return ctx
 
     def start(self) -> None:
+        self.db.start_checkpointer()
         self.jobs.start()
 
     def close(self) -> None:

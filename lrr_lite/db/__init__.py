@@ -30,6 +30,8 @@ class Database:
         # Bumped by every committed write: lets readers keep a derived figure until the data changes.
         self.generation = 0
         self.derived: dict[str, tuple[int, object]] = {}  # name -> (generation it was computed at, value)
+        self._checkpointer: threading.Thread | None = None
+        self._checkpoint_stop = threading.Event()
         self.migrate()
 
     def _connect(self) -> sqlite3.Connection:
@@ -44,7 +46,33 @@ class Database:
         # Keep each connection's page cache small (1 MB): there is one per waitress thread, a Pi has little
         # memory, and the OS caches the file anyway. 4 MB each measured +3 MB RSS per thread at 10k archives.
         conn.execute("PRAGMA cache_size=-1000")
+        # Checkpoints (copying the WAL back into the file) run in a background thread, not inside a
+        # client's write; this high automatic one is only the backstop should that thread fall behind.
+        conn.execute("PRAGMA wal_autocheckpoint=20000")
         return conn
+
+    def start_checkpointer(self, every: float = 2.0) -> None:
+        """Checkpoint the WAL in the background whenever writes happened (PASSIVE: never blocks them)."""
+        if self._checkpointer is not None:
+            return
+        stop = self._checkpoint_stop = threading.Event()
+
+        def run() -> None:
+            seen = self.generation
+            conn = self._connect()
+            try:
+                while not stop.wait(every):
+                    if self.generation != seen:
+                        seen = self.generation
+                        try:
+                            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        except sqlite3.Error as exc:
+                            log.warning("database: checkpoint failed: %s", exc)
+            finally:
+                conn.close()
+
+        self._checkpointer = threading.Thread(target=run, name="db-checkpoint", daemon=True)
+        self._checkpointer.start()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -106,6 +134,10 @@ class Database:
                     conn.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpoint_stop.set()
+            self._checkpointer.join(5)
+            self._checkpointer = None
         with self._all_lock:
             for conn in self._all:
                 try:
