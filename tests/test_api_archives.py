@@ -333,7 +333,8 @@ def test_huge_integers_are_client_errors(library):
             ("GET", f"/api/archives/{arc_id}/thumbnail", {"page": huge}),
             ("PUT", f"/api/archives/{arc_id}/progress/{huge}", {}),
             ("GET", f"/api/minion/{huge}", {}),
-            ("GET", f"/api/minion/{huge}/detail", {})):
+            ("GET", f"/api/minion/{huge}/detail", {}),
+            ("POST", "/api/minion/find_duplicates/queue", {"args": "[0]", "priority": huge})):
         resp = server.request(method, path, params=params, auth=True)
         assert resp.status_code == 400, (method, path, resp.text)
         assert resp.json()["success"] == 0

@@ -12,7 +12,15 @@ from .. import formats, library, pages, thumbs, upload
 from ..errors import ApiError, ImageError
 from ..locks import resource_lock
 from .common import bool_param, check_archive_id, envelope, int_param, json_reply, param, path_int
-from .files import LONG_CACHE, content_disposition, file_etag, not_modified, send_bytes, send_file
+from .files import (
+    LONG_CACHE,
+    content_disposition,
+    not_modified,
+    send_bytes,
+    send_file,
+    send_placeholder,
+    send_thumbnail,
+)
 
 
 def page_url(base: str, archive_id: str, name: str) -> str:
@@ -76,20 +84,14 @@ def mount(app: bottle.Bottle, ctx) -> None:
             raise ApiError("serve_thumbnail", "Invalid page number.")
         path = pages.thumb_path(ctx.config.thumbs, archive_id, page)
         if path.is_file():
-            etag = file_etag(path)
-            if not_modified(etag):
-                bottle.response.status = 304
-                return b""
-            return send_bytes(path.read_bytes(), "image/jpeg", etag=etag, cache="public, max-age=3600",
-                              disposition=content_disposition("inline", path.name))
+            return send_thumbnail(path)
         row = library.get_row(db, archive_id)
         if row is not None and row["path"] and (page == 0 or page <= row["pagecount"] or not row["pagecount"]):
             args = [str(ctx.config.thumbs), archive_id, page]
             job = ctx.jobs.find_pending("thumbnail_task", args) or ctx.jobs.enqueue("thumbnail_task", args)
             if bool_param("no_fallback"):
                 return json_reply({"operation": "serve_thumbnail", "success": 1, "job": job}, 202)
-        return send_bytes(thumbs.placeholder_png(), "image/png", cache="no-cache",
-                          disposition=content_disposition("inline", "noThumb.png"))
+        return send_placeholder()
 
     @app.put("/api/archives/<archive_id>/thumbnail", secure=True, operation="update_thumbnail")
     def put_thumbnail(archive_id: str) -> str:

@@ -84,3 +84,20 @@ def _chunks(path: Path, start: int, length: int):
             left -= len(chunk)
             yield chunk
 
+
+
+def send_thumbnail(path: Path) -> bytes:
+    """A thumbnail file, revalidated by ETag (it can be regenerated, so it is not cached for long)."""
+    etag = file_etag(path)
+    if not_modified(etag):
+        bottle.response.status = 304
+        return b""
+    return send_bytes(path.read_bytes(), "image/jpeg", etag=etag, cache="public, max-age=3600",
+                      disposition=content_disposition("inline", path.name))
+
+
+def send_placeholder() -> bytes:
+    from ..thumbs import placeholder_png
+
+    return send_bytes(placeholder_png(), "image/png", cache="no-cache",
+                      disposition=content_disposition("inline", "noThumb.png"))

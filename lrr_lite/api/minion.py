@@ -60,5 +60,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
             prio = int(priority) if priority not in (None, "") else 0
         except ValueError:
             raise ApiError("queue_minion_job", "priority must be an integer.") from None
+        if abs(prio) > 2**31:
+            raise ApiError("queue_minion_job", "priority is out of range.")
         job = ctx.jobs.enqueue(job_name, args, priority=prio)
         return json_reply({"operation": "queue_minion_job", "success": 1, "job": job})

@@ -6,12 +6,12 @@ import json
 
 import bottle
 
-from .. import collections, pages, thumbs
+from .. import collections, pages
 from ..errors import ApiError
 from ..locks import resource_lock
 from .categories import check_length
 from .common import envelope, int_param, json_reply, param, path_int
-from .files import content_disposition, file_etag, not_modified, send_bytes
+from .files import send_placeholder, send_thumbnail
 
 # {archive} never matches "thumbnail": PUT /api/tankoubons/{id}/thumbnail is a different operation.
 MEMBER = "<archive:re:(?!thumbnail$)[^/]+>"
@@ -138,20 +138,14 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def get_thumbnail(tank_id: str):
         path = pages.tank_cover_path(ctx.config.thumbs, tank_id)
         if path.is_file():
-            etag = file_etag(path)
-            if not_modified(etag):
-                bottle.response.status = 304
-                return b""
-            return send_bytes(path.read_bytes(), "image/jpeg", etag=etag, cache="public, max-age=3600",
-                              disposition=content_disposition("inline", path.name))
+            return send_thumbnail(path)
         known = db.query_one("SELECT 1 FROM tank_archives WHERE tank_id = ? LIMIT 1", (tank_id,)) is not None
         if known:
             args = [str(ctx.config.thumbs), tank_id]
             job = ctx.jobs.find_pending("tank_thumbnail_task", args) or ctx.jobs.enqueue("tank_thumbnail_task", args)
             if param("no_fallback") == "true":
                 return json_reply({"operation": "serve_tankoubon_thumbnail", "success": 1, "job": job}, 202)
-        return send_bytes(thumbs.placeholder_png(), "image/png", cache="no-cache",
-                          disposition=content_disposition("inline", "noThumb.png"))
+        return send_placeholder()
 
     @app.put("/api/tankoubons/<tank_id>/thumbnail", secure=True, operation="update_tankoubon_thumbnail")
     def put_thumbnail(tank_id: str) -> str:
