@@ -145,21 +145,30 @@ class Inotify:
         return wd
 
     def add_tree(self, root: str) -> list[str]:
-        """Watch root and every directory below it (symlinks followed, loops cut); returns the directories."""
+        """Watch root and every directory below it (symlinks followed, loops cut); returns the directories.
+
+        Each directory is watched BEFORE it is listed: a subdirectory created in between is then either
+        in the listing or announced by an event, never lost (os.walk lists first, which loses it)."""
         seen: set[tuple[int, int]] = set()
         dirs: list[str] = []
-        for dirpath, dirnames, _ in os.walk(root, followlinks=True):
+        stack = [root]
+        while stack:
+            dirpath = stack.pop()
             try:
                 st = os.stat(dirpath)
             except OSError:
-                dirnames[:] = []
                 continue
             if (st.st_dev, st.st_ino) in seen:
-                dirnames[:] = []
                 continue
             seen.add((st.st_dev, st.st_ino))
-            if self.add(dirpath) is not None:
-                dirs.append(dirpath)
+            if self.add(dirpath) is None:
+                continue
+            dirs.append(dirpath)
+            try:
+                with os.scandir(dirpath) as entries:
+                    stack.extend(sorted((e.path for e in entries if e.is_dir(follow_symlinks=True)), reverse=True))
+            except OSError:
+                pass
         return dirs
 
     def remove_tree(self, prefix: str) -> None:
