@@ -22,11 +22,9 @@ def tag_stats_json(db: Database, settings: Settings, minweight: int = 1, hide_ex
 
         return json.dumps(tag_stats(db, settings, minweight, hide_excluded), ensure_ascii=False)
     hidden = sorted({ns.lower() for ns in settings.excluded_namespaces}) if hide_excluded else []
-    ns = "CASE WHEN instr(tag, ':') THEN substr(tag, 1, instr(tag, ':') - 1) ELSE '' END"
-    text = "CASE WHEN instr(tag, ':') THEN substr(tag, instr(tag, ':') + 1) ELSE tag END"
-    exclude = f"AND {ns} NOT IN ({','.join('?' * len(hidden))})" if hidden else ""
+    exclude = f"AND ns NOT IN ({','.join('?' * len(hidden))})" if hidden else ""
     row = db.query_one(
-        f"SELECT json_group_array(json_object('namespace', {ns}, 'text', {text}, 'weight', n)) FROM tag_names "
+        "SELECT json_group_array(json_object('namespace', ns, 'text', text, 'weight', n)) FROM tag_names "
         f"WHERE n > 0 AND n >= ? AND tag != '' {exclude}", [minweight, *hidden])
     return row[0] or "[]"
 

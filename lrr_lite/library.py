@@ -194,7 +194,9 @@ def write_tags(conn: sqlite3.Connection, archive_id: str, raw: str) -> None:
     # Only the difference is written: the count triggers then do the least work.
     conn.executemany("DELETE FROM archive_tags WHERE tag_id=? AND num=?", [(old[t], num) for t in old.keys() - new])
     for tag in new - old.keys():
-        conn.execute("INSERT OR IGNORE INTO tag_names(tag) VALUES (?)", (tag,))
+        ns, sep, text = tag.partition(":")
+        conn.execute("INSERT OR IGNORE INTO tag_names(tag, ns, text) VALUES (?, ?, ?)",
+                     (tag, ns, text) if sep else (tag, "", tag))
         conn.execute("INSERT OR IGNORE INTO archive_tags(tag_id, num) SELECT tag_id, ? FROM tag_names WHERE tag=?",
                      (num, tag))
     conn.execute("DELETE FROM ns_values WHERE num=?", (num,))
