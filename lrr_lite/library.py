@@ -183,10 +183,10 @@ def store_pages(conn: sqlite3.Connection, archive_id: str, pages: list[str]) -> 
 
 def write_tags(conn: sqlite3.Connection, archive_id: str, raw: str) -> None:
     """Store the raw tag string and refresh everything derived from it (tag index, sort values, untagged)."""
-    row = conn.execute("SELECT num FROM archives WHERE id=?", (archive_id,)).fetchone()
+    row = conn.execute("SELECT num, tags FROM archives WHERE id=?", (archive_id,)).fetchone()
     if row is None:
         return
-    num = row[0]
+    num, old_raw = row[0], row[1]
     conn.execute("UPDATE archives SET tags=?, untagged=? WHERE num=?", (raw, int(is_untagged(raw)), num))
     old = {r[0]: r[1] for r in conn.execute(
         "SELECT t.tag, t.tag_id FROM archive_tags x JOIN tag_names t ON t.tag_id = x.tag_id WHERE x.num=?", (num,))}
@@ -199,9 +199,12 @@ def write_tags(conn: sqlite3.Connection, archive_id: str, raw: str) -> None:
                      (tag, ns, text) if sep else (tag, "", tag))
         conn.execute("INSERT OR IGNORE INTO archive_tags(tag_id, num) SELECT tag_id, ? FROM tag_names WHERE tag=?",
                      (num, tag))
-    conn.execute("DELETE FROM ns_values WHERE num=?", (num,))
-    conn.executemany("INSERT INTO ns_values(ns, num, value_key) VALUES (?, ?, ?)",
-                     [(ns, num, natural_key(value)) for ns, value in namespace_values(raw).items()])
+    # Sort values too: only namespaces whose value changed (an edit usually touches one or two tags).
+    before, after = namespace_values(old_raw), namespace_values(raw)
+    conn.executemany("DELETE FROM ns_values WHERE ns=? AND num=?",
+                     [(ns, num) for ns in before if ns not in after])
+    conn.executemany("INSERT OR REPLACE INTO ns_values(ns, num, value_key) VALUES (?, ?, ?)",
+                     [(ns, num, natural_key(value)) for ns, value in after.items() if before.get(ns) != value])
 
 
 def write_title(conn: sqlite3.Connection, archive_id: str, title: str) -> None:
