@@ -79,32 +79,22 @@ def _memoized(kind: str, path: Path, compute: Callable[[], list[str]]) -> list[s
     return result
 
 
+# what each kind of reader lists: (ordered pages, every member); PDF pages are already in order
+_LISTERS: dict[str, tuple[Callable[[Path], list[str]], Callable[[Path], list[str]]]] = {
+    "pdf": (pdf.list_pages, pdf.list_pages),
+    "zip": (lambda p: order_pages(zipreader.list_pages(p)), zipreader.list_members),
+    "stream": (lambda p: order_pages(streamreader.list_pages(p)), streamreader.list_members),
+}
+
+
 def list_pages(path: Path) -> list[str]:
     path = Path(path)
-
-    def compute() -> list[str]:
-        fmt = detect_format(path)
-        if fmt == "pdf":
-            return pdf.list_pages(path)
-        if fmt == "zip":
-            return order_pages(zipreader.list_pages(path))
-        return order_pages(streamreader.list_pages(path))
-
-    return _memoized("pages", path, compute)
+    return _memoized("pages", path, lambda: _LISTERS[detect_format(path)][0](path))
 
 
 def list_members(path: Path) -> list[str]:
     path = Path(path)
-
-    def compute() -> list[str]:
-        fmt = detect_format(path)
-        if fmt == "pdf":
-            return pdf.list_pages(path)
-        if fmt == "zip":
-            return zipreader.list_members(path)
-        return streamreader.list_members(path)
-
-    return _memoized("members", path, compute)
+    return _memoized("members", path, lambda: _LISTERS[detect_format(path)][1](path))
 
 
 def _cache_key(key: str, path: Path) -> str:
