@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import configparser
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,6 @@ class Config:
     log_level: str
     watch: str = "auto"
     poll_interval: float = 30.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:

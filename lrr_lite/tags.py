@@ -35,15 +35,6 @@ def is_untagged(raw: str | None) -> bool:
     return all(any(marker in tag for marker in BASIC_MARKERS) for tag in split_tags(raw))
 
 
-def namespace_value(raw: str | None, namespace: str) -> str | None:
-    """Value of the first `namespace:` tag (namespace compared case-insensitively), or None."""
-    prefix = namespace.lower() + ":"
-    for tag in split_tags(raw):
-        if tag.lower().startswith(prefix):
-            return tag[len(prefix):].strip()
-    return None
-
-
 def namespace_values(raw: str | None) -> dict[str, str]:
     """Lowercased namespace -> lowercased value of its LAST tag (LANraragi's sortby takes the last one)."""
     out: dict[str, str] = {}

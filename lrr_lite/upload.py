@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from . import formats, library, pages, scan
+from . import collections, formats, library, pages, scan
 from .errors import ApiError, ArchiveError
 from .locks import resource_lock
 
@@ -112,8 +112,11 @@ def receive(ctx, stream: BinaryIO, raw_name: str, *, checksum: str | None, title
                     library.write_title(conn, archive_id, title.strip())
                 if summary and summary.strip():
                     conn.execute("UPDATE archives SET summary=? WHERE id=?", (summary, archive_id))
-                if category_id:
-                    _add_to_category(conn, category_id, archive_id)
+            if category_id:
+                try:
+                    collections.add_to_category(ctx.db, category_id, archive_id)
+                except ApiError:
+                    pass  # LANraragi ignores a failed category add on upload
             ctx.settings.touch_cache()
         from .plugins.runner import auto_run  # plugins import upload's neighbours; keep the cycle lazy
 
@@ -133,16 +136,6 @@ def staged_with_name(staged: Path, filename: str) -> Path:
     if not named.exists():
         os.replace(staged, named)
     return named
-
-
-def _add_to_category(conn, category_id: str, archive_id: str) -> None:
-    cat = conn.execute("SELECT search FROM categories WHERE id=?", (category_id,)).fetchone()
-    if cat is None or cat["search"]:
-        return  # LANraragi ignores a failed category add on upload
-    pos = conn.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM category_archives WHERE category_id=?",
-                       (category_id,)).fetchone()[0]
-    conn.execute("INSERT OR IGNORE INTO category_archives(category_id, archive_id, position) VALUES (?, ?, ?)",
-                 (category_id, archive_id, pos))
 
 
 def delete_archive(ctx, archive_id: str, *, remove_record: bool = True) -> str | None:

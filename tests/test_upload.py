@@ -119,3 +119,17 @@ def test_handle_upload_job_imports_staged_files_only(server, tmp_path):
     server.wait_job(job)
     assert server.get(f"/api/minion/{job}/detail", auth=True).json()["result"]["success"] == 0
     assert outside.exists() and not (server.content / "Outside.cbz").exists()
+
+
+def test_upload_into_a_category_and_failed_adds_are_ignored(server, tmp_path):
+    static = server.put("/api/categories", auth=True, params={"name": "Shelf"}).json()["category_id"]
+    dynamic = server.put("/api/categories", auth=True, params={"name": "Dyn", "search": "x"}).json()["category_id"]
+    first = make_comic(tmp_path / "Shelved.cbz", 3, "cbz")
+    resp = upload(server, first, category_id=static)
+    assert resp.status_code == 200
+    assert server.get(f"/api/categories/{static}").json()["archives"] == [resp.json()["id"]]
+    for n, cat in enumerate((dynamic, "SET_0000000001"), start=4):
+        other = make_comic(tmp_path / f"Loose {n}.cbz", n, "cbz")
+        resp = upload(server, other, category_id=cat)
+        assert resp.status_code == 200, resp.text
+        assert server.get(f"/api/archives/{resp.json()['id']}/metadata").status_code == 200
