@@ -74,20 +74,29 @@ def make_image(
     return buf.getvalue()
 
 
+_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+
 def _write_zip(path: Path, items: list[tuple[str, bytes]], fmt: str, compression: int) -> None:
     with zipfile.ZipFile(path, "w", compression) as zf:
         names = {name for name, _ in items}
         if fmt == "epub" and "mimetype" not in names:
-            zf.writestr(zipfile.ZipInfo("mimetype"), b"application/epub+zip", zipfile.ZIP_STORED)
+            zf.writestr(zipfile.ZipInfo("mimetype", _ZIP_TIME), b"application/epub+zip", zipfile.ZIP_STORED)
             zf.writestr(
-                "META-INF/container.xml",
+                zipfile.ZipInfo("META-INF/container.xml", _ZIP_TIME),
                 b'<?xml version="1.0"?><container version="1.0" '
                 b'xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
                 b'<rootfile full-path="content.opf" media-type="application/oebps-package+xml"/>'
                 b"</rootfiles></container>",
             )
         for name, data in items:
-            zf.writestr(name, data)
+            # A fixed timestamp: the same members always give the same bytes, hence the same archive ID
+            # (writestr's default is "now", which made a re-created file's ID depend on the clock).
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = compression
+            if name.endswith("/"):
+                info.external_attr = 0o40755 << 16 | 0x10
+            zf.writestr(info, data)
 
 
 def _write_libarchive(path: Path, items: list[tuple[str, bytes]], fmt: str) -> None:
