@@ -46,6 +46,9 @@ class Database:
         # Keep each connection's page cache small (1 MB): there is one per waitress thread, a Pi has little
         # memory, and the OS caches the file anyway. 4 MB each measured +3 MB RSS per thread at 10k archives.
         conn.execute("PRAGMA cache_size=-1000")
+        # A search's hit set (at most a few MB of integer keys) lives in a temp table; on disk, each
+        # request thread's own temp file made a three-term search ~40 % slower than in memory.
+        conn.execute("PRAGMA temp_store=MEMORY")
         # Checkpoints (copying the WAL back into the file) run in a background thread, not inside a
         # client's write; this high automatic one is only the backstop should that thread fall behind.
         conn.execute("PRAGMA wal_autocheckpoint=20000")

@@ -1,0 +1,147 @@
+"""The search planner picks among several ways to answer the same query (an in-order index walk with
+per-row probes, a collected hit set, a pass over every title, tags listed or referred to by subquery),
+switching at size thresholds that a small test library never reaches. The answer a client sees must not
+depend on the path taken: every query here is asked with the thresholds forcing each path, and the
+replies must be identical; recordsFiltered is also checked against a plain Python model for the terms
+whose meaning is simple enough to restate (whole tags, namespace prefixes, negations, page counts).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from archive_factory import make_archive, make_image
+
+from lrr_lite.search import engine
+
+N_ARCHIVES = 160
+ARTISTS = [f"artist:{name}" for name in ("aoi", "aoba", "kanna", "kou", "mimi", "nana", "rin", "sora")]
+LANGUAGES = ["language:english", "language:japanese", "language:chinese"]
+LONGTAIL = [f"female:{w}" for w in ("glasses", "ponytail", "maid", "nurse")] + [
+    f"male:{w}" for w in ("glasses", "teacher")] + ["full color", "artbook", "webtoon"]
+WORDS = ["summer", "night", "love", "school", "secret", "rain", "festival", "dream"]
+
+# Thresholds forcing each plan. At this size the defaults walk an index with per-row probes, test
+# titles row by row and list matching tags by ID.
+PLANS = {
+    "default": {},
+    "collect_then_walk": {"PROBE_WALK_LIMIT": -1, "WALK_LIMIT": 10**9, "TITLE_PROBE_LIMIT": -1},
+    "collect_then_sort": {"PROBE_WALK_LIMIT": -1, "WALK_LIMIT": -1, "TITLE_PROBE_LIMIT": -1,
+                          "_MAX_LISTED_TAGS": 0},
+}
+
+
+def _library(rng: random.Random) -> list[tuple[str, str, int]]:
+    """(title, tags, pages) per archive: Zipf-ish artists, two big languages, a long tail, some titles
+    with a ':' (a bare `ns:value` term matches them too) and some untagged archives."""
+    out = []
+    for i in range(N_ARCHIVES):
+        words = rng.sample(WORDS, 2)
+        title = f"{words[0].title()} {words[1]} {i:03d}"
+        if i % 23 == 0:
+            title = f"Report: {rng.choice(ARTISTS)} {i:03d}"
+        tags: list[str] = []
+        if i % 17:
+            tags.append(ARTISTS[min(int(rng.paretovariate(1.2)) - 1, len(ARTISTS) - 1)])
+            tags.append(rng.choices(LANGUAGES, weights=(6, 3, 1))[0])
+            tags += rng.sample(LONGTAIL, rng.randint(0, 3))
+            tags.append(f"date_added:{1_600_000_000 + rng.randrange(10**7)}")
+        out.append((title, ", ".join(tags), 1 + i % 4))
+    return out
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    from conftest import LiveServer
+
+    rng = random.Random(7)
+    srv = LiveServer(tmp_path_factory.mktemp("plans"))
+    image = make_image(40, 40)
+    spec = _library(rng)
+    for i, (_title, _tags, pages) in enumerate(spec):
+        members = {f"{p:02d}.jpg": image for p in range(pages)} | {"id.txt": str(i).encode()}
+        make_archive(srv.content / f"a{i:03d}.cbz", members, "cbz")
+    srv.start()
+    by_file = {a["filename"]: a["arcid"] for a in srv.get("/api/archives").json()}
+    model = {}
+    for i, (title, tags, pages) in enumerate(spec):
+        arcid = by_file[f"a{i:03d}"]
+        reply = srv.put(f"/api/archives/{arcid}/metadata", params={"title": title, "tags": tags}, auth=True)
+        assert reply.status_code == 200, reply.text
+        model[arcid] = (title.lower(), {t.strip().lower() for t in tags.split(",") if t.strip()}, pages)
+    srv.ctx.settings.set("pagesize", 7)
+    yield srv, model
+    srv.stop()
+
+
+FILTERS = [
+    "", "artist:aoi", '"artist:aoi"$', "artist:", "language:english", "-language:english",
+    "language:english, female:glasses", "language:english, female:glasses, -male:teacher",
+    "female:, -female:maid", "-artist:aoi, -language:japanese", "summer", "summ?r*n*ght", "s%mer, -rain",
+    "report", "{id}", "{id}, -language:japanese", "language:english, {id}", "-{id}", "artist:kanna, pages:>2", "pages:>=3", "pages:<2, -language:chinese", "full color",
+    "artbook, webtoon", "date_added:16", "glasses", "-glasses", "*a*", "love, night", "nothing-at-all",
+]
+
+
+def _with_id(srv, filter_: str) -> str:
+    """`{id}` stands for a piece of an archive ID (bare terms match IDs too) that no title contains."""
+    if "{id}" not in filter_:
+        return filter_
+    return filter_.replace("{id}", min(a["arcid"] for a in srv.get("/api/archives").json())[3:13])
+
+
+def _ask(srv, filter_: str, **params) -> tuple[list[str], int, int]:
+    reply = srv.get("/api/search", params={"filter": _with_id(srv, filter_), **params})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    return [row["arcid"] for row in body["data"]], body["recordsFiltered"], body["recordsTotal"]
+
+
+@pytest.mark.parametrize("filter_", FILTERS)
+def test_every_plan_gives_the_same_answer(library, monkeypatch, filter_):
+    srv, _model = library
+    cases = [{"sortby": "title"}, {"sortby": "title", "order": "desc", "start": 7},
+             {"sortby": "date_added", "order": "desc"}, {"sortby": "artist", "start": 14},
+             {"start": -1}]
+    answers: dict[str, list] = {}
+    for plan, knobs in PLANS.items():
+        with monkeypatch.context() as patch:
+            for name, value in knobs.items():
+                patch.setattr(engine, name, value)
+            answers[plan] = [_ask(srv, filter_, **case) for case in cases]
+    assert answers["collect_then_walk"] == answers["default"], filter_
+    assert answers["collect_then_sort"] == answers["default"], filter_
+
+
+def _simple_model(model, filter_: str) -> int | None:
+    """recordsFiltered by restating §5.2 for plain tag terms (whole `ns:value` hits as a prefix of a tag,
+    a bare word as a substring of a tag or title) and `pages:` comparisons; None for other filters."""
+    count = 0
+    terms = [t.strip() for t in filter_.split(",") if t.strip()]
+    if any(set(t) & set('"$*?%_') for t in terms):
+        return None
+    for arcid, (title, tags, pages) in model.items():
+        ok = True
+        for term in terms:
+            negated = term.startswith("-")
+            text = term.lstrip("-").lower()
+            if text.startswith("pages:"):
+                op, value = text[6:].rstrip("0123456789"), int(text[6:].lstrip("<>="))
+                hit = {">": pages > value, ">=": pages >= value, "<": pages < value, "<=": pages <= value}[op]
+            elif ":" in text:
+                hit = any(tag.startswith(text) for tag in tags) or text in title
+            else:
+                hexish = set(text) <= set("0123456789abcdef")
+                hit = any(text in tag for tag in tags) or text in title or (hexish and text in arcid)
+            ok = ok and hit != negated
+        count += ok
+    return count
+
+
+@pytest.mark.parametrize("filter_", [f for f in FILTERS if _simple_model({}, f.replace("{id}", "0")) is not None])
+def test_counts_match_a_plain_model(library, filter_):
+    srv, model = library
+    _ids, filtered, total = _ask(srv, filter_)
+    assert total == N_ARCHIVES
+    assert filtered == _simple_model(model, _with_id(srv, filter_)), filter_
