@@ -46,9 +46,6 @@ class Database:
         # Keep each connection's page cache small (1 MB): there is one per waitress thread, a Pi has little
         # memory, and the OS caches the file anyway. 4 MB each measured +3 MB RSS per thread at 10k archives.
         conn.execute("PRAGMA cache_size=-1000")
-        # A search's hit set (at most a few MB of integer keys) lives in a temp table; on disk, each
-        # request thread's own temp file made a three-term search ~40 % slower than in memory.
-        conn.execute("PRAGMA temp_store=MEMORY")
         # Checkpoints (copying the WAL back into the file) run in a background thread, not inside a
         # client's write; this high automatic one is only the backstop should that thread fall behind.
         conn.execute("PRAGMA wal_autocheckpoint=20000")
@@ -113,6 +110,7 @@ class Database:
     def migrate(self) -> None:
         """Apply pending migrations, each in its own transaction (all of it or none of it)."""
         conn = self.conn
+        applied = False
         for number, step in enumerate(MIGRATIONS, start=1):
             if number <= conn.execute("PRAGMA user_version").fetchone()[0]:
                 continue
@@ -135,6 +133,11 @@ class Database:
             finally:
                 if rebuild:
                     conn.execute("PRAGMA foreign_keys=ON")
+            applied = True
+        if applied:
+            # A migration can rewrite a whole table or build an index over it: copy that into the file
+            # now, or every read would look its pages up in a large WAL until the first client write.
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         if self._checkpointer is not None:
