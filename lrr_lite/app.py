@@ -126,8 +126,25 @@ def add_cors_headers(response: bottle.BaseResponse) -> None:
     response.set_header("Access-Control-Allow-Headers", "Authorization")
 
 
+class _App(bottle.Bottle):
+    """The Bottle app, answering under the configured URL prefix as well as at the root: a reverse proxy
+    serving us at /lrr may pass the prefix on or strip it, and both must work (SEMANTICS §20)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(catchall=True)
+        # PATH_INFO is WSGI's latin-1 view of the raw bytes: compare in the same terms
+        self.prefix = prefix.encode("utf-8").decode("latin-1")
+
+    def __call__(self, environ: dict, start_response):  # noqa: ANN204 - the WSGI signature
+        path = environ.get("PATH_INFO", "")
+        if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
+            environ["PATH_INFO"] = path[len(self.prefix):] or "/"
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.prefix
+        return self.wsgi(environ, start_response)
+
+
 def create_app(ctx: Context) -> bottle.Bottle:
-    app = bottle.Bottle(catchall=True)
+    app = _App(ctx.config.base_url_path)
     app.config["json.enable"] = False
     app.install(ApiPlugin(ctx))
     for module in (archives, misc, minion, search, database, categories, tankoubons, stamps, opds, shinobu,

@@ -53,6 +53,9 @@ SCHEMA: tuple[Option, ...] = (
            ("LRR_WATCH",)),
     Option("poll_interval", 30.0, "Seconds between polls of the content folder when polling (NFS/SMB).", float,
            ("LRR_POLL_INTERVAL",)),
+    Option("base_url_path", "", "URL prefix when served under a sub-path by a reverse proxy, e.g. /lrr: put "
+           "before every URL the server generates; requests are accepted with or without it.", str,
+           ("LRR_BASE_URL_PATH",)),
 )
 
 
@@ -73,6 +76,7 @@ class Config:
     log_level: str
     watch: str = "auto"
     poll_interval: float = 30.0
+    base_url_path: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -149,7 +153,18 @@ def load(ini_path: str | os.PathLike | None = None, cli: dict[str, Any] | None =
         log_level=str(values["log_level"]).upper(),
         watch=str(values["watch"]).lower(),
         poll_interval=max(0.2, float(values["poll_interval"])),
+        base_url_path=_url_prefix(values["base_url_path"]),
     )
+
+
+def _url_prefix(raw: str | None) -> str:
+    """SEMANTICS §20: starts with '/', no trailing '/'; '' or '/' = none. 'lrr/' is taken as '/lrr'."""
+    value = (raw or "").strip().strip("/")
+    if not value:
+        return ""
+    if any(ch in value for ch in "?#\\") or any(part in ("", ".", "..") for part in value.split("/")):
+        raise SystemExit(f"config: base_url_path must be a plain path like /lrr, got {raw!r}")
+    return "/" + value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,12 +22,14 @@ API_KEY = "test-key"
 
 
 class LiveServer:
-    def __init__(self, root: Path, api_key: str | None = API_KEY, scan: bool = True) -> None:
+    def __init__(self, root: Path, api_key: str | None = API_KEY, scan: bool = True,
+                 config: dict | None = None) -> None:
         self.content = root / "content"
         self.data = root / "data"
         self.content.mkdir(parents=True, exist_ok=True)
         self.api_key = api_key
         self.scan_on_start = scan
+        self.extra_config = config or {}
         self.ctx: Context | None = None
         self.server = None
         self.thread: threading.Thread | None = None
@@ -35,7 +37,8 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         cfg = config.load(None, {"content": str(self.content), "data": str(self.data), "api_key": self.api_key,
-                                 "scan_on_start": self.scan_on_start, "job_workers": 2}, environ={})
+                                 "scan_on_start": self.scan_on_start, "job_workers": 2, **self.extra_config},
+                          environ={})
         self.ctx = Context.open(cfg)
         self.ctx.start()
         if self.scan_on_start:

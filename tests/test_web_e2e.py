@@ -163,3 +163,26 @@ def test_login_and_change_a_setting(site, browser, tmp_path):
     browser.get(site.url + "/logout")
     browser.get(site.url + "/settings")
     browser.wait(lambda: "/login" in browser.url, message="logged out")
+
+
+def test_reader_under_a_url_prefix(make_server, monkeypatch, browser):
+    """Behind a proxy at /lrr (SEMANTICS §20) every request the reader makes goes under /lrr."""
+    monkeypatch.setattr(sys.modules["conftest"], "create_app", app_with_web)
+    server = make_server(config={"base_url_path": "/lrr"})
+    make_archive(server.content / "Prefixed.cbz",
+                 {f"{p:03d}.jpg": make_image(300, 420, text=f"page {p}") for p in range(1, 4)}, "cbz")
+    server.start()
+    arcid = server.get("/api/archives").json()[0]["arcid"]
+    browser.get(f"{server.url}/lrr/")
+    browser.find("#grid li > a").click()
+    browser.wait(lambda: browser.script("return document.getElementById('page').naturalWidth") == 300,
+                 message="page 1 shown")
+    browser.keys(KEY_RIGHT)
+    browser.wait(lambda: server.get(f"/api/archives/{arcid}").json()["progress"] == 2, message="progress 2")
+    assert "/lrr/reader?id=" in browser.url
+    browser.find("#stripbtn").click()
+    # the thumbnail job was followed through /api/minion to the end: the placeholders were swapped
+    browser.wait(lambda: "&t=" in browser.script("return document.querySelector('#strip img').src"),
+                 timeout=20, message="page thumbnails in the strip")
+    requested = browser.script("return performance.getEntriesByType('resource').map(function(e){return e.name})")
+    assert requested and all(url.startswith(f"{server.url}/lrr/") for url in requested), requested

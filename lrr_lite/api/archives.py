@@ -149,7 +149,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
             _, page_list = pages.pages_of(ctx, archive_id, "get_file_list")
         except formats.ArchiveError as exc:
             raise ApiError("get_file_list", str(exc)) from None
-        base = ""
+        base = ctx.config.base_url_path
         body: dict = {"pages": [page_url(base, archive_id, name) for name in page_list]}
         if bool_param("force"):
             args = [archive_id]

@@ -108,8 +108,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     cache = DownscaleCache(ctx.config.temp / "pse")
 
     def links() -> opds.Links:
-        prefix = str(getattr(ctx.config, "base_url_path", "") or "").rstrip("/")
-        return opds.Links(prefix=prefix, key=bottle.request.query.getunicode("key") or None)
+        return opds.Links(prefix=ctx.config.base_url_path, key=bottle.request.query.getunicode("key") or None)
 
     def xml_reply(body: bytes, mime: str = opds.FEED_MIME) -> bytes:
         bottle.response.content_type = mime

@@ -54,6 +54,12 @@ def safe_next(value: str | None) -> str:
 
 
 def mount(app: bottle.Bottle, ctx) -> None:
+    prefix = ctx.config.base_url_path
+
+    def local(path: str) -> str:
+        """A path of ours as the browser must ask for it: under the URL prefix (SEMANTICS §20)."""
+        return path if prefix and path.startswith(prefix + "/") else prefix + path
+
     static_files = load_static()
     # versioned URLs: a changed file gets a new URL, so the long cache below is safe
     static = {name: f"/static/{name}?v={etag.strip(chr(34))[:10]}" for name, (_, _, etag) in static_files.items()}
@@ -93,7 +99,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
             target = bottle.request.fullpath
             if bottle.request.query_string:
                 target += "?" + bottle.request.query_string
-            bottle.redirect("/login?next=" + quote(target, safe=""), 303)
+            bottle.redirect(local("/login?next=" + quote(target, safe="")), 303)
 
     def nofun_gate() -> None:
         if ctx.settings.get("nofunmode"):
@@ -147,10 +153,10 @@ def mount(app: bottle.Bottle, ctx) -> None:
         forms = bottle.request.forms
         next_url = safe_next(_form(forms, "next"))
         if not ctx.settings.get("enablepass"):
-            bottle.redirect(next_url, 303)
+            bottle.redirect(local(next_url), 303)
         if session.verify_password(str(ctx.settings.get("password") or ""), _form(forms, "password")):
             session.issue(ctx, bottle.response, logged_in=True)
-            bottle.redirect(next_url, 303)
+            bottle.redirect(local(next_url), 303)
         time.sleep(0.3)  # a little friction for password guessing
         bottle.response.status = 403
         return pages.login_page(ctx, static, next_url, "Wrong password.", authed=False)
@@ -159,7 +165,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @page
     def logout() -> None:
         session.clear(bottle.response)
-        bottle.redirect("/", 303)
+        bottle.redirect(local("/"), 303)
 
     @app.get("/settings", skip=SKIP)
     @page
@@ -195,7 +201,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
             ctx.settings.set("password", session.hash_password(new_password))
             session.issue(ctx, bottle.response, logged_in=True)  # the old cookie died with the old password
         log.info("settings changed from the web page: %s", ", ".join(sorted(changes)))
-        bottle.redirect("/settings?saved=1", 303)
+        bottle.redirect(local("/settings?saved=1"), 303)
 
     @app.get("/static/<name>", skip=SKIP)
     def static_file(name: str) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
@@ -37,13 +38,25 @@ def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, 
                    else "" if authed else '<a href="/login">Log in</a>')
         links = (f'<header class="top"><a class="brand" href="/">{esc(site)}</a><nav>'
                  f'<a href="/">Library</a><a href="/settings">Settings</a>{account}</nav></header>')
-    return ("<!DOCTYPE html>\n"
-            '<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{esc(head_title)}</title>'
-            f'<link rel="stylesheet" href="{esc(static["style.css"])}">'
-            f'<link rel="icon" href="{esc(static["favicon.svg"])}" type="image/svg+xml">'
-            f"{script_tags}</head><body{body_attrs}>{links}{body}</body></html>\n")
+    prefix = ctx.config.base_url_path
+    document = ("<!DOCTYPE html>\n"
+                '<html lang="en"><head><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f'<title>{esc(head_title)}</title>'
+                f'<link rel="stylesheet" href="{esc(static["style.css"])}">'
+                f'<link rel="icon" href="{esc(static["favicon.svg"])}" type="image/svg+xml">'
+                f'{script_tags}</head><body data-base="{esc(prefix)}"{body_attrs}>{links}{body}</body></html>\n')
+    return _under_prefix(document, prefix)
+
+
+# Every URL attribute this module writes is a root path ("/..."); interpolated text is escaped, so a
+# quote inside a title can never open one of these attributes.
+_ROOT_URL = re.compile(r'(\s(?:href|src|action)=")/(?!/)')
+
+
+def _under_prefix(document: str, prefix: str) -> str:
+    """The page with its root-path links moved under the URL prefix (SEMANTICS §20)."""
+    return _ROOT_URL.sub(lambda m: m.group(1) + prefix + "/", document) if prefix else document
 
 
 def message_page(ctx, static, title: str, message: str, *, authed: bool) -> str:

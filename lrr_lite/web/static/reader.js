@@ -5,7 +5,8 @@
   var body = document.body;
   var id = body.dataset.id;
   var track = body.dataset.track === '1';
-  var api = '/api/archives/' + encodeURIComponent(id);
+  var base = body.dataset.base || '';  // the server's URL prefix, when behind a proxy sub-path
+  var api = base + '/api/archives/' + encodeURIComponent(id);
   var img = document.getElementById('page');
   var stage = document.getElementById('stage');
   var msg = document.getElementById('msg');
@@ -62,7 +63,7 @@
     img.src = pages[n - 1];
     pn.textContent = String(n);
     document.title = n + '/' + pages.length + ' - ' + title;
-    history.replaceState(null, '', '/reader?id=' + encodeURIComponent(id) + '&page=' + n);
+    history.replaceState(null, '', base + '/reader?id=' + encodeURIComponent(id) + '&page=' + n);
     window.scrollTo(0, 0);
     mark();
     preloaded = [];
@@ -119,7 +120,7 @@
     var html = document.createDocumentFragment();
     pages.forEach(function (_, i) {
       var a = document.createElement('a');
-      a.href = '/reader?id=' + encodeURIComponent(id) + '&page=' + (i + 1);
+      a.href = base + '/reader?id=' + encodeURIComponent(id) + '&page=' + (i + 1);
       var t = document.createElement('img');
       t.loading = 'lazy';
       t.alt = '';
@@ -139,7 +140,7 @@
       .catch(function () {});
   }
   function poll(job, tries) {
-    fetch('/api/minion/' + job, { credentials: 'same-origin' })
+    fetch(base + '/api/minion/' + job, { credentials: 'same-origin' })
       .then(function (r) { return r.json(); })
       .then(function (j) {
         if (j.state === 'finished') {
