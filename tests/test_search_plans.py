@@ -26,8 +26,8 @@ WORDS = ["summer", "night", "love", "school", "secret", "rain", "festival", "dre
 # titles row by row and list matching tags by ID.
 PLANS = {
     "default": {},
-    "collect_then_walk": {"PROBE_WALK_LIMIT": -1, "WALK_LIMIT": 10**9, "TITLE_PROBE_LIMIT": -1},
-    "collect_then_sort": {"PROBE_WALK_LIMIT": -1, "WALK_LIMIT": -1, "TITLE_PROBE_LIMIT": -1,
+    "collect_then_walk": {"PROBE_WALK_LIMIT": -1, "WALK_RATIO": 10**9, "TITLE_PROBE_LIMIT": -1},
+    "collect_then_sort": {"PROBE_WALK_LIMIT": -1, "WALK_RATIO": -1, "TITLE_PROBE_LIMIT": -1,
                           "_MAX_LISTED_TAGS": 0},
 }
 
@@ -103,7 +103,7 @@ def test_every_plan_gives_the_same_answer(library, monkeypatch, filter_):
     srv, _model = library
     cases = [{"sortby": "title"}, {"sortby": "title", "order": "desc", "start": 7},
              {"sortby": "date_added", "order": "desc"}, {"sortby": "artist", "start": 14},
-             {"start": -1}]
+             {"start": -1}, {"start": 150}, {"order": "desc", "start": 21}]
     answers: dict[str, list] = {}
     for plan, knobs in PLANS.items():
         with monkeypatch.context() as patch:
