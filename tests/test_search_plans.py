@@ -70,6 +70,8 @@ def library(tmp_path_factory):
         reply = srv.put(f"/api/archives/{arcid}/metadata", params={"title": title, "tags": tags}, auth=True)
         assert reply.status_code == 200, reply.text
         model[arcid] = (title.lower(), {t.strip().lower() for t in tags.split(",") if t.strip()}, pages)
+        if i % 5 == 0:  # read: these are what sortby=lastread lists, most recent first
+            assert srv.put(f"/api/archives/{arcid}/progress/1", auth=True).status_code == 200
     srv.ctx.settings.set("pagesize", 7)
     yield srv, model
     srv.stop()
@@ -103,13 +105,16 @@ def test_every_plan_gives_the_same_answer(library, monkeypatch, filter_):
     srv, _model = library
     cases = [{"sortby": "title"}, {"sortby": "title", "order": "desc", "start": 7},
              {"sortby": "date_added", "order": "desc"}, {"sortby": "artist", "start": 14},
-             {"start": -1}, {"start": 150}, {"order": "desc", "start": 21}]
+             {"start": -1}, {"start": 150}, {"order": "desc", "start": 21}, {"sortby": "lastread"},
+             {"sortby": "lastread", "order": "desc", "start": 7}]
     answers: dict[str, list] = {}
     for plan, knobs in PLANS.items():
         with monkeypatch.context() as patch:
             for name, value in knobs.items():
                 patch.setattr(engine, name, value)
             answers[plan] = [_ask(srv, filter_, **case) for case in cases]
+    for ids, _filtered, _total in answers["default"][-2:]:  # lastread: read archives only
+        assert all(srv.get(f"/api/archives/{arcid}").json()["lastreadtime"] > 0 for arcid in ids), filter_
     assert answers["collect_then_walk"] == answers["default"], filter_
     assert answers["collect_then_sort"] == answers["default"], filter_
 

@@ -196,18 +196,23 @@ def _archive_where(db: Database, q: Query, terms: list[Term] | None, members: li
     result is certainly empty."""
     where = _Where()
     where.add("a.path != ''")
+    # Archive-level conditions name only columns of the narrow `archives_flags` index (membership by the
+    # integer key, computed once), so testing them never reads the wide rows.
     if exclude_tank_members:
-        where.add("a.id NOT IN (SELECT archive_id FROM tank_archives)")
+        where.add("a.num NOT IN (SELECT x.num FROM tank_archives t JOIN archives x ON x.id = t.archive_id)")
     if members is not None:
         if not members:
             return None
-        where.add("a.id IN (SELECT archive_id FROM category_archives WHERE category_id = ?)", q.category)
+        where.add("a.num IN (SELECT x.num FROM category_archives c JOIN archives x ON x.id = c.archive_id "
+                  "WHERE c.category_id = ?)", q.category)
     if q.untaggedonly:
         where.add("a.untagged = 1")
     if q.newonly:
         where.add("a.isnew = 1")
     if q.hidecompleted:
         where.add("NOT (a.pagecount > 0 AND a.progress * 1.0 / a.pagecount > 0.85)")
+    if q.sort == "lastread":
+        where.add("a.lastreadtime > 0")
     if terms is None:  # flags only: the caller evaluates the terms itself
         return where
     for resolved in (_resolve(db, term) for term in terms):
@@ -217,8 +222,6 @@ def _archive_where(db: Database, q: Query, terms: list[Term] | None, members: li
         else:
             sql, params = resolved.set_sql()
             where.add(f"a.num {'NOT IN' if resolved.term.negated else 'IN'} ({sql})", *params)
-    if q.sort == "lastread":
-        where.add("a.lastreadtime > 0")
     return where
 
 
