@@ -272,4 +272,10 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     CREATE INDEX archives_colon_titles ON archives(title_lc, num) WHERE instr(title_lc, ':') > 0;
     """,
+    # 7: what a search's archive-level flags test (newonly, untaggedonly, hidecompleted, lastread, pages:
+    # and read: terms), narrow: scanning it for 100k archives reads ~3 MB instead of the wide rows
+    """
+    CREATE INDEX archives_flags ON archives(num, isnew, untagged, pagecount, progress, lastreadtime)
+        WHERE path != '';
+    """,
 ]

@@ -96,7 +96,8 @@ class _Resolved:
         params: list[Any] = []
         if self.numeric:
             column = "pagecount" if self.numeric[0] == "pages" else "progress"
-            parts.append(f"SELECT num FROM archives WHERE {column} {self.numeric[1]} ?")
+            parts.append(f"SELECT num FROM archives INDEXED BY archives_flags WHERE path != '' AND "
+                         f"{column} {self.numeric[1]} ?")
             params.append(self.numeric[2])
         if self.tag_subquery:
             parts.append(f"SELECT num FROM archive_tags WHERE tag_id IN ({self.tag_subquery[0]})")
@@ -339,9 +340,14 @@ def _page_bounds(start: int, page_size: int) -> tuple[int, int]:
     return max(start, 0), page_size
 
 
+def _flags_index(where: _Where) -> str:
+    return "archives_read" if "a.lastreadtime > 0" in where.clauses else "archives_flags"
+
+
 def _count(db: Database, where: _Where, join: str = "", join_params: list[Any] | None = None) -> int:
-    # Visibility and the integer key live in the narrow partial index: probing it beats the wide rows.
-    hint = "" if join else "INDEXED BY archives_visible"
+    # Visibility, the integer key and the flags live in a narrow partial index: probing it beats the wide
+    # rows. Read archives (sortby=lastread) have a smaller one of their own.
+    hint = "" if join else f"INDEXED BY {_flags_index(where)}"
     return db.query_one(f"SELECT COUNT(*) FROM archives a {hint} {join} WHERE {where.sql()}",
                         (join_params or []) + where.params)[0]
 
@@ -352,8 +358,8 @@ def _materialize(db: Database, where: _Where) -> tuple[_Where, int]:
     conn = db.conn  # one per thread, so the temp table is this request's alone
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (num INTEGER PRIMARY KEY)")
     conn.execute("DELETE FROM search_hits")
-    cur = conn.execute(f"INSERT OR IGNORE INTO search_hits SELECT a.num FROM archives a INDEXED BY archives_visible "
-                       f"WHERE {where.sql()}", where.params)
+    cur = conn.execute(f"INSERT OR IGNORE INTO search_hits SELECT a.num FROM archives a INDEXED BY "
+                       f"{_flags_index(where)} WHERE {where.sql()}", where.params)
     hits = _Where()
     hits.add("a.path != ''")
     hits.add("a.num IN temp.search_hits")
@@ -416,7 +422,8 @@ def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_W
             params += tag_params
         if r.numeric:
             field_ = "pagecount" if r.numeric[0] == "pages" else "progress"
-            parts.append(f"EXISTS (SELECT 1 FROM archives n WHERE n.num = {column} AND n.{field_} {r.numeric[1]} ?)")
+            parts.append(f"EXISTS (SELECT 1 FROM archives n INDEXED BY archives_flags WHERE n.num = {column} "
+                         f"AND n.path != '' AND n.{field_} {r.numeric[1]} ?)")
             params.append(r.numeric[2])
         if r.id_glob:
             parts.append(f"EXISTS (SELECT 1 FROM archives i WHERE i.num = {column} AND i.id GLOB ?)")
@@ -437,7 +444,8 @@ def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_W
             sources.append((f"SELECT num FROM archive_tags WHERE tag_id IN ({tags_sql})", list(tag_params)))
         if r.numeric:
             field_ = "pagecount" if r.numeric[0] == "pages" else "progress"
-            sources.append((f"SELECT num FROM archives WHERE {field_} {r.numeric[1]} ?", [r.numeric[2]]))
+            sources.append((f"SELECT num FROM archives INDEXED BY archives_flags WHERE path != '' "
+                            f"AND {field_} {r.numeric[1]} ?", [r.numeric[2]]))
         if r.id_glob:
             sources.append(("SELECT num FROM archives WHERE id GLOB ?", [r.id_glob]))
         rest = positives[1:]
@@ -459,8 +467,8 @@ def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_W
     # flags, category and tank membership, which need each remaining row
     conn.execute("DELETE FROM search_hits WHERE num IN (SELECT num FROM archives WHERE path = '')")
     if len(flags.clauses) > 1:
-        conn.execute(f"DELETE FROM search_hits WHERE num NOT IN (SELECT a.num FROM archives a "
-                     f"WHERE a.num IN temp.search_hits AND {flags.sql()})", flags.params)
+        conn.execute(f"DELETE FROM search_hits WHERE num NOT IN (SELECT a.num FROM archives a INDEXED BY "
+                     f"archives_flags WHERE a.num IN temp.search_hits AND {flags.sql()})", flags.params)
     hits = _Where()
     hits.add("a.path != ''")
     hits.add("a.num IN temp.search_hits")
@@ -468,9 +476,10 @@ def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_W
 
 
 def _single_tag_count(db: Database, q: Query, terms: list[Term], where: _Where) -> int | None:
-    """recordsFiltered of the commonest search (one term hitting one tag, no other filter) from the tag's
-    stored archive count, without collecting the hits; None when the search is not of that kind."""
-    if len(terms) != 1 or terms[0].negated or len(where.clauses) != 2 or q.sort == "lastread":
+    """recordsFiltered of the commonest search (one term hitting one tag, or excluding it, no other filter)
+    from the tag's stored archive count, without collecting the hits; None when the search is not of that
+    kind."""
+    if len(terms) != 1 or len(where.clauses) != 2:
         return None
     r = _resolve(db, terms[0])
     if r.numeric or r.tag_subquery or len(r.tag_ids) != 1 or r.id_glob:
@@ -486,7 +495,8 @@ def _single_tag_count(db: Database, q: Query, terms: list[Term], where: _Where) 
         title_only += db.query_one(
             f"SELECT COUNT(*) FROM archives a WHERE a.num IN ({marks}) AND a.path != '' AND NOT EXISTS "
             "(SELECT 1 FROM archive_tags x WHERE x.tag_id = ? AND x.num = a.num)", chunk + [tag_id])[0]
-    return r.tag_total - hidden + title_only
+    matching = r.tag_total - hidden + title_only
+    return _visible(db) - matching if terms[0].negated else matching
 
 
 def _visible(db: Database) -> int:
@@ -569,9 +579,13 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
             assert flags is not None  # `where` was not None for the same inputs
             where, count = _collect(db, [_resolve(db, t) for t in terms], flags)
             walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
-        else:
-            where, count = _materialize(db, where)
-            walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
+        else:  # archive flags only: counted in their narrow index; a short walk tests them row by row
+            count = _count(db, where)
+            skipped = _skipped(offset, max(limit, 0), count, q.sort == "title")
+            walk = limit >= 0 and (skipped + limit) * visible / max(count, 1) <= PROBE_WALK_LIMIT
+            if count and not walk:
+                where, count = _materialize(db, where)
+                walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
     if count == 0 or offset >= count:
         return Result([], count, total)
     if q.sort == "title":
