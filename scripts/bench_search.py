@@ -13,6 +13,9 @@ language:translated), date_added: (spread over 10 years), and long-tail female:/
 Zipf). The built library is cached in --dir (default /tmp/lrr_bench_search_<N>) and reused when complete;
 every run serves a fresh copy of the built database, so earlier runs' writes never leak into a later one.
 
+The searches: the issue's eight (empty filter at page 0 and deep, an exact tag, a namespace prefix, three terms
+with an exclusion, a wildcard title, date_added desc, random 20) and four more that clients send: Mihon's
+"Latest" (newonly, date_added desc), a lone exclusion, hidecompleted, and a namespace prefix at a deep page.
 A metadata write PUTs an archive's generated tags with two long-tail tags swapped for others.
 The server: `lrr-lite serve --no-scan-on-start` in a subprocess on a free loopback port (log in the run
 folder), talked to over one kept-alive connection. Every search is timed `--runs` times in a row (p50/p95/p99)
@@ -426,6 +429,11 @@ def search_cases(gen: Generator, count: int) -> list[SearchCase]:
         SearchCase("search_wildcard_title", q(filter="summ?r*n*ght")),
         SearchCase("search_date_added_desc", q(filter="", sortby="date_added", order="desc")),
         SearchCase("search_random20", "/api/search/random?" + urlencode({"count": 20})),
+        # beyond the issue's list: what clients also send
+        SearchCase("search_latest_newonly", q(filter="", sortby="date_added", order="desc", newonly="true")),
+        SearchCase("search_exclusion_only", q(filter=f"-{excluded}")),
+        SearchCase("search_hidecompleted", q(filter="", hidecompleted="true")),
+        SearchCase("search_ns_prefix_deep", q(filter="language:eng", start=min(20_000, count // 5))),
     ]
 
 

@@ -105,7 +105,7 @@ class _Resolved:
         elif self.tag_ids:
             parts.append(f"SELECT num FROM archive_tags WHERE tag_id IN ({','.join('?' * len(self.tag_ids))})")
             params += self.tag_ids
-        parts.append("SELECT num FROM archives WHERE title_lc GLOB ?")
+        parts.append(_titles_sql(self.title_glob))
         params.append(self.title_glob)
         if self.id_glob:
             parts.append("SELECT num FROM archives WHERE id GLOB ?")
@@ -128,7 +128,10 @@ class _Resolved:
             parts.append(f"EXISTS (SELECT 1 FROM archive_tags x WHERE x.num = a.num AND x.tag_id IN "
                          f"({','.join('?' * len(self.tag_ids))}))")
             params += self.tag_ids
-        parts.append("a.title_lc GLOB ?")
+        if ":" in self.title_glob:  # the few titles with a ':', found once, instead of each row's title
+            parts.append(f"a.num IN ({_titles_sql(self.title_glob)})")
+        else:
+            parts.append("a.title_lc GLOB ?")
         params.append(self.title_glob)
         if self.id_glob:
             parts.append("a.id GLOB ?")
@@ -318,6 +321,13 @@ TITLE_PROBE_LIMIT = 8_000
 # hit (each one's row is read for its sort key). Measured at 100k archives: a tag with 876 hits, page 1:
 # sort 2.4 ms, walk 6.9 ms; 45k hits from start=30000: sort 199 ms, walk 27 ms.
 WALK_RATIO = 6
+
+
+def _probe_walk_limit(q: Query, count: int) -> float:
+    """How many rows a walk testing each row by probes may pass before collecting the hits pays better.
+    On the title index a probe costs about what collecting costs per hit; other orders read each walked
+    archive's row for its title key as well, so only short walks pay there."""
+    return max(PROBE_WALK_LIMIT, count) if q.sort == "title" else PROBE_WALK_LIMIT
 
 
 def _skipped(offset: int, limit: int, count: int, title_sort: bool) -> int:
@@ -571,7 +581,9 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         count = _single_tag_count(db, q, terms, where)
         skipped = _skipped(offset, max(limit, 0), count, q.sort == "title") if count is not None else offset
         rows_to_walk = (skipped + max(limit, 0)) * visible / max(count or 1, 1)
-        if count is not None and limit >= 0 and rows_to_walk <= PROBE_WALK_LIMIT:
+        # Collecting costs about as much per hit as probing costs per walked row: a broad filter
+        # (an exclusion, say) walks a short way whatever the page, and collecting would copy every hit.
+        if count is not None and limit >= 0 and rows_to_walk <= _probe_walk_limit(q, count):
             where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True)
             walk = True
         elif terms:
@@ -582,7 +594,7 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         else:  # archive flags only: counted in their narrow index; a short walk tests them row by row
             count = _count(db, where)
             skipped = _skipped(offset, max(limit, 0), count, q.sort == "title")
-            walk = limit >= 0 and (skipped + limit) * visible / max(count, 1) <= PROBE_WALK_LIMIT
+            walk = limit >= 0 and (skipped + limit) * visible / max(count, 1) <= _probe_walk_limit(q, count)
             if count and not walk:
                 where, count = _materialize(db, where)
                 walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
