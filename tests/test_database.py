@@ -140,3 +140,35 @@ def test_clean_and_clear_new(server):
     resp = server.delete("/api/database/isnew", auth=True)
     assert resp.json()["operation"] == "clear_new_all" and resp.json()["success"] == 1
     assert {a["isnew"] for a in server.get("/api/archives").json()} == {"false"}
+
+
+def test_archive_counts_follow_every_kind_of_change(server):
+    """recordsTotal and /api/info's total come from a count kept by the database itself: after each change
+    they still equal the number of archives /api/archives lists."""
+
+    def assert_counts(expected: int) -> None:
+        listed = len(server.get("/api/archives").json())
+        assert listed == expected
+        assert server.get("/api/info").json()["total_archives"] == expected
+        body = server.get("/api/search", params={"filter": ""}).json()
+        assert body["recordsTotal"] == body["recordsFiltered"] == expected
+        assert server.get("/api/search", params={"filter": "-nothing"}).json()["recordsFiltered"] == expected
+
+    assert_counts(3)
+    ids = ids_by_title(server)
+    gamma = server.content / "Gamma.cbz"
+    kept = gamma.read_bytes()
+    gamma.unlink()
+    server.rescan()
+    assert_counts(2)  # the file is gone: its record stays, hidden
+    gamma.write_bytes(kept)
+    server.rescan()
+    assert_counts(3)
+    assert server.delete(f"/api/archives/{ids['Beta']}", auth=True).status_code == 200
+    assert_counts(2)
+    make_comic(server.content / "Delta.cbz", 5, "cbz")
+    server.rescan()
+    assert_counts(3)
+    assert server.post("/api/database/drop", auth=True).status_code == 200
+    assert server.ctx.jobs.wait_idle(60)
+    assert_counts(3)  # a rescan after the drop finds the files again

@@ -6,15 +6,16 @@ import bottle
 
 from .. import LRR_VERSION, LRR_VERSION_DESC, LRR_VERSION_NAME
 from ..errors import ApiError
+from ..search.engine import visible_count
 from .common import json_reply, param, xml_escape
 
 
 def server_info(ctx) -> dict:
     s = ctx.settings
-    total = ctx.db.query_one(
-        "SELECT (SELECT COUNT(*) FROM archives a WHERE path != '' AND NOT EXISTS "
-        "  (SELECT 1 FROM tank_archives t WHERE t.archive_id = a.id)) + "
-        "(SELECT COUNT(DISTINCT tank_id) FROM tank_archives) AS n")["n"]
+    # archives outside tankoubons plus tankoubons; the few tank members are counted, not every archive
+    total = visible_count(ctx.db) + ctx.db.query_one(
+        "SELECT (SELECT COUNT(DISTINCT tank_id) FROM tank_archives) - (SELECT COUNT(*) FROM archives a "
+        "WHERE a.path != '' AND a.id IN (SELECT archive_id FROM tank_archives)) AS n")["n"]
     return {
         "archives_per_page": int(s.get("pagesize")),
         "authenticated_progress": bool(s.get("authprogress")),

@@ -27,9 +27,8 @@ class Database:
         self._write_lock = threading.RLock()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        # Bumped by every committed write: lets readers keep a derived figure until the data changes.
+        # Bumped by every committed write: the checkpointer runs only when it moved.
         self.generation = 0
-        self.derived: dict[str, tuple[int, object]] = {}  # name -> (generation it was computed at, value)
         self._checkpointer: threading.Thread | None = None
         self._checkpoint_stop = threading.Event()
         self.migrate()

@@ -278,4 +278,21 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX archives_flags ON archives(num, isnew, untagged, pagecount, progress, lastreadtime)
         WHERE path != '';
     """,
+    # 8: how many archives have their file, kept by triggers: every search's recordsTotal and /api/info
+    # read one row instead of counting 100k index entries (~6 ms) after each write. (A migration that
+    # rebuilds `archives` must recreate these triggers.)
+    """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO counters(name, n) SELECT 'visible', COUNT(*) FROM archives WHERE path != '';
+    CREATE TRIGGER archives_count_add AFTER INSERT ON archives WHEN new.path != '' BEGIN
+        UPDATE counters SET n = n + 1 WHERE name = 'visible';
+    END;
+    CREATE TRIGGER archives_count_remove AFTER DELETE ON archives WHEN old.path != '' BEGIN
+        UPDATE counters SET n = n - 1 WHERE name = 'visible';
+    END;
+    CREATE TRIGGER archives_count_path AFTER UPDATE OF path ON archives
+        WHEN (old.path != '') != (new.path != '') BEGIN
+        UPDATE counters SET n = n + (new.path != '') - (old.path != '') WHERE name = 'visible';
+    END;
+    """,
 ]

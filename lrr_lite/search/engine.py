@@ -410,7 +410,7 @@ def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_W
                        key=lambda k: resolved[k].tag_total + (10**9 if resolved[k].numeric else 0))
     # Testing a title per candidate row (~1.5 us) beats one pass over all titles (~10 ms per 100k) only
     # while the candidates are few; the first positive term's tag count is the estimate of how many.
-    candidates = resolved[positives[0]].tag_total if positives else _visible(db)
+    candidates = resolved[positives[0]].tag_total if positives else visible_count(db)
     if candidates > TITLE_PROBE_LIMIT:
         for k, r in enumerate(resolved):
             if k not in scanned:
@@ -506,18 +506,14 @@ def _single_tag_count(db: Database, q: Query, terms: list[Term], where: _Where) 
             f"SELECT COUNT(*) FROM archives a WHERE a.num IN ({marks}) AND a.path != '' AND NOT EXISTS "
             "(SELECT 1 FROM archive_tags x WHERE x.tag_id = ? AND x.num = a.num)", chunk + [tag_id])[0]
     matching = r.tag_total - hidden + title_only
-    return _visible(db) - matching if terms[0].negated else matching
+    return visible_count(db) - matching if terms[0].negated else matching
 
 
-def _visible(db: Database) -> int:
-    """How many archives have their file; recounted only after a write (a 100k count costs ~6 ms)."""
-    cached = db.derived.get("visible")
-    if cached is not None and cached[0] == db.generation:
-        return cached[1]
-    generation = db.generation
-    count = db.query_one("SELECT COUNT(*) FROM archives INDEXED BY archives_visible WHERE path != ''")[0]
-    db.derived["visible"] = (generation, count)
-    return count
+def visible_count(db: Database) -> int:
+    """How many archives have their file (kept up to date by triggers, schema 8)."""
+    return db.query_one("SELECT n FROM counters WHERE name = 'visible'")[0]
+
+
 
 
 def _title_page(db: Database, q: Query, where: _Where, walk: bool, offset: int, limit: int,
@@ -566,8 +562,8 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     members, dynamic_terms = _category(db, q.category)
     terms += dynamic_terms
     tanks_exist = q.groupby_tanks and db.query_one("SELECT 1 FROM tank_archives LIMIT 1") is not None
-    visible = _visible(db)
-    total = _total(db, True) if tanks_exist else visible
+    visible = visible_count(db)
+    total = _grouped_total(db) if tanks_exist else visible
     where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist)
     tanks = _matching_tanks(db, q, terms, members) if tanks_exist else []
     offset, limit = _page_bounds(q.start, page_size)
@@ -641,19 +637,18 @@ def _merged(db: Database, q: Query, where: _Where | None, tanks: list[_Tank], of
     return Result(page, len(ordered), total)
 
 
-def _total(db: Database, grouped: bool) -> int:
-    if not grouped:
-        return db.query_one("SELECT COUNT(*) FROM archives WHERE path != ''")[0]
-    return db.query_one(
-        "SELECT (SELECT COUNT(*) FROM archives a WHERE path != '' AND a.id NOT IN "
-        "(SELECT archive_id FROM tank_archives)) + (SELECT COUNT(DISTINCT ta.tank_id) FROM tank_archives ta "
-        "JOIN archives a ON a.id = ta.archive_id WHERE a.path != '')")[0]
+def _grouped_total(db: Database) -> int:
+    """Archives outside tankoubons plus tankoubons with a present member (tank members are few)."""
+    return visible_count(db) + db.query_one(
+        "SELECT (SELECT COUNT(DISTINCT ta.tank_id) FROM tank_archives ta JOIN archives a ON a.id = ta.archive_id "
+        "WHERE a.path != '') - (SELECT COUNT(*) FROM archives a WHERE a.path != '' AND a.id IN "
+        "(SELECT archive_id FROM tank_archives))")[0]
 
 
 def _random_visible(db: Database, count: int) -> list[str]:
     """Uniform picks among all visible archives by drawing integer keys: O(count), not O(library)."""
     top = db.query_one("SELECT MAX(num) FROM archives")[0] or 0
-    visible = _visible(db)
+    visible = visible_count(db)
     picked: dict[int, str] = {}
     tries = 0
     while len(picked) < min(count, visible) and tries < 50:
