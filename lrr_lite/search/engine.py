@@ -531,13 +531,46 @@ def _title_page(db: Database, q: Query, where: _Where, walk: bool, offset: int, 
     return ids[::-1] if from_end else ids
 
 
+# Past this offset a namespace-sorted page is found in two steps (see _keyed_position).
+DEEP_OFFSET = 1_000
+
+
+def _keyed_position(db: Database, q: Query, where: _Where, offset: int) -> tuple[Any, int] | None:
+    """Where hit number `offset` of the keyed part lies: (its value_key, how many hits sort strictly before
+    that value), or None when the keyed part holds no more than `offset` hits.
+
+    SQLite's own plan for a deep page reads every skipped archive's row for the title tie-break (~2.5 us
+    each: 130 ms at start=50000 of 100k); these two queries walk the value index only, testing membership
+    by the integer key, so the page query can then seek straight to the value."""
+    d = "DESC" if q.descending else "ASC"
+    if set(where.clauses) <= {"a.path != ''", "a.num IN temp.search_hits"}:
+        # no filter, or hits already collected: tested on the index entry itself (hidden archives are few)
+        source = "ns_values v INDEXED BY ns_values_key"
+        test = " AND ".join("v.num NOT IN (SELECT num FROM archives WHERE path = '')" if c == "a.path != ''"
+                            else "v.num IN temp.search_hits" for c in where.clauses)
+    else:
+        source = "ns_values v INDEXED BY ns_values_key JOIN archives a INDEXED BY archives_flags ON a.num = v.num"
+        test = where.sql()
+    row = db.query_one(f"SELECT v.value_key FROM {source} WHERE v.ns = ? AND {test} ORDER BY v.value_key {d} "
+                       "LIMIT 1 OFFSET ?", [q.sort] + where.params + [offset])
+    if row is None:
+        return None
+    before = db.query_one(f"SELECT COUNT(*) FROM {source} WHERE v.ns = ? AND v.value_key {'>' if q.descending else '<'} "
+                          f"? AND {test}", [q.sort, row[0]] + where.params)[0]
+    return row[0], before
+
+
 def _namespace_page(db: Database, q: Query, where: _Where, offset: int, limit: int) -> list[str]:
     """Items carrying the namespace first (by its value), then the rest by title, in both directions."""
     d = "DESC" if q.descending else "ASC"
     keyed_join = "JOIN ns_values v ON v.ns = ? AND v.num = a.num"
-    rows = db.query(f"SELECT a.id FROM archives a {keyed_join} WHERE {where.sql()} "
+    bound, params, skip = "", [], offset
+    found = _keyed_position(db, q, where, offset) if offset >= DEEP_OFFSET and limit >= 0 else None
+    if found is not None:  # start at the value the page begins in, past the hits sorted before it
+        bound, params, skip = f"AND v.value_key {'<=' if q.descending else '>='} ?", [found[0]], offset - found[1]
+    rows = db.query(f"SELECT a.id FROM archives a {keyed_join} {bound} WHERE {where.sql()} "
                     f"ORDER BY v.value_key {d}, a.sort_key, a.num LIMIT ? OFFSET ?",
-                    [q.sort] + where.params + [limit, offset])
+                    [q.sort] + params + where.params + [limit, skip])
     ids = [r[0] for r in rows]
     if limit >= 0 and len(ids) >= limit:
         return ids  # a full page of keyed items: no need to know how many there are
