@@ -14,8 +14,9 @@ Zipf). The built library is cached in --dir (default /tmp/lrr_bench_search_<N>) 
 every run serves a fresh copy of the built database, so earlier runs' writes never leak into a later one.
 
 The searches: the issue's eight (empty filter at page 0 and deep, an exact tag, a namespace prefix, three terms
-with an exclusion, a wildcard title, date_added desc, random 20) and four more that clients send: Mihon's
-"Latest" (newonly, date_added desc), a lone exclusion, hidecompleted, and a namespace prefix at a deep page.
+with an exclusion, a wildcard title, date_added desc, random 20) and five more that clients send: Mihon's
+"Latest" (newonly, date_added desc), a lone exclusion, hidecompleted, a namespace prefix at a deep page, and
+date_added desc at the middle page.
 A metadata write PUTs an archive's generated tags with two long-tail tags swapped for others.
 The server: `lrr-lite serve --no-scan-on-start` in a subprocess on a free loopback port (log in the run
 folder), talked to over one kept-alive connection. Every search is timed `--runs` times in a row (p50/p95/p99)
@@ -434,6 +435,7 @@ def search_cases(gen: Generator, count: int) -> list[SearchCase]:
         SearchCase("search_exclusion_only", q(filter=f"-{excluded}")),
         SearchCase("search_hidecompleted", q(filter="", hidecompleted="true")),
         SearchCase("search_ns_prefix_deep", q(filter="language:eng", start=min(20_000, count // 5))),
+        SearchCase("search_date_added_deep", q(filter="", sortby="date_added", order="desc", start=mid)),
     ]
 
 
