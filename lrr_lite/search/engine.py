@@ -445,9 +445,10 @@ def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_W
     if positives:
         first = positives[0]
         r = resolved[first]
-        if first not in scanned:
-            scan_titles(first, r)
-        sources.append(("SELECT num FROM temp.term_titles WHERE k = ?", [first]))
+        if first in scanned:
+            sources.append(("SELECT num FROM temp.term_titles WHERE k = ?", [first]))
+        else:  # read straight from the title index: listing them first would copy every hit twice
+            sources.append((_titles_sql(r.title_glob), [r.title_glob]))
         if r.tag_subquery or r.tag_ids:
             tags_sql, tag_params = (r.tag_subquery if r.tag_subquery
                                     else (",".join("?" * len(r.tag_ids)), list(r.tag_ids)))
