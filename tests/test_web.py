@@ -372,3 +372,28 @@ def test_full_library_page_weight(web):
     total = len(html.encode()) + len(files["style.css"][0]) + len(files["library.js"][0])
     print(f"full library page weight (100 cards): {total} bytes")
     assert total <= PAGE_WEIGHT_LIMIT
+
+
+def test_tankoubons_show_as_one_card_with_their_volumes(web):
+    tank_id = web.put("/api/tankoubons", auth=True, params={"name": "Fruit <Saga>"}).json()["tankoubon_id"]
+    for name in ("Cherry", "Apple"):
+        assert web.put(f"/api/tankoubons/{tank_id}/{web.ids[name]}", auth=True).status_code == 200
+    html = web.get("/").text
+    # the two volumes are one card, linking to the tank's page with the tank's cover
+    assert [unescape(t) for t in card_titles(html)] == ["Banana", NASTY_TITLE]
+    links = [a["href"] for t, a in parse(html).tags if t == "a" and a.get("href", "").startswith("/tank?")]
+    assert links == [f"/tank?id={tank_id}"]
+    assert "Fruit &lt;Saga&gt;" in html and '<span class="tank">TANK</span>' in html
+    assert f'src="/api/tankoubons/{tank_id}/thumbnail"' in html
+    assert "3 results of 3 archives" in html
+    assert web.get(f"/api/tankoubons/{tank_id}/thumbnail").headers["Content-Type"].startswith("image/")
+    # its page lists the volumes in the tank's order, each opening the reader
+    page = web.get(f"/tank?id={tank_id}")
+    assert page.status_code == 200 and "<h1>Fruit &lt;Saga&gt;</h1>" in page.text
+    assert [unescape(t) for t in card_titles(page.text)] == ["Cherry", "Apple"]
+    assert "2 volumes" in page.text
+    missing = web.get("/tank?id=TANK_0000000000")
+    assert missing.status_code == 404 and "doesn&#x27;t exist" in missing.text
+    # a search that matches a volume finds the tank
+    html = web.get("/", params={"q": "fruit:cherry$"}).text
+    assert links == [a["href"] for t, a in parse(html).tags if t == "a" and a.get("href", "").startswith("/tank?")]

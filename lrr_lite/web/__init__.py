@@ -20,6 +20,7 @@ from urllib.parse import quote
 import bottle
 
 from .. import collections, library
+from ..errors import ApiError
 from ..search.engine import Query, search
 from . import pages, session
 
@@ -113,11 +114,24 @@ def mount(app: bottle.Bottle, ctx) -> None:
         size = max(1, int(ctx.settings.get("pagesize")))
         query = Query(filter=state.q, category=state.cat or None, start=(state.page - 1) * size,
                       sortby=state.sort, order=state.order, newonly=state.new, untaggedonly=state.untagged,
-                      groupby_tanks=False)
+                      groupby_tanks=True)
         result = search(ctx.db, query, size)
         archives = library.json_for_ids(ctx.db, result.ids)
         return pages.library_page(ctx, static, state, archives, result.filtered, result.total, size,
                                   collections.list_categories(ctx.db), authed=authed())
+
+    @app.get("/tank", skip=SKIP)
+    @page
+    def tank() -> str:
+        nofun_gate()
+        tank_id = (bottle.request.query.getunicode("id") or "").strip()
+        try:
+            found = collections.get_tankoubon(ctx.db, tank_id, page=-1, page_size=0, full_data=True)["result"]
+        except ApiError:
+            bottle.response.status = 404
+            return pages.message_page(ctx, static, "Not found", "This tankoubon doesn't exist on the server.",
+                                      authed=authed())
+        return pages.tank_page(ctx, static, found, found["full_data"], authed=authed())
 
     @app.get("/reader", skip=SKIP)
     @page

@@ -137,7 +137,12 @@ def _card(archive: dict[str, Any]) -> str:
     pages = int(archive.get("pagecount") or 0)
     progress = int(archive.get("progress") or 0)
     count = f"{progress}/{pages} p." if progress and pages else f"{pages} p." if pages else ""
-    return (f'<li><a href="/reader?id={esc(aid)}"><img src="/api/archives/{esc(aid)}/thumbnail" loading="lazy" '
+    if archive["arcid"].startswith("TANK_"):  # a tankoubon: its own cover, and a page listing its volumes
+        href, cover = f"/tank?id={aid}", f"/api/tankoubons/{aid}/thumbnail"
+        new += '<span class="tank">TANK</span>'
+    else:
+        href, cover = f"/reader?id={aid}", f"/api/archives/{aid}/thumbnail"
+    return (f'<li><a href="{esc(href)}"><img src="{esc(cover)}" loading="lazy" '
             f'alt="">{new}<b>{esc(title)}</b></a><i>{esc(count)}</i><div class="tags">{shown}{more}</div></li>')
 
 
@@ -191,6 +196,16 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
             f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{_pager(state, pages)}'
             f'{grid}{_pager(state, pages)}</main>')
     return layout(ctx, static, "", body, authed=authed, scripts=("library.js",))
+
+
+def tank_page(ctx, static, tank: dict[str, Any], volumes: list[dict[str, Any]], *, authed: bool) -> str:
+    """A tankoubon's volumes in their order, as library cards."""
+    summary = f'<p class="summary">{esc(tank["summary"])}</p>' if tank.get("summary") else ""
+    cards = "".join(_card(a) for a in volumes)
+    grid = f'<ul class="grid" id="grid">{cards}</ul>' if cards else '<p class="empty">No volumes.</p>'
+    count = f'<p class="summary" id="summary">{len(volumes)} volume{"" if len(volumes) == 1 else "s"}</p>'
+    body = f'<main><h1>{esc(tank["name"])}</h1>{summary}{count}{grid}</main>'
+    return layout(ctx, static, str(tank["name"]), body, authed=authed)
 
 
 # -- reader ------------------------------------------------------------------------------------------------
