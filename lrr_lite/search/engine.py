@@ -91,27 +91,34 @@ class _Resolved:
     title_glob: str
     id_glob: str | None
 
-    def set_sql(self) -> tuple[str, list[Any]]:
-        parts: list[str] = []
-        params: list[Any] = []
+    def tags_sql(self) -> tuple[str, list[Any]] | None:
+        """What goes inside `tag_id IN (...)`: the matching tags' IDs, or a subquery when they are many."""
+        if self.tag_subquery:
+            return self.tag_subquery[0], list(self.tag_subquery[1])
+        if self.tag_ids:
+            return ",".join("?" * len(self.tag_ids)), list(self.tag_ids)
+        return None
+
+    def set_parts(self, titles: tuple[str, list[Any]] | None = None) -> list[tuple[str, list[Any]]]:
+        """SELECTs of `num` whose union is the term's hit set: numeric, tags, titles (by a pass over the
+        title index unless `titles` gives them), ID."""
+        parts: list[tuple[str, list[Any]]] = []
         if self.numeric:
             column = "pagecount" if self.numeric[0] == "pages" else "progress"
-            parts.append(f"SELECT num FROM archives INDEXED BY archives_flags WHERE path != '' AND "
-                         f"{column} {self.numeric[1]} ?")
-            params.append(self.numeric[2])
-        if self.tag_subquery:
-            parts.append(f"SELECT num FROM archive_tags WHERE tag_id IN ({self.tag_subquery[0]})")
-            params += self.tag_subquery[1]
-        elif self.tag_ids:
-            parts.append(f"SELECT num FROM archive_tags WHERE tag_id IN ({','.join('?' * len(self.tag_ids))})")
-            params += self.tag_ids
-        parts.append(_titles_sql(self.title_glob))
-        params.append(self.title_glob)
+            parts.append((f"SELECT num FROM archives INDEXED BY archives_flags WHERE path != '' AND "
+                          f"{column} {self.numeric[1]} ?", [self.numeric[2]]))
+        tags = self.tags_sql()
+        if tags:
+            parts.append((f"SELECT num FROM archive_tags WHERE tag_id IN ({tags[0]})", tags[1]))
+        parts.append(titles or (_titles_sql(self.title_glob), [self.title_glob]))
         if self.id_glob:
-            parts.append("SELECT num FROM archives WHERE id GLOB ?")
-            params.append(self.id_glob)
+            parts.append(("SELECT num FROM archives WHERE id GLOB ?", [self.id_glob]))
+        return parts
+
+    def set_sql(self) -> tuple[str, list[Any]]:
+        parts = self.set_parts()
         # IN (...) dedupes by itself; UNION would sort the rows a second time
-        return " UNION ALL ".join(parts), params
+        return " UNION ALL ".join(sql for sql, _ in parts), [p for _, params in parts for p in params]
 
     def probe_sql(self) -> tuple[str, list[Any]]:
         parts: list[str] = []
@@ -120,14 +127,10 @@ class _Resolved:
             column = "a.pagecount" if self.numeric[0] == "pages" else "a.progress"
             parts.append(f"{column} {self.numeric[1]} ?")
             params.append(self.numeric[2])
-        if self.tag_subquery:
-            parts.append(f"EXISTS (SELECT 1 FROM archive_tags x WHERE x.num = a.num AND x.tag_id IN "
-                         f"({self.tag_subquery[0]}))")
-            params += self.tag_subquery[1]
-        elif self.tag_ids:
-            parts.append(f"EXISTS (SELECT 1 FROM archive_tags x WHERE x.num = a.num AND x.tag_id IN "
-                         f"({','.join('?' * len(self.tag_ids))}))")
-            params += self.tag_ids
+        tags = self.tags_sql()
+        if tags:
+            parts.append(f"EXISTS (SELECT 1 FROM archive_tags x WHERE x.num = a.num AND x.tag_id IN ({tags[0]}))")
+            params += tags[1]
         if ":" in self.title_glob:  # the few titles with a ':', found once, instead of each row's title
             parts.append(f"a.num IN ({_titles_sql(self.title_glob)})")
         else:
@@ -425,11 +428,10 @@ def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_W
             parts = [f"EXISTS (SELECT 1 FROM archives t INDEXED BY archives_visible_title WHERE t.num = {column} "
                      "AND t.path != '' AND t.title_lc GLOB ?)"]
             params = [r.title_glob]
-        if r.tag_subquery or r.tag_ids:
-            tags_sql, tag_params = (r.tag_subquery if r.tag_subquery
-                                    else (",".join("?" * len(r.tag_ids)), list(r.tag_ids)))
-            parts.append(f"EXISTS (SELECT 1 FROM archive_tags y WHERE y.tag_id IN ({tags_sql}) AND y.num = {column})")
-            params += tag_params
+        tags = r.tags_sql()
+        if tags:
+            parts.append(f"EXISTS (SELECT 1 FROM archive_tags y WHERE y.tag_id IN ({tags[0]}) AND y.num = {column})")
+            params += tags[1]
         if r.numeric:
             field_ = "pagecount" if r.numeric[0] == "pages" else "progress"
             parts.append(f"EXISTS (SELECT 1 FROM archives n INDEXED BY archives_flags WHERE n.num = {column} "
@@ -441,27 +443,14 @@ def _collect(db: Database, resolved: list[_Resolved], flags: _Where) -> tuple[_W
         return "(" + " OR ".join(parts) + ")", params
 
     # the source rows: the first positive term's set (its parts; duplicates fold into the primary key)
-    sources: list[tuple[str, list[Any]]] = []
     if positives:
         first = positives[0]
-        r = resolved[first]
-        if first in scanned:
-            sources.append(("SELECT num FROM temp.term_titles WHERE k = ?", [first]))
-        else:  # read straight from the title index: listing them first would copy every hit twice
-            sources.append((_titles_sql(r.title_glob), [r.title_glob]))
-        if r.tag_subquery or r.tag_ids:
-            tags_sql, tag_params = (r.tag_subquery if r.tag_subquery
-                                    else (",".join("?" * len(r.tag_ids)), list(r.tag_ids)))
-            sources.append((f"SELECT num FROM archive_tags WHERE tag_id IN ({tags_sql})", list(tag_params)))
-        if r.numeric:
-            field_ = "pagecount" if r.numeric[0] == "pages" else "progress"
-            sources.append((f"SELECT num FROM archives INDEXED BY archives_flags WHERE path != '' "
-                            f"AND {field_} {r.numeric[1]} ?", [r.numeric[2]]))
-        if r.id_glob:
-            sources.append(("SELECT num FROM archives WHERE id GLOB ?", [r.id_glob]))
+        # titles already listed are read from that list, else straight from the title index
+        listed = ("SELECT num FROM temp.term_titles WHERE k = ?", [first]) if first in scanned else None
+        sources = resolved[first].set_parts(listed)
         rest = positives[1:]
     else:
-        sources.append(("SELECT num FROM archives INDEXED BY archives_visible WHERE path != ''", []))
+        sources = [("SELECT num FROM archives INDEXED BY archives_visible WHERE path != ''", [])]
         rest = []
     tests = _Where()
     for k in rest:
