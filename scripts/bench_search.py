@@ -38,14 +38,10 @@ import io
 import itertools
 import json
 import logging
-import os
 import random
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -56,8 +52,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
-LRR_LITE = ROOT / ".venv" / "bin" / "lrr-lite"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from _harness import LRR_LITE, ServerProcess  # noqa: E402  (path set up above)
 
 SEED = 20240607
 BUILD_VERSION = 1  # bump when the generated library changes, so cached builds are rebuilt
@@ -287,17 +284,6 @@ def library_ready(lib: Path, count: int) -> bool:
 # -- the server ------------------------------------------------------------------------------------------
 
 
-def clean_env() -> dict[str, str]:
-    """This process's environment without LRR_* settings, so only the flags given here apply."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("LRR_")}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 AUTH = {"Authorization": "Bearer " + base64.b64encode(API_KEY.encode()).decode()}
 FORM = {**AUTH, "Content-Type": "application/x-www-form-urlencoded"}
 
@@ -344,50 +330,18 @@ class Client:
             self.conn = None
 
 
-class Server:
-    """`lrr-lite serve --no-scan-on-start` on a free loopback port; always stop() it."""
+class Server(ServerProcess):
+    """The server with the benchmark's API key."""
 
     def __init__(self, content: Path, data: Path, log: Path) -> None:
-        self.port = free_port()
-        self.log = open(log, "ab")  # a file, not a pipe: a full pipe would stall the server
-        self.proc = subprocess.Popen(
-            [str(LRR_LITE), "serve", "--content", str(content), "--data", str(data), "--port", str(self.port),
-             "--host", "127.0.0.1", "--api-key", API_KEY, "--no-scan-on-start"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=clean_env())
+        super().__init__(content, data, log, "--api-key", API_KEY)
 
     def wait_ready(self, timeout: float = 300) -> None:
         client = Client(self.port)
-        start = time.perf_counter()
         try:
-            while time.perf_counter() - start < timeout:
-                if self.proc.poll() is not None:
-                    raise SystemExit(f"server exited with {self.proc.returncode}; see {self.log.name}")
-                try:
-                    if client.request("GET", "/api/info")[0] == 200:
-                        return
-                except OSError:
-                    pass
-                time.sleep(0.05)
+            self.wait_until(lambda: client.request("GET", "/api/info")[0] == 200, timeout)
         finally:
             client.close()
-        raise SystemExit(f"server not ready after {timeout}s; see {self.log.name}")
-
-    def status_kb(self, field: str) -> int:
-        with open(f"/proc/{self.proc.pid}/status") as fh:
-            return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
-
-    def rss_mb(self) -> float:
-        return self.status_kb("VmRSS") / 1024
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
 
 
 # -- measuring -------------------------------------------------------------------------------------------

@@ -20,10 +20,7 @@ import argparse
 import http.client
 import io
 import json
-import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,9 +35,10 @@ import libarchive
 from PIL import Image, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
-LRR_LITE = ROOT / ".venv" / "bin" / "lrr-lite"
 sys.path.insert(0, str(ROOT / "tests"))
-from archive_factory import make_image  # noqa: E402  (path set up above)
+sys.path.insert(0, str(ROOT / "scripts"))
+from _harness import LRR_LITE, ServerProcess, clean_env  # noqa: E402  (path set up above)
+from archive_factory import make_image  # noqa: E402
 
 RSS_TARGET_MB = 80
 
@@ -109,17 +107,6 @@ def sequential_read_s(path: Path) -> float:
 # -- the server ------------------------------------------------------------------------------------------
 
 
-def clean_env() -> dict[str, str]:
-    """This process's environment without LRR_* settings, so only the flags given here apply."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("LRR_")}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run_scan(content: Path, data: Path) -> float:
     """`lrr-lite scan` (import + covers) in a subprocess; returns its wall time."""
     start = time.perf_counter()
@@ -138,31 +125,16 @@ class Timing:
     body: bytes
 
 
-class Server:
-    """`lrr-lite serve --no-scan-on-start` on a free loopback port; always stop() it (kill as a last resort)."""
+class Server(ServerProcess):
+    """The server, asked over one kept-alive connection with time-to-first-byte measured."""
 
     def __init__(self, content: Path, data: Path, log: Path) -> None:
-        self.port = free_port()
-        self.log = open(log, "ab")  # a file, not a pipe: a full pipe would stall the server
-        self.proc = subprocess.Popen(
-            [str(LRR_LITE), "serve", "--content", str(content), "--data", str(data), "--port", str(self.port),
-             "--host", "127.0.0.1", "--no-scan-on-start"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=clean_env())
+        super().__init__(content, data, log)
         self.conn: http.client.HTTPConnection | None = None
 
     def wait_ready(self, timeout: float = 30) -> float:
         """Seconds until /api/info answers 200."""
-        start = time.perf_counter()
-        while time.perf_counter() - start < timeout:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"server exited with {self.proc.returncode}; see {self.log.name}")
-            try:
-                if self.get("/api/info").status == 200:
-                    return time.perf_counter() - start
-            except OSError:
-                self.conn = None
-            time.sleep(0.05)
-        raise SystemExit(f"server not ready after {timeout}s; see {self.log.name}")
+        return self.wait_until(lambda: self.get("/api/info").status == 200, timeout)
 
     def get(self, path: str) -> Timing:
         """One GET on a kept-alive connection; TTFB = until the status line and headers are parsed."""
@@ -187,22 +159,10 @@ class Server:
             raise SystemExit(f"GET {path} -> {res.status}: {res.body[:300]!r}")
         return json.loads(res.body)
 
-    def rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as fh:
-            kib = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-        return kib / 1024
-
     def stop(self) -> None:
         if self.conn is not None:
             self.conn.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
+        super().stop()
 
 
 def ids_by_name(server: Server) -> dict[str, str]:

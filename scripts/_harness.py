@@ -1,0 +1,68 @@
+"""What the server benchmarks share: `lrr-lite serve` in a subprocess on a free loopback port, its RSS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LRR_LITE = ROOT / ".venv" / "bin" / "lrr-lite"
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without LRR_* settings, so only the flags given here apply."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("LRR_")}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`lrr-lite serve --no-scan-on-start` on a free loopback port (log in `log`); always stop() it."""
+
+    def __init__(self, content: Path, data: Path, log: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.log = open(log, "ab")  # a file, not a pipe: a full pipe would stall the server
+        self.proc = subprocess.Popen(
+            [str(LRR_LITE), "serve", "--content", str(content), "--data", str(data), "--port", str(self.port),
+             "--host", "127.0.0.1", "--no-scan-on-start", *extra],
+            stdout=self.log, stderr=subprocess.STDOUT, env=clean_env())
+
+    def wait_until(self, answers: Callable[[], bool], timeout: float) -> float:
+        """Seconds until `answers()` is true (connection errors count as not yet); exits if the server does."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < timeout:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"server exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if answers():
+                    return time.perf_counter() - start
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise SystemExit(f"server not ready after {timeout}s; see {self.log.name}")
+
+    def status_kb(self, field: str) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
+
+    def rss_mb(self) -> float:
+        return self.status_kb("VmRSS") / 1024
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
