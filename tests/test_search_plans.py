@@ -13,7 +13,7 @@ import random
 import pytest
 from archive_factory import make_archive, make_image
 
-from lrr_lite.search import engine
+from lrr_lite.search import engine, hits, terms
 
 N_ARCHIVES = 160
 ARTISTS = [f"artist:{name}" for name in ("aoi", "aoba", "kanna", "kou", "mimi", "nana", "rin", "sora")]
@@ -26,10 +26,11 @@ WORDS = ["summer", "night", "love", "school", "secret", "rain", "festival", "dre
 # titles row by row and list matching tags by ID.
 PLANS = {
     "default": {},
-    "deep_pages_by_value": {"DEEP_OFFSET": 0},
-    "collect_then_walk": {"PROBE_WALK_LIMIT": -1, "WALK_RATIO": 10**9, "TITLE_PROBE_LIMIT": -1, "DEEP_OFFSET": 0},
-    "collect_then_sort": {"PROBE_WALK_LIMIT": -1, "WALK_RATIO": -1, "TITLE_PROBE_LIMIT": -1,
-                          "_MAX_LISTED_TAGS": 0},
+    "deep_pages_by_value": {(engine, "DEEP_OFFSET"): 0},
+    "collect_then_walk": {(engine, "PROBE_WALK_LIMIT"): -1, (engine, "WALK_RATIO"): 10**9,
+                          (hits, "TITLE_PROBE_LIMIT"): -1, (engine, "DEEP_OFFSET"): 0},
+    "collect_then_sort": {(engine, "PROBE_WALK_LIMIT"): -1, (engine, "WALK_RATIO"): -1,
+                          (hits, "TITLE_PROBE_LIMIT"): -1, (terms, "MAX_LISTED_TAGS"): 0},
 }
 
 
@@ -114,8 +115,8 @@ def test_every_plan_gives_the_same_answer(library, monkeypatch, filter_):
     answers: dict[str, list] = {}
     for plan, knobs in PLANS.items():
         with monkeypatch.context() as patch:
-            for name, value in knobs.items():
-                patch.setattr(engine, name, value)
+            for (module, name), value in knobs.items():
+                patch.setattr(module, name, value)
             answers[plan] = [_ask(srv, filter_, **case) for case in cases]
     for ids, _filtered, _total in answers["default"][7:9]:  # lastread: read archives only
         assert all(srv.get(f"/api/archives/{arcid}").json()["lastreadtime"] > 0 for arcid in ids), filter_
