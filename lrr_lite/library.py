@@ -151,6 +151,7 @@ def tank_json(db: Database, tank_id: str) -> dict[str, Any] | None:
         (tank_id,))
     return {
         "arcid": tank["id"],
+        "archive_count": len(members),
         "extension": ".tank",
         "filename": "",
         "isnew": "true" if any(m["isnew"] for m in members) else "false",

@@ -95,12 +95,14 @@ def test_tank_rows_in_grouped_results(mock):
     hello = next(d for d in search(server)["data"] if d["title"] == "Hello")
     assert hello["arcid"] == ids["Hello"] and hello["extension"] == ".tank" and hello["filename"] == ""
     assert hello["pagecount"] == MOCK["955555"][0] + MOCK["9522fa"][0]
+    assert hello["archive_count"] == 2  # SEMANTICS §3: tanks only
     assert hello["isnew"] == "true"
     assert hello["summary"] == f"Tankoubon containing: {T['955555']},{T['9522fa']}"
     tags = hello["tags"].split(",")
     assert tags[0] == "series:hello world" and "medjed" in tags and "date_added:1650000000" in tags
     assert "date_added:1600000000" not in tags
     assert "toc" not in hello
+    assert all("archive_count" not in d for d in search(server)["data"] if d["extension"] != ".tank")
 
 
 def test_id_substring_matches_through_the_title_glob(mock):
