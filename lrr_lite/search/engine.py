@@ -195,7 +195,8 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     tanks = matching_tanks(db, q, terms, members) if tanks_exist else []
     offset, limit = _page_bounds(q.start, page_size)
     if tanks:
-        return merged_page(db, q, where, tanks, offset, limit, total)
+        hits, count = _tank_merge_hits(db, q, terms, members, where)
+        return merged_page(db, q, hits, count, tanks, offset, limit, total)
     if where is None:
         return Result([], 0, total)
     if len(where.clauses) == 1:  # no filter at all: the indexes give every answer directly
@@ -233,6 +234,19 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     else:
         ids = _namespace_page(db, q, where, offset, limit)
     return Result(ids, count, total)
+
+
+def _tank_merge_hits(db: Database, q: Query, terms: list[Term], members: list[str] | None,
+                     where: Where | None) -> tuple[Where | None, int]:
+    """The archives to merge with matching tanks, and how many: a filter's hits collected once, so the
+    merge's ordered reads only probe them."""
+    if where is None:
+        return None, 0
+    if terms:
+        flags = _archive_where(db, q, None, members, exclude_tank_members=True)
+        assert flags is not None  # `where` was not None for the same inputs
+        return collect(db, [resolve(db, t) for t in terms], flags)
+    return where, count_where(db, where)
 
 
 def _grouped_total(db: Database) -> int:

@@ -3,7 +3,10 @@ the archives' page when grouping is on (SEMANTICS §3, §5)."""
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,30 +100,67 @@ def _tank_sort_value(tank: Tank, sort: str) -> str | int | None:
 # -- sorting and paging -------------------------------------------------------------------------------------
 
 
-def merged_page(db: Database, q: Query, where: Where | None, tanks: list[Tank], offset: int, limit: int,
-            total: int) -> Result:
-    """Archives and tankoubons sorted together in Python (only when tanks are part of the result)."""
-    keyed: list[tuple[Any, str, str]] = []
-    unkeyed: list[tuple[str, str]] = []
-    if where is not None:
-        join = "" if q.sort in ("title", "lastread") else "LEFT JOIN ns_values v ON v.ns = ? AND v.num = a.num"
-        value = {"title": "a.sort_key", "lastread": "a.lastreadtime"}.get(q.sort, "v.value_key")
-        rows = db.query(f"SELECT a.id, a.sort_key, {value} FROM archives a {join} WHERE {where.sql()}",
-                        ([q.sort] if join else []) + where.params)
-        for r in rows:
-            (keyed if r[2] is not None else unkeyed).append((r[2], r[1], r[0]) if r[2] is not None else (r[1], r[0]))
+def merged_page(db: Database, q: Query, where: Where | None, archives: int, tanks: list[Tank], offset: int,
+                limit: int, total: int) -> Result:
+    """Archives and tankoubons sorted together (only when tanks are part of the result).
+
+    Items carrying the sort value come first, by value (most recent first for lastread), ties by title key
+    then ID (reversed with the value only for the title sort, as ungrouped results are); then the items
+    without it, by title key and ID. SQLite returns each part's archives in that order, so only the first
+    offset+limit of them are read and merged with the few tanks, never the whole library."""
+    descending = not q.descending if q.sort == "lastread" else q.descending
+    ties_follow = q.sort == "title"  # ties reversed with the value (title sort) or always ascending
+    keyed_tanks: list[tuple[Any, str, str]] = []
+    unkeyed_tanks: list[tuple[Any, str, str]] = []
     for t in tanks:
         v = _tank_sort_value(t, q.sort)
         title_key = natural_key(t.name.strip().lower())
-        if v is None:
-            unkeyed.append((title_key, t.id))
-        else:
-            keyed.append((v, title_key, t.id))
-    if q.sort == "lastread":
-        keyed.sort(key=lambda k: (k[0], k[1], k[2]), reverse=not q.descending)
+        (unkeyed_tanks if v is None else keyed_tanks).append((v, title_key, t.id))
+    d = "DESC" if descending else "ASC"
+    t = d if ties_follow else "ASC"
+    if q.sort in ("title", "lastread"):
+        value = "a.sort_key" if q.sort == "title" else "a.lastreadtime"
+        parts = [(f"SELECT {value}, a.sort_key, a.id FROM archives a WHERE {{where}} "
+                  f"ORDER BY {value} {d}, a.sort_key {t}, a.id {t}", [], [], keyed_tanks, descending)]
     else:
-        keyed.sort(key=lambda k: (k[0], k[1], k[2]), reverse=q.descending)
-    unkeyed.sort()
-    ordered = [k[2] for k in keyed] + [u[1] for u in unkeyed]
+        parts = [(f"SELECT v.value_key, a.sort_key, a.id FROM archives a JOIN ns_values v ON v.ns = ? AND "
+                  f"v.num = a.num WHERE {{where}} ORDER BY v.value_key {d}, a.sort_key, a.id", [q.sort], [],
+                  keyed_tanks, descending),
+                 ("SELECT NULL, a.sort_key, a.id FROM archives a WHERE {where} AND a.num NOT IN "
+                  "(SELECT num FROM ns_values WHERE ns = ?) ORDER BY a.sort_key, a.id", [], [q.sort], unkeyed_tanks,
+                  False)]
+    needed = -1 if limit < 0 else offset + limit
+    ordered: list[str] = []
+    for sql, before, after, part_tanks, part_descending in parts:  # params before and after the WHERE's own
+        if 0 <= needed <= len(ordered):
+            break
+        rows: list[tuple[Any, str, str]] = []
+        if where is not None:
+            want = -1 if needed < 0 else needed - len(ordered)
+            rows = [tuple(r) for r in db.query(sql.format(where=where.sql()) + " LIMIT ?",
+                                               before + where.params + after + [want])]
+        order = _item_order(part_descending, ties_follow and part_descending)
+        ordered += [item[2] for item in _merge(rows, part_tanks, order)]
     page = ordered[offset:] if limit < 0 else ordered[offset:offset + limit]
-    return Result(page, len(ordered), total)
+    return Result(page, archives + len(tanks), total)
+
+
+def _merge(rows: list[Any], tanks: list[Any], order: Callable[[Any], Any]) -> list[Any]:
+    """Insert the few tanks into the archive rows (already in order) where the order puts them."""
+    merged = list(rows)
+    for tank in tanks:  # the list stays in order after each insertion
+        merged.insert(bisect.bisect_right(merged, order(tank), key=order), tank)
+    return merged
+
+
+def _item_order(descending: bool, ties_descending: bool) -> Callable[[tuple[Any, str, str]], Any]:
+    """Sort key for (value, title key, ID) items: value in one direction, the tie-breaks in another."""
+
+    def compare(a: tuple[Any, str, str], b: tuple[Any, str, str]) -> int:
+        first = 0 if a[0] is None else (a[0] > b[0]) - (a[0] < b[0])  # a part's values: all set or all None
+        if first:
+            return -first if descending else first
+        rest = (a[1:] > b[1:]) - (a[1:] < b[1:])
+        return -rest if ties_descending else rest
+
+    return functools.cmp_to_key(compare)
