@@ -16,7 +16,8 @@ every run serves a fresh copy of the built database, so earlier runs' writes nev
 The searches: the issue's eight (empty filter at page 0 and deep, an exact tag, a namespace prefix, three terms
 with an exclusion, a wildcard title, date_added desc, random 20) and five more that clients send: Mihon's
 "Latest" (newonly, date_added desc), a lone exclusion, hidecompleted, a namespace prefix at a deep page, and
-date_added desc at the middle page.
+date_added desc at the middle page; at the end (after the writes), three grouped searches once a tankoubon of three
+archives exists (a matching tank is merged into the page).
 A metadata write PUTs an archive's generated tags with two long-tail tags swapped for others.
 The server: `lrr-lite serve --no-scan-on-start` in a subprocess on a free loopback port (log in the run
 folder), talked to over one kept-alive connection. Every search is timed `--runs` times in a row (p50/p95/p99)
@@ -526,6 +527,20 @@ def run(lib: Path, args: argparse.Namespace) -> bool:
         client.get_ok("/api/database/stats")
         results.append(timed("stats_ms", lambda: client.get_ok("/api/database/stats")[1], 20, STATS_MS, "p95"))
         results.append(bench_writes(server.port, ids, gen, args.write_seconds))
+        # last, as it changes every grouped result: a tankoubon, which a default (grouped) search merges in
+        status, body, _ = client.request("PUT", "/api/tankoubons?" + urlencode({"name": "Bench Saga"}), "", AUTH)
+        tank_id = json.loads(body)["tankoubon_id"]
+        for member in ids[:3]:
+            client.request("PUT", f"/api/tankoubons/{tank_id}/{member}", "", AUTH)
+
+        def q(**params: str | int) -> str:
+            return "/api/search?" + urlencode(params)
+
+        results += bench_searches(client, [
+            SearchCase("search_with_tank_empty_p0", q(filter="")),
+            SearchCase("search_with_tank_date_added_desc", q(filter="", sortby="date_added", order="desc")),
+            SearchCase("search_with_tank_ns_prefix", q(filter="language:eng")),
+        ], ids, gen, args.runs, args.after_write, rng)
         client.close()
         time.sleep(2)
         rss_after = server.rss_mb()

@@ -45,12 +45,12 @@ def _archive_where(db: Database, q: Query, terms: list[Term] | None, members: li
     # Archive-level conditions name only columns of the narrow `archives_flags` index (membership by the
     # integer key, computed once), so testing them never reads the wide rows.
     if exclude_tank_members:
-        where.add("a.num NOT IN (SELECT x.num FROM tank_archives t JOIN archives x ON x.id = t.archive_id)")
+        where.add_membership(False, "SELECT x.num FROM tank_archives t JOIN archives x ON x.id = t.archive_id")
     if members is not None:
         if not members:
             return None
-        where.add("a.num IN (SELECT x.num FROM category_archives c JOIN archives x ON x.id = c.archive_id "
-                  "WHERE c.category_id = ?)", q.category)
+        where.add_membership(True, "SELECT x.num FROM category_archives c JOIN archives x ON x.id = c.archive_id "
+                             "WHERE c.category_id = ?", q.category)
     if q.untaggedonly:
         where.add("a.untagged = 1")
     if q.newonly:
@@ -196,7 +196,8 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     offset, limit = _page_bounds(q.start, page_size)
     if tanks:
         hits, count = _tank_merge_hits(db, q, terms, members, where)
-        return merged_page(db, q, hits, count, tanks, offset, limit, total)
+        walk = _walk_pays(offset, limit, visible, count, title_sort=False)
+        return merged_page(db, q, hits, count, tanks, offset, limit, total, walk)
     if where is None:
         return Result([], 0, total)
     if len(where.clauses) == 1:  # no filter at all: the indexes give every answer directly

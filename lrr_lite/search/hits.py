@@ -114,12 +114,15 @@ def collect(db: Database, resolved: list[Resolved], flags: Where) -> tuple[Where
     for sql, params in sources:
         conn.execute(f"INSERT OR IGNORE INTO search_hits SELECT s.num FROM ({sql}) s WHERE {tests.sql()}",
                      params + tests.params)
-    # archive-level conditions on what is left: visibility (few hidden archives: found by index), then
-    # flags, category and tank membership, which need each remaining row
+    # archive-level conditions on what is left: visibility (few hidden archives: found by index), category
+    # and tank membership (one set each), then the flags, which need each remaining row's flags
     conn.execute("DELETE FROM search_hits WHERE num IN (SELECT num FROM archives WHERE path = '')")
-    if len(flags.clauses) > 1:
-        conn.execute(f"DELETE FROM search_hits WHERE num NOT IN (SELECT a.num FROM archives a INDEXED BY "
-                     f"archives_flags WHERE a.num IN temp.search_hits AND {flags.sql()})", flags.params)
+    for inside, subquery, params in flags.memberships:
+        conn.execute(f"DELETE FROM search_hits WHERE num {'NOT IN' if inside else 'IN'} ({subquery})", params)
+    rows = flags.row_conditions()
+    if rows.clauses:
+        conn.execute(f"DELETE FROM search_hits WHERE num IN (SELECT a.num FROM archives a INDEXED BY archives_flags "
+                     f"WHERE a.num IN temp.search_hits AND a.path != '' AND NOT ({rows.sql()}))", rows.params)
     hits = Where()
     hits.add("a.path != ''")
     hits.add("a.num IN temp.search_hits")

@@ -38,10 +38,29 @@ class Result:
 class Where:
     clauses: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
+    # (inside, subquery, params) of clauses that test `a.num` against a set (category, tank members), kept
+    # apart too: a collected hit set applies them with one DELETE instead of testing every hit's row
+    memberships: list[tuple[bool, str, list[Any]]] = field(default_factory=list)
 
     def add(self, clause: str, *params: Any) -> None:
         self.clauses.append(clause)
         self.params.extend(params)
+
+    def add_membership(self, inside: bool, subquery: str, *params: Any) -> None:
+        self.add(f"a.num {'IN' if inside else 'NOT IN'} ({subquery})", *params)
+        self.memberships.append((inside, subquery, list(params)))
+
+    def row_conditions(self) -> Where:
+        """The clauses other than visibility and memberships, with their params (each `?` in a clause is one
+        of its params, in order: these clauses hold no literal question mark)."""
+        kept = Where()
+        sets = {f"a.num {'IN' if inside else 'NOT IN'} ({sub})" for inside, sub, _ in self.memberships}
+        params = iter(self.params)
+        for clause in self.clauses:
+            own = [next(params) for _ in range(clause.count("?"))]
+            if clause != "a.path != ''" and clause not in sets:
+                kept.add(clause, *own)
+        return kept
 
     def sql(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "1"

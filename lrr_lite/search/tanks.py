@@ -101,7 +101,7 @@ def _tank_sort_value(tank: Tank, sort: str) -> str | int | None:
 
 
 def merged_page(db: Database, q: Query, where: Where | None, archives: int, tanks: list[Tank], offset: int,
-                limit: int, total: int) -> Result:
+                limit: int, total: int, walk: bool) -> Result:
     """Archives and tankoubons sorted together (only when tanks are part of the result).
 
     Items carrying the sort value come first, by value (most recent first for lastread), ties by title key
@@ -117,17 +117,21 @@ def merged_page(db: Database, q: Query, where: Where | None, archives: int, tank
         title_key = natural_key(t.name.strip().lower())
         (unkeyed_tanks if v is None else keyed_tanks).append((v, title_key, t.id))
     d = "DESC" if descending else "ASC"
-    t = d if ties_follow else "ASC"
-    if q.sort in ("title", "lastread"):
-        value = "a.sort_key" if q.sort == "title" else "a.lastreadtime"
-        parts = [(f"SELECT {value}, a.sort_key, a.id FROM archives a WHERE {{where}} "
-                  f"ORDER BY {value} {d}, a.sort_key {t}, a.id {t}", [], [], keyed_tanks, descending)]
+    # Archives tie-break on their integer key as ungrouped results do (an index gives that order; a
+    # tank can only fall among archives whose title key equals its own name's, where IDs decide).
+    if q.sort == "title":
+        hint = "INDEXED BY archives_sort" if walk else ""  # the title order itself, tested row by row
+        parts = [(f"SELECT a.sort_key, a.sort_key, a.id FROM archives a {hint} WHERE {{where}} "
+                  f"ORDER BY a.sort_key {d}, a.num {d}", [], [], keyed_tanks, descending)]
+    elif q.sort == "lastread":
+        parts = [(f"SELECT a.lastreadtime, a.sort_key, a.id FROM archives a WHERE {{where}} "
+                  f"ORDER BY a.lastreadtime {d}, a.sort_key, a.num", [], [], keyed_tanks, descending)]
     else:
         parts = [(f"SELECT v.value_key, a.sort_key, a.id FROM archives a JOIN ns_values v ON v.ns = ? AND "
-                  f"v.num = a.num WHERE {{where}} ORDER BY v.value_key {d}, a.sort_key, a.id", [q.sort], [],
+                  f"v.num = a.num WHERE {{where}} ORDER BY v.value_key {d}, a.sort_key, a.num", [q.sort], [],
                   keyed_tanks, descending),
                  ("SELECT NULL, a.sort_key, a.id FROM archives a WHERE {where} AND a.num NOT IN "
-                  "(SELECT num FROM ns_values WHERE ns = ?) ORDER BY a.sort_key, a.id", [], [q.sort], unkeyed_tanks,
+                  "(SELECT num FROM ns_values WHERE ns = ?) ORDER BY a.sort_key, a.num", [], [q.sort], unkeyed_tanks,
                   False)]
     needed = -1 if limit < 0 else offset + limit
     ordered: list[str] = []
