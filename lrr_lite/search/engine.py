@@ -247,6 +247,10 @@ def _tank_merge_hits(db: Database, q: Query, terms: list[Term], members: list[st
         flags = _archive_where(db, q, None, members, exclude_tank_members=True)
         assert flags is not None  # `where` was not None for the same inputs
         return collect(db, [resolve(db, t) for t in terms], flags)
+    if not where.row_conditions().clauses and [inside for inside, _, _ in where.memberships] == [False]:
+        # everything outside tankoubons: the present archives less the (few) present tank members
+        return where, visible_count(db) - db.query_one(
+            "SELECT COUNT(*) FROM archives WHERE path != '' AND id IN (SELECT archive_id FROM tank_archives)")[0]
     return where, count_where(db, where)
 
 

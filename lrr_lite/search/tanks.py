@@ -105,48 +105,54 @@ def merged_page(db: Database, q: Query, where: Where | None, archives: int, tank
     """Archives and tankoubons sorted together (only when tanks are part of the result).
 
     Items carrying the sort value come first, by value (most recent first for lastread), ties by title key
-    then ID (reversed with the value only for the title sort, as ungrouped results are); then the items
-    without it, by title key and ID. SQLite returns each part's archives in that order, so only the first
-    offset+limit of them are read and merged with the few tanks, never the whole library."""
+    then integer key, a tank before archives of its very title key (reversed with the value only for the
+    title sort, as ungrouped results are); then the items without it, by title key. SQLite returns each
+    part's archives in that order (the title order straight from its index, without reading a row), so only
+    the first offset+limit of them are read and merged with the few tanks, never the whole library."""
     descending = not q.descending if q.sort == "lastread" else q.descending
     ties_follow = q.sort == "title"  # ties reversed with the value (title sort) or always ascending
-    keyed_tanks: list[tuple[Any, str, str]] = []
-    unkeyed_tanks: list[tuple[Any, str, str]] = []
+    # items: (value, title key, integer key (-1 for a tank), what is listed: archive num or tank ID)
+    keyed_tanks: list[tuple[Any, str, int, int | str]] = []
+    unkeyed_tanks: list[tuple[Any, str, int, int | str]] = []
     for t in tanks:
         v = _tank_sort_value(t, q.sort)
         title_key = natural_key(t.name.strip().lower())
-        (unkeyed_tanks if v is None else keyed_tanks).append((v, title_key, t.id))
+        (unkeyed_tanks if v is None else keyed_tanks).append((v, title_key, -1, t.id))
     d = "DESC" if descending else "ASC"
-    # Archives tie-break on their integer key as ungrouped results do (an index gives that order; a
-    # tank can only fall among archives whose title key equals its own name's, where IDs decide).
     if q.sort == "title":
         hint = "INDEXED BY archives_sort" if walk else ""  # the title order itself, tested row by row
-        parts = [(f"SELECT a.sort_key, a.sort_key, a.id FROM archives a {hint} WHERE {{where}} "
+        parts = [(f"SELECT a.sort_key, a.sort_key, a.num, a.num FROM archives a {hint} WHERE {{where}} "
                   f"ORDER BY a.sort_key {d}, a.num {d}", [], [], keyed_tanks, descending)]
     elif q.sort == "lastread":
-        parts = [(f"SELECT a.lastreadtime, a.sort_key, a.id FROM archives a WHERE {{where}} "
+        parts = [(f"SELECT a.lastreadtime, a.sort_key, a.num, a.num FROM archives a WHERE {{where}} "
                   f"ORDER BY a.lastreadtime {d}, a.sort_key, a.num", [], [], keyed_tanks, descending)]
     else:
-        parts = [(f"SELECT v.value_key, a.sort_key, a.id FROM archives a JOIN ns_values v ON v.ns = ? AND "
+        parts = [(f"SELECT v.value_key, a.sort_key, a.num, a.num FROM archives a JOIN ns_values v ON v.ns = ? AND "
                   f"v.num = a.num WHERE {{where}} ORDER BY v.value_key {d}, a.sort_key, a.num", [q.sort], [],
                   keyed_tanks, descending),
-                 ("SELECT NULL, a.sort_key, a.id FROM archives a WHERE {where} AND a.num NOT IN "
+                 ("SELECT NULL, a.sort_key, a.num, a.num FROM archives a WHERE {where} AND a.num NOT IN "
                   "(SELECT num FROM ns_values WHERE ns = ?) ORDER BY a.sort_key, a.num", [], [q.sort], unkeyed_tanks,
                   False)]
     needed = -1 if limit < 0 else offset + limit
-    ordered: list[str] = []
+    ordered: list[int | str] = []
     for sql, before, after, part_tanks, part_descending in parts:  # params before and after the WHERE's own
         if 0 <= needed <= len(ordered):
             break
-        rows: list[tuple[Any, str, str]] = []
+        rows: list[tuple[Any, ...]] = []
         if where is not None:
             want = -1 if needed < 0 else needed - len(ordered)
-            rows = [tuple(r) for r in db.query(sql.format(where=where.sql()) + " LIMIT ?",
-                                               before + where.params + after + [want])]
+            cursor = db.conn.cursor()
+            cursor.row_factory = None  # plain tuples: a deep page reads tens of thousands of them
+            rows = cursor.execute(sql.format(where=where.sql()) + " LIMIT ?",
+                                  before + where.params + after + [want]).fetchall()
         order = _item_order(part_descending, ties_follow and part_descending)
-        ordered += [item[2] for item in _merge(rows, part_tanks, order)]
+        ordered += [item[3] for item in _merge(rows, part_tanks, order)]
     page = ordered[offset:] if limit < 0 else ordered[offset:offset + limit]
-    return Result(page, archives + len(tanks), total)
+    ids: dict[int, str] = {}
+    nums = [item for item in page if isinstance(item, int)]
+    for chunk in (nums[i:i + 500] for i in range(0, len(nums), 500)):
+        ids.update(db.query(f"SELECT num, id FROM archives WHERE num IN ({','.join('?' * len(chunk))})", chunk))
+    return Result([ids[item] if isinstance(item, int) else item for item in page], archives + len(tanks), total)
 
 
 def _merge(rows: list[Any], tanks: list[Any], order: Callable[[Any], Any]) -> list[Any]:
@@ -157,14 +163,14 @@ def _merge(rows: list[Any], tanks: list[Any], order: Callable[[Any], Any]) -> li
     return merged
 
 
-def _item_order(descending: bool, ties_descending: bool) -> Callable[[tuple[Any, str, str]], Any]:
-    """Sort key for (value, title key, ID) items: value in one direction, the tie-breaks in another."""
+def _item_order(descending: bool, ties_descending: bool) -> Callable[[tuple[Any, ...]], Any]:
+    """Sort key for items: value in one direction, the tie-breaks (title key, integer key) in another."""
 
-    def compare(a: tuple[Any, str, str], b: tuple[Any, str, str]) -> int:
+    def compare(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
         first = 0 if a[0] is None else (a[0] > b[0]) - (a[0] < b[0])  # a part's values: all set or all None
         if first:
             return -first if descending else first
-        rest = (a[1:] > b[1:]) - (a[1:] < b[1:])
+        rest = (a[1:3] > b[1:3]) - (a[1:3] < b[1:3])
         return -rest if ties_descending else rest
 
     return functools.cmp_to_key(compare)
