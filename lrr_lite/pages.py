@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
+from typing import Any
 
 from . import formats, library, thumbs
 from .errors import ApiError, ArchiveError, ImageError
@@ -39,9 +40,10 @@ def pages_of(ctx, archive_id: str, operation: str) -> tuple[Path, list[str]]:
     return path, pages
 
 
-def read_member(ctx, archive_id: str, name: str, operation: str = "serve_page") -> bytes:
-    """Bytes of the member named exactly `name`; 404 envelope if the archive has no such member."""
-    row = library.require_row(ctx.db, archive_id, operation)
+def read_member(ctx, archive_id: str, name: str, operation: str = "serve_page", row: Any = None) -> bytes:
+    """Bytes of the member named exactly `name`; 404 envelope if the archive has no such member. `row`: the
+    archive's row when the caller has already looked it up."""
+    row = row if row is not None else library.require_row(ctx.db, archive_id, operation)
     path = Path(row["path"])
     if not name or "\x00" in name:
         raise ApiError(operation, "Invalid path.", 400)

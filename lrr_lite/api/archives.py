@@ -177,11 +177,11 @@ def mount(app: bottle.Bottle, ctx) -> None:
             raise ApiError("serve_page", "No page path specified.")
         resize = bool(ctx.settings.get("enableresize"))
         etag = '"' + hashlib.sha1(f"{archive_id}\0{name}\0{int(resize)}".encode()).hexdigest()[:24] + '"'
-        library.require_row(db, archive_id, "serve_page")
+        row = library.require_row(db, archive_id, "serve_page")  # an unknown ID is an error, even when cached
         if not_modified(etag):
             bottle.response.status = 304
             return b""
-        data = pages.read_member(ctx, archive_id, name)
+        data = pages.read_member(ctx, archive_id, name, row=row)
         mime = formats.sniff_mime(data, name)
         if resize and mime.startswith("image/") and len(data) > int(ctx.settings.get("sizethreshold")) * 1024:
             try:
