@@ -14,6 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 LRR_LITE = ROOT / ".venv" / "bin" / "lrr-lite"
 
 
+def require_installed() -> None:
+    """Exit with a hint unless `lrr-lite` is installed in the project's virtualenv."""
+    if not LRR_LITE.exists():
+        raise SystemExit(f"{LRR_LITE} not found: run scripts/bootstrap.sh first")
+
+
 def clean_env() -> dict[str, str]:
     """This process's environment without LRR_* settings, so only the flags given here apply."""
     return {k: v for k, v in os.environ.items() if not k.startswith("LRR_")}

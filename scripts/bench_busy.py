@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
-from _harness import LRR_LITE, ServerProcess  # noqa: E402  (path set up above)
+from _harness import ServerProcess, require_installed  # noqa: E402  (path set up above)
 from archive_factory import make_archive, make_image  # noqa: E402
 
 
@@ -56,8 +56,7 @@ def main() -> None:
     parser.add_argument("--archives", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
-    if not LRR_LITE.exists():
-        raise SystemExit(f"{LRR_LITE} not found: run scripts/bootstrap.sh first")
+    require_installed()
     with tempfile.TemporaryDirectory(prefix="lrr_busy_") as tmp:
         root = Path(tmp)
         content, data = root / "content", root / "data"

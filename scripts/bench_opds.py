@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_search as lib_bench  # noqa: E402  (the shared library builder and server harness)
+from _harness import require_installed  # noqa: E402
 
 FEED_P95_MS = 100.0
 PER_PAGE = 100
@@ -96,17 +97,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.archives, args.runs = 10_000, 10
-    if not lib_bench.LRR_LITE.exists():
-        raise SystemExit(f"{lib_bench.LRR_LITE} not found: run scripts/bootstrap.sh first")
-    n = args.archives
-    lib = args.dir or Path(f"/tmp/lrr_bench_search_{n // 1000}k" if n % 1000 == 0 else f"/tmp/lrr_bench_search_{n}")
-    lib = lib.resolve()
-    if args.rebuild or not lib_bench.library_ready(lib, n):
-        print(f"building a {n}-archive library in {lib} ...", flush=True)
-        lib_bench.build(lib, n)
-    else:
-        print(f"reusing the {n}-archive library in {lib}", flush=True)
-    sys.exit(0 if run(lib, args.runs, n) else 1)
+    require_installed()
+    lib = lib_bench.prepared_library(args.archives, args.dir, args.rebuild)
+    sys.exit(0 if run(lib, args.runs, args.archives) else 1)
 
 
 if __name__ == "__main__":

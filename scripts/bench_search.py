@@ -55,13 +55,12 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from _harness import LRR_LITE, ServerProcess  # noqa: E402  (path set up above)
+from _harness import ServerProcess, require_installed  # noqa: E402  (path set up above)
 
 SEED = 20240607
 BUILD_VERSION = 1  # bump when the generated library changes, so cached builds are rebuilt
 SHARD = 1000
 API_KEY = "bench-search-key"
-BUILD_INDEX = "bench_build_ns_values_archive"
 
 SEARCH_P95_MS = 50.0
 ARCHIVES_MS = 1500.0
@@ -238,10 +237,6 @@ def build(lib: Path, count: int) -> None:
     logging.basicConfig(level=logging.WARNING)
     db = Database(data / "database.sqlite")
     settings = Settings(db)
-    # write_tags() runs `DELETE FROM ns_values WHERE archive_id=?`, which the schema's ns_values(ns, archive_id)
-    # key cannot serve: a full scan of ns_values per write, so importing N archives would cost O(N^2). A
-    # temporary index keeps the build linear; it is dropped below, so the server runs on the real schema.
-    db.conn.execute(f"CREATE INDEX {BUILD_INDEX} ON ns_values(archive_id)")
     last = [time.monotonic()]
 
     def progress(report: scan.ScanReport) -> None:
@@ -264,7 +259,6 @@ def build(lib: Path, count: int) -> None:
                 archive_id = ids[str(archive_path(content, i))]
                 library.write_title(conn, archive_id, arc.title)
                 library.write_tags(conn, archive_id, ",".join(arc.tags))
-    db.conn.execute(f"DROP INDEX {BUILD_INDEX}")
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     t3 = time.perf_counter()
@@ -280,6 +274,20 @@ def library_ready(lib: Path, count: int) -> bool:
         return False
     return manifest == {**manifest, "archives": count, "seed": SEED, "version": BUILD_VERSION} and \
         (lib / "data" / "database.sqlite").exists()
+
+
+def prepared_library(count: int, directory: Path | None, rebuild: bool) -> Path:
+    """The `count`-archive library in `directory` (default /tmp/lrr_bench_search_<N>), built unless a
+    complete one is there already (or `rebuild`)."""
+    lib = directory or Path(f"/tmp/lrr_bench_search_{count // 1000}k" if count % 1000 == 0
+                            else f"/tmp/lrr_bench_search_{count}")
+    lib = lib.resolve()
+    if rebuild or not library_ready(lib, count):
+        print(f"building a {count}-archive library in {lib} ...", flush=True)
+        build(lib, count)
+    else:
+        print(f"reusing the {count}-archive library in {lib} (--rebuild to make it anew)", flush=True)
+    return lib
 
 
 # -- the server ------------------------------------------------------------------------------------------
@@ -483,9 +491,7 @@ def migrate_cached(path: Path) -> None:
     if version >= len(MIGRATIONS):
         return
     start = time.perf_counter()
-    db = Database(path)
-    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
+    Database(path).close()  # opening migrates (and checkpoints what the migrations wrote)
     print(f"cached database migrated from version {version} to {len(MIGRATIONS)} in "
           f"{time.perf_counter() - start:.1f}s", flush=True)
 
@@ -571,16 +577,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.archives, args.runs, args.after_write, args.write_seconds = 10_000, 10, 5, 3.0
-    if not LRR_LITE.exists():
-        raise SystemExit(f"{LRR_LITE} not found: run scripts/bootstrap.sh first")
-    n = args.archives
-    lib = args.dir or Path(f"/tmp/lrr_bench_search_{n // 1000}k" if n % 1000 == 0 else f"/tmp/lrr_bench_search_{n}")
-    lib = lib.resolve()
-    if args.rebuild or not library_ready(lib, n):
-        print(f"building a {n}-archive library in {lib} ...", flush=True)
-        build(lib, n)
-    else:
-        print(f"reusing the {n}-archive library in {lib} (--rebuild to make it anew)", flush=True)
+    require_installed()
+    lib = prepared_library(args.archives, args.dir, args.rebuild)
     if args.build_only:
         return
     sys.exit(0 if run(lib, args) else 1)

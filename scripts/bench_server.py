@@ -37,7 +37,7 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
-from _harness import LRR_LITE, ServerProcess, clean_env  # noqa: E402  (path set up above)
+from _harness import LRR_LITE, ServerProcess, clean_env, require_installed  # noqa: E402  (path set up above)
 from archive_factory import make_image  # noqa: E402
 
 RSS_TARGET_MB = 80
@@ -290,8 +290,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.archives, args.pages, args.runs = 1000, 40, 2
-    if not LRR_LITE.exists():
-        raise SystemExit(f"{LRR_LITE} not found: run scripts/bootstrap.sh first")
+    require_installed()
     with tempfile.TemporaryDirectory(prefix="bench_server_") as name:
         tmp = Path(name)
         writer = None
