@@ -15,7 +15,7 @@ from typing import Any
 from ..db import Database
 from .grammar import Term, parse_filter
 from .hits import collect, count_where, materialize, single_tag_count, visible_count
-from .query import Query, Result, Where
+from .query import IN_HITS, READ, VISIBLE, Query, Result, Where
 from .tanks import matching_tanks, merged_page
 from .terms import resolutions, resolve
 
@@ -41,7 +41,7 @@ def _archive_where(db: Database, q: Query, terms: list[Term] | None, members: li
     """The WHERE clause over `archives a` (terms as ID sets, or as per-row probes), or None when the
     result is certainly empty."""
     where = Where()
-    where.add("a.path != ''")
+    where.add(VISIBLE)
     # Archive-level conditions name only columns of the narrow `archives_flags` index (membership by the
     # integer key, computed once), so testing them never reads the wide rows.
     if exclude_tank_members:
@@ -58,7 +58,7 @@ def _archive_where(db: Database, q: Query, terms: list[Term] | None, members: li
     if q.hidecompleted:
         where.add("NOT (a.pagecount > 0 AND a.progress * 1.0 / a.pagecount > 0.85)")
     if q.sort == "lastread":
-        where.add("a.lastreadtime > 0")
+        where.add(READ)
     if terms is None:  # flags only: the caller evaluates the terms itself
         return where
     for resolved in (resolve(db, term) for term in terms):
@@ -84,24 +84,32 @@ PROBE_WALK_LIMIT = 4_000
 WALK_RATIO = 6
 
 
-def _probe_walk_limit(q: Query, count: int) -> float:
-    """How many rows a walk testing each row by probes may pass before collecting the hits pays better.
-    On the title index a probe costs about what collecting costs per hit; other orders read each walked
-    archive's row for its title key as well, so only short walks pay there."""
-    return max(PROBE_WALK_LIMIT, count) if q.sort == "title" else PROBE_WALK_LIMIT
-
-
 def _skipped(offset: int, limit: int, count: int, title_sort: bool) -> int:
     """Hits a walk passes before the page: a title walk starts from whichever end is nearer."""
     return min(offset, max(count - offset - limit, 0)) if title_sort else offset
+
+
+def _rows_walked(offset: int, limit: int, visible: int, count: int, title_sort: bool) -> float:
+    """Rows an in-order walk passes to fill the page, hits being spread evenly among the visible archives."""
+    return (_skipped(offset, limit, count, title_sort) + limit) * visible / max(count, 1)
+
+
+def _probe_walk_pays(q: Query, offset: int, limit: int, visible: int, count: int) -> bool:
+    """Whether a walk testing each row by probes beats collecting the hits first. On the title index a probe
+    costs about what collecting costs per hit, so it may pass as many rows as there are hits; other orders
+    read each walked archive's row for its title key as well, so only short walks pay there."""
+    if limit < 0:
+        return False
+    title_sort = q.sort == "title"
+    allowed = max(PROBE_WALK_LIMIT, count) if title_sort else PROBE_WALK_LIMIT
+    return _rows_walked(offset, limit, visible, count, title_sort) <= allowed
 
 
 def _walk_pays(offset: int, limit: int, visible: int, count: int, title_sort: bool) -> bool:
     """Whether walking the sort order (and skipping non-hits) beats sorting the `count` hits."""
     if limit < 0:
         return False  # everything asked for: one sort
-    rows_walked = (_skipped(offset, limit, count, title_sort) + limit) * visible / max(count, 1)
-    return rows_walked <= WALK_RATIO * count
+    return _rows_walked(offset, limit, visible, count, title_sort) <= WALK_RATIO * count
 
 
 def _page_bounds(start: int, page_size: int) -> tuple[int, int]:
@@ -137,10 +145,10 @@ def _keyed_position(db: Database, q: Query, where: Where, offset: int) -> tuple[
     each: 130 ms at start=50000 of 100k); these two queries walk the value index only, testing membership
     by the integer key, so the page query can then seek straight to the value."""
     d = "DESC" if q.descending else "ASC"
-    if set(where.clauses) <= {"a.path != ''", "a.num IN temp.search_hits"}:
+    if set(where.clauses) <= {VISIBLE, IN_HITS}:
         # no filter, or hits already collected: tested on the index entry itself (hidden archives are few)
         source = "ns_values v INDEXED BY ns_values_key"
-        test = " AND ".join("v.num NOT IN (SELECT num FROM archives WHERE path = '')" if c == "a.path != ''"
+        test = " AND ".join("v.num NOT IN (SELECT num FROM archives WHERE path = '')" if c == VISIBLE
                             else "v.num IN temp.search_hits" for c in where.clauses)
     else:
         source = "ns_values v INDEXED BY ns_values_key JOIN archives a INDEXED BY archives_flags ON a.num = v.num"
@@ -204,11 +212,9 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         count, walk = visible, True
     else:
         count = single_tag_count(db, q, terms, where)
-        skipped = _skipped(offset, max(limit, 0), count, q.sort == "title") if count is not None else offset
-        rows_to_walk = (skipped + max(limit, 0)) * visible / max(count or 1, 1)
-        # Collecting costs about as much per hit as probing costs per walked row: a broad filter
-        # (an exclusion, say) walks a short way whatever the page, and collecting would copy every hit.
-        if count is not None and limit >= 0 and rows_to_walk <= _probe_walk_limit(q, count):
+        # A broad filter (an exclusion, say) walks a short way whatever the page, where collecting would
+        # copy every hit.
+        if count is not None and _probe_walk_pays(q, offset, limit, visible, count):
             where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True)
             walk = True
         elif terms:
@@ -218,8 +224,7 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
             walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
         else:  # archive flags only: counted in their narrow index; a short walk tests them row by row
             count = count_where(db, where)
-            skipped = _skipped(offset, max(limit, 0), count, q.sort == "title")
-            walk = limit >= 0 and (skipped + limit) * visible / max(count, 1) <= _probe_walk_limit(q, count)
+            walk = _probe_walk_pays(q, offset, limit, visible, count)
             if count and not walk:
                 where, count = materialize(db, where)
                 walk = _walk_pays(offset, limit, visible, count, q.sort == "title")

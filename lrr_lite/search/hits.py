@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from ..db import Database
 from .grammar import Term
-from .query import Query, Where
+from .query import IN_HITS, READ, VISIBLE, Query, Where
 from .terms import Resolved, resolve, titles_sql
 
 # Testing a title per remaining archive (~1.5 us each) beats one pass over all titles (~10 ms per 100k) up to
@@ -15,7 +16,21 @@ TITLE_PROBE_LIMIT = 8_000
 
 
 def _flags_index(where: Where) -> str:
-    return "archives_read" if "a.lastreadtime > 0" in where.clauses else "archives_flags"
+    return "archives_read" if READ in where.clauses else "archives_flags"
+
+
+def _empty_hits(conn: sqlite3.Connection) -> None:
+    """This connection's `search_hits`, created if need be and emptied (one connection per thread, so the
+    temp table is this request's alone)."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (num INTEGER PRIMARY KEY)")
+    conn.execute("DELETE FROM search_hits")
+
+
+def _hits_where() -> Where:
+    hits = Where()
+    hits.add(VISIBLE)
+    hits.add(IN_HITS)
+    return hits
 
 
 def count_where(db: Database, where: Where, join: str = "", join_params: list[Any] | None = None) -> int:
@@ -29,15 +44,10 @@ def count_where(db: Database, where: Where, join: str = "", join_params: list[An
 def materialize(db: Database, where: Where) -> tuple[Where, int]:
     """Evaluate the filter once into this connection's temp table: its size is recordsFiltered, and the
     page query then probes it instead of evaluating every term a second time."""
-    conn = db.conn  # one per thread, so the temp table is this request's alone
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (num INTEGER PRIMARY KEY)")
-    conn.execute("DELETE FROM search_hits")
-    cur = conn.execute(f"INSERT OR IGNORE INTO search_hits SELECT a.num FROM archives a INDEXED BY "
-                       f"{_flags_index(where)} WHERE {where.sql()}", where.params)
-    hits = Where()
-    hits.add("a.path != ''")
-    hits.add("a.num IN temp.search_hits")
-    return hits, cur.rowcount
+    _empty_hits(db.conn)
+    cur = db.conn.execute(f"INSERT OR IGNORE INTO search_hits SELECT a.num FROM archives a INDEXED BY "
+                          f"{_flags_index(where)} WHERE {where.sql()}", where.params)
+    return _hits_where(), cur.rowcount
 
 
 def collect(db: Database, resolved: list[Resolved], flags: Where) -> tuple[Where, int]:
@@ -45,10 +55,9 @@ def collect(db: Database, resolved: list[Resolved], flags: Where) -> tuple[Where
     smallest positive term's set, each tested against the other terms by indexed probes (a B-tree seek per
     row and term) and kept only if every test passes; then the archive-level flags. Returns the WHERE
     selecting the hits and their number (recordsFiltered)."""
-    conn = db.conn  # one per thread, so the temp tables are this request's alone
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (num INTEGER PRIMARY KEY)")
+    conn = db.conn
+    _empty_hits(conn)
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS term_titles (k INTEGER, num INTEGER, PRIMARY KEY (k, num))")
-    conn.execute("DELETE FROM search_hits")
     conn.execute("DELETE FROM term_titles")
     scanned: set[int] = set()  # terms whose title hits are listed in term_titles
 
@@ -122,11 +131,8 @@ def collect(db: Database, resolved: list[Resolved], flags: Where) -> tuple[Where
     rows = flags.row_conditions()
     if rows.clauses:
         conn.execute(f"DELETE FROM search_hits WHERE num IN (SELECT a.num FROM archives a INDEXED BY archives_flags "
-                     f"WHERE a.num IN temp.search_hits AND a.path != '' AND NOT ({rows.sql()}))", rows.params)
-    hits = Where()
-    hits.add("a.path != ''")
-    hits.add("a.num IN temp.search_hits")
-    return hits, conn.execute("SELECT COUNT(*) FROM search_hits").fetchone()[0]
+                     f"WHERE {IN_HITS} AND {VISIBLE} AND NOT ({rows.sql()}))", rows.params)
+    return _hits_where(), conn.execute("SELECT COUNT(*) FROM search_hits").fetchone()[0]
 
 
 def single_tag_count(db: Database, q: Query, terms: list[Term], where: Where) -> int | None:

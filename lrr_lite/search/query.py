@@ -34,6 +34,12 @@ class Result:
     total: int
 
 
+# Clauses other code recognises by their text: the present archives, the read ones, a collected hit set.
+VISIBLE = "a.path != ''"
+READ = "a.lastreadtime > 0"
+IN_HITS = "a.num IN temp.search_hits"
+
+
 @dataclass
 class Where:
     clauses: list[str] = field(default_factory=list)
@@ -58,7 +64,7 @@ class Where:
         params = iter(self.params)
         for clause in self.clauses:
             own = [next(params) for _ in range(clause.count("?"))]
-            if clause != "a.path != ''" and clause not in sets:
+            if clause != VISIBLE and clause not in sets:
                 kept.add(clause, *own)
         return kept
 
