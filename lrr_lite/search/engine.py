@@ -218,9 +218,7 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
             where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True)
             walk = True
         elif terms:
-            flags = _archive_where(db, q, None, members, exclude_tank_members=tanks_exist)
-            assert flags is not None  # `where` was not None for the same inputs
-            where, count = collect(db, [resolve(db, t) for t in terms], flags)
+            where, count = _collect_terms(db, q, terms, members, tanks_exist)
             walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
         else:  # archive flags only: counted in their narrow index; a short walk tests them row by row
             count = count_where(db, where)
@@ -242,6 +240,15 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     return Result(ids, count, total)
 
 
+def _collect_terms(db: Database, q: Query, terms: list[Term], members: list[str] | None,
+                   exclude_tank_members: bool) -> tuple[Where, int]:
+    """The filter's hits collected (collect()), with the archive-level conditions of the query; only called
+    once `_archive_where` has found the result not certainly empty."""
+    flags = _archive_where(db, q, None, members, exclude_tank_members=exclude_tank_members)
+    assert flags is not None  # the caller's `where` was not None for the same inputs
+    return collect(db, [resolve(db, t) for t in terms], flags)
+
+
 def _tank_merge_hits(db: Database, q: Query, terms: list[Term], members: list[str] | None,
                      where: Where | None) -> tuple[Where | None, int]:
     """The archives to merge with matching tanks, and how many: a filter's hits collected once, so the
@@ -249,9 +256,7 @@ def _tank_merge_hits(db: Database, q: Query, terms: list[Term], members: list[st
     if where is None:
         return None, 0
     if terms:
-        flags = _archive_where(db, q, None, members, exclude_tank_members=True)
-        assert flags is not None  # `where` was not None for the same inputs
-        return collect(db, [resolve(db, t) for t in terms], flags)
+        return _collect_terms(db, q, terms, members, exclude_tank_members=True)
     if not where.row_conditions().clauses and [inside for inside, _, _ in where.memberships] == [False]:
         # everything outside tankoubons: the present archives less the (few) present tank members
         return where, visible_count(db) - db.query_one(
@@ -310,9 +315,7 @@ def _random_ids(db: Database, q: Query, count: int) -> list[str]:
         picked = _random_visible(db, count)
     elif where is not None:
         if terms:
-            flags = _archive_where(db, q, None, members, exclude_tank_members=tanks_exist)
-            assert flags is not None
-            where, n = collect(db, [resolve(db, t) for t in terms], flags)
+            where, n = _collect_terms(db, q, terms, members, tanks_exist)
         else:
             where, n = materialize(db, where)
         cursor = db.conn.cursor()
