@@ -373,15 +373,17 @@ class SearchCase:
     path: str
 
 
+def q(**params: str | int) -> str:
+    """An /api/search URL."""
+    return "/api/search?" + urlencode(params)
+
+
 def search_cases(gen: Generator, count: int) -> list[SearchCase]:
     """Queries over the generated vocabulary with realistic hit counts (the printed `hits` show them)."""
     v = gen.vocab
     popular_artist = v.artists[4]  # Zipf rank 5: a prolific artist, ~1 % of the library
     common = next(t for t in v.longtail if t.startswith("female:"))  # the most frequent female: tag
     excluded = next(t for t in v.longtail if t.startswith("male:"))  # the most frequent male: tag
-
-    def q(**params: str | int) -> str:
-        return "/api/search?" + urlencode(params)
 
     mid = min(50_000, count // 2)
     return [
@@ -535,12 +537,10 @@ def run(lib: Path, args: argparse.Namespace) -> bool:
         results.append(bench_writes(server.port, ids, gen, args.write_seconds))
         # last, as it changes every grouped result: a tankoubon, which a default (grouped) search merges in
         status, body, _ = client.request("PUT", "/api/tankoubons?" + urlencode({"name": "Bench Saga"}), "", AUTH)
-        tank_id = json.loads(body)["tankoubon_id"]
+        tank_id = json.loads(body)["tankoubon_id"] if status == 200 else None
         for member in ids[:3]:
-            client.request("PUT", f"/api/tankoubons/{tank_id}/{member}", "", AUTH)
-
-        def q(**params: str | int) -> str:
-            return "/api/search?" + urlencode(params)
+            if tank_id is None or client.request("PUT", f"/api/tankoubons/{tank_id}/{member}", "", AUTH)[0] != 200:
+                raise SystemExit(f"could not make the benchmark's tankoubon: {status} {body[:300]!r}")
 
         results += bench_searches(client, [
             SearchCase("search_with_tank_empty_p0", q(filter="")),
