@@ -8,7 +8,13 @@ import os
 import signal
 import sys
 
-from . import __version__, config
+import waitress
+
+from . import __version__, config, memory, scan, tasks
+from .api.shinobu import start_if_enabled
+from .app import create_app
+from .context import Context
+from .settings import DEFAULTS
 
 
 def setup_logging(cfg: config.Config, to_file: bool = True) -> None:
@@ -58,13 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key} = {value}")
         return 0
     setup_logging(cfg, to_file=args.command == "serve")
-    from .context import Context
-
     ctx = Context.open(cfg)
     try:
         if args.command == "set":
-            from .settings import DEFAULTS
-
             if args.key not in DEFAULTS:
                 print(f"unknown setting {args.key!r}; known: {', '.join(sorted(DEFAULTS))}", file=sys.stderr)
                 return 2
@@ -72,9 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.key} = {ctx.settings.get(args.key)}")
             return 0
         if args.command == "scan":
-            from . import scan, tasks
-
-            report = scan.scan(ctx.db, ctx.settings, cfg.content, thumbs=cfg.thumbs)
+            # The same ingest as the server's (plugins, duplicates), then the covers, made here and now.
+            report = scan.scan(ctx.ingest, cfg.content)
             tasks.regenerate_covers(ctx, force=False)
             print(report.as_dict())
             return 0
@@ -83,23 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         ctx.close()
 
 
-def serve(ctx) -> int:
-    import waitress
-
-    from .app import create_app
-
+def serve(ctx: Context) -> int:
     log = logging.getLogger("lrr_lite")
     cfg = ctx.config
     cfg.content.mkdir(parents=True, exist_ok=True)
-    from . import memory
-
     memory.limit_arenas()  # before any worker thread exists
     ctx.start()
     if cfg.scan_on_start:
         ctx.jobs.enqueue("scan_library", [], priority=10)
     app = create_app(ctx)
-    from .api.shinobu import start_if_enabled
-
     start_if_enabled(ctx)  # unless watch=off; it waits for the start-up scan job first
 
     def stop(signum, frame):  # waitress exits its loop on KeyboardInterrupt/SystemExit

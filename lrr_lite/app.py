@@ -25,8 +25,9 @@ from .api import (
     stamps,
     tankoubons,
 )
+from .api.common import ApiError
 from .context import Context
-from .errors import ApiError
+from .errors import Conflict, DomainError, Invalid, Locked, NotFound, Unsupported
 from .web import mount as mount_web
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,30 @@ def session_ok(ctx: Context, request: bottle.BaseRequest) -> bool:
     return web_session_ok(ctx, request)
 
 
+# The status of each kind of library error; a route may override some with its `errors` config, pairs of
+# (kind, status) such as `errors=((NotFound, 404),)` where LANraragi answers 404 instead of its usual 400.
+# (Pairs, not a dict: Bottle's route config flattens dicts with string keys.)
+STATUS: dict[type[DomainError], int] = {NotFound: 400, Invalid: 400, Locked: 423, Conflict: 409, Unsupported: 415}
+
+
+def domain_status(exc: DomainError, overrides: dict[type[DomainError], int]) -> int:
+    for kind in type(exc).__mro__:
+        if kind in overrides:
+            return overrides[kind]
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400
+
+
+def domain_error_reply(exc: DomainError, operation: str, route_config: Any) -> str:
+    """A library error in LANraragi's shape for this route: its operation name, its status, and the
+    hand-built body (no successMessage, no XML escaping) where LANraragi builds it by hand: locks, and
+    routes configured with `plain_errors=True` (upload, bookmark link)."""
+    status = domain_status(exc, dict(route_config.get("errors") or ()))
+    plain = bool(route_config.get("plain_errors")) or isinstance(exc, Locked)
+    return error_reply(ApiError(operation, exc.message, status, extra=exc.data, envelope=not plain))
+
+
 class ApiPlugin:
     """Wraps every route: No-Fun mode and API-key checks, CORS headers, errors as JSON."""
 
@@ -98,6 +123,8 @@ class ApiPlugin:
                 return callback(*args, **kwargs)
             except ApiError as exc:
                 return error_reply(exc)
+            except DomainError as exc:
+                return domain_error_reply(exc, operation, route.config)
             except common.SpecViolation as exc:
                 return common.json_reply(exc.body(operation), exc.status)
             except bottle.HTTPResponse:

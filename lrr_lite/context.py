@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from . import formats, thumbs
+from . import collections, formats, housekeeping, tasks, thumbs
+from .archives import Archives
 from .config import Config
 from .db import Database
+from .ingest import Ingest
 from .jobs import JobQueue
+from .locks import Locks
+from .plugins.runner import auto_run
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,6 +26,10 @@ class Context:
     settings: Settings
     jobs: JobQueue
     cache: formats.PageCache
+    locks: Locks
+    ingest: Ingest
+    collections: collections.Collections
+    archives: Archives = field(init=False)
     watcher: Any = None  # lrr_lite.watcher.Watcher, made by api/shinobu.mount, started by serve
 
     @classmethod
@@ -33,15 +41,23 @@ class Context:
         if config.api_key is not None:
             settings.set("apikey", config.api_key)
         thumbs.set_decode_concurrency(config.decode_concurrency)
-        ctx = cls(config=config, db=db, settings=settings, jobs=JobQueue(db, config.job_workers),
-                  cache=formats.PageCache(config.temp / "pages", settings.temp_max_bytes))
-        from . import collections, tasks  # imported here to keep import time light
-
+        jobs = JobQueue(db, config.job_workers)
+        locks = Locks()
+        categories = collections.Collections(db, settings, locks, thumbs=config.thumbs, jobs=jobs)
+        ctx = cls(config=config, db=db, settings=settings, jobs=jobs,
+                  cache=formats.PageCache(config.temp / "pages", settings.temp_max_bytes), locks=locks,
+                  ingest=Ingest(db, settings, config.thumbs, jobs=jobs, categories=categories),
+                  collections=categories)
+        ctx.archives = Archives(ctx)
+        ctx.ingest.plugins = lambda archive_id: auto_run(ctx, archive_id)
         collections.ensure_default_favorites(db)
         tasks.register_all(ctx)
         return ctx
 
     def start(self) -> None:
+        """Start the server's threads. Only the serving process calls this (not `lrr-lite set` or `scan`,
+        which may run beside a live server): what a killed server left in the temp folder is removed here."""
+        housekeeping.remove_crash_leftovers(self.db, self.config.temp)
         self.db.start_checkpointer()
         self.jobs.start()
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from . import formats, library, upload
-from .errors import ApiError
+from .errors import DomainError
+from .ingest import Supplied
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +129,12 @@ def download_to_library(ctx, url: str, category_id: str | None, *, timeout: floa
             name = f"{name.rsplit('.', 1)[0] if '.' in name else name}.{kind}"
         try:
             with open(target, "rb") as fh:
-                archive_id = upload.receive(ctx, fh, name, checksum=None, title=None, tags=f"source:{url}",
-                                            summary=None, category_id=category_id)
-        except ApiError as exc:
-            return {**result, "id": exc.extra.get("id"), "message": exc.message}
+                archive_id = upload.receive(ctx, fh, name, checksum=None,
+                                            supplied=Supplied(tags=f"source:{url}", category_id=category_id))
+        except DomainError as exc:
+            return {**result, "id": exc.data.get("id"), "message": exc.message}
+        except OSError as exc:
+            return {**result, "message": f"The file couldn't be moved to your content folder: {exc}"}
         row = library.get_row(ctx.db, archive_id)
         return {**result, "success": 1, "id": archive_id, "title": row["title"] if row else name,
                 "message": f"Downloaded {name}."}

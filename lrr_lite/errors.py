@@ -1,41 +1,54 @@
-"""The one exception type the API raises; turned into LANraragi's JSON shape in one place (app.py)."""
+"""The few errors the library raises. They know nothing of HTTP: the API layer (app.py) maps each kind to
+LANraragi's JSON shape and status, using the operation name of the route that called.
+
+`data` holds values a client may need besides the message (e.g. the ID of the archive an upload collides
+with); the API layer adds them to the error body.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-class ApiError(Exception):
-    """A client-visible failure: LANraragi's operation name, message and HTTP status.
+class DomainError(Exception):
+    """A failure the caller can act on: the message is short, human and safe to show to a client."""
 
-    `extra` holds additional keys some operations put in their error body (e.g. upload's `id`).
-    `envelope=False` sends the hand-built shape ({"operation","success":0,"error"} plus extra)
-    without `successMessage` and without XML-escaping, as LANraragi does for upload and friends.
-    """
-
-    def __init__(
-        self,
-        operation: str,
-        message: str,
-        status: int = 400,
-        *,
-        extra: dict[str, Any] | None = None,
-        envelope: bool = True,
-    ) -> None:
+    def __init__(self, message: str, **data: Any) -> None:
         super().__init__(message)
-        self.operation = operation
         self.message = message
-        self.status = status
-        self.extra = extra or {}
-        self.envelope = envelope
+        self.data = data
 
 
-class ArchiveError(Exception):
+class NotFound(DomainError):
+    """The archive, category, tankoubon, stamp, job or member asked for does not exist."""
+
+
+class Invalid(DomainError):
+    """The request cannot be carried out as asked: a bad value, an out-of-range page, a missing field."""
+
+
+class Locked(DomainError):
+    """Another writer held the resource for longer than a writer waits (locks.Locks)."""
+
+
+class Conflict(DomainError):
+    """The write would clash with what is stored: the same file or the same name is already in the library."""
+
+
+class Unsupported(DomainError):
+    """A kind of file or request this server does not handle (an unknown extension, a disabled feature)."""
+
+
+class ChecksumMismatch(Invalid):
+    """An uploaded file's SHA-1 is not the one the client announced."""
+
+
+class ArchiveError(Invalid):
     """An archive that cannot be opened or read: corrupt, truncated, empty, encrypted, unknown format.
 
     The message is a short human reason, logged by the scanner and sent to clients.
     """
 
 
-class ImageError(Exception):
+class ImageError(Invalid):
     """An image that cannot be decoded, or is too large to decode safely."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,6 @@ def tag_stats_json(db: Database, settings: Settings, minweight: int = 1, hide_ex
     """tag_stats() as JSON text, built by SQLite when no tankoubon has tags of its own (the usual case):
     a 100k library has ~100k distinct tags (every date_added is one), too many for a dict each."""
     if db.query_one("SELECT 1 FROM tankoubons WHERE tags != '' LIMIT 1") is not None:
-        import json
-
         return json.dumps(tag_stats(db, settings, minweight, hide_excluded), ensure_ascii=False)
     hidden = sorted({ns.lower() for ns in settings.excluded_namespaces}) if hide_excluded else []
     exclude = f"AND ns NOT IN ({','.join('?' * len(hidden))})" if hidden else ""
@@ -75,3 +75,31 @@ def drop_database(db: Database, settings: Settings, backups_dir: Path, pinned_ap
     settings.touch_cache()
     if pinned_api_key is not None:
         settings.set("apikey", pinned_api_key)
+
+
+LEFTOVER_PATTERNS = ("upload-*", "download-*", "restore-*.json")
+
+
+def remove_crash_leftovers(db: Database, temp: Path) -> int:
+    """At start-up: staging folders of uploads and downloads and restore files that a killed process left in
+    the temp folder. A restore file still named by a queued job is kept: that job runs after the start."""
+    wanted = set()
+    for row in db.query("SELECT args FROM jobs WHERE task='restore_backup' AND state='inactive'"):
+        try:
+            wanted.update(str(a) for a in json.loads(row["args"]))
+        except ValueError:
+            continue
+    removed = 0
+    for pattern in LEFTOVER_PATTERNS:
+        for path in temp.glob(pattern):
+            if str(path) in wanted:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("start-up: removed %d file(s) left in %s by an interrupted upload, download or restore",
+                 removed, temp)
+    return removed

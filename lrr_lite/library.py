@@ -13,7 +13,7 @@ from typing import Any
 
 from . import memory
 from .db import Database
-from .errors import ApiError
+from .errors import Invalid, NotFound
 from .search.natural import natural_key
 from .tags import index_keys, is_untagged, namespace_values, normalize_tags, split_tags
 
@@ -45,11 +45,11 @@ def get_row(db: Database, archive_id: str) -> sqlite3.Row | None:
     return db.query_one(f"SELECT {ARCHIVE_COLUMNS} FROM archives WHERE id=?", (archive_id,))
 
 
-def require_row(db: Database, archive_id: str, operation: str) -> sqlite3.Row:
+def require_row(db: Database, archive_id: str) -> sqlite3.Row:
     """The archive's row if its file is present, else LANraragi's doesn't-exist error."""
     row = get_row(db, archive_id)
     if row is None or not row["path"]:
-        raise ApiError(operation, NO_SUCH_ID)
+        raise NotFound(NO_SUCH_ID)
     return row
 
 
@@ -58,8 +58,8 @@ def toc_of(db: Database, archive_id: str) -> list[dict[str, Any]]:
             for r in db.query("SELECT page, name FROM toc WHERE archive_id=? ORDER BY page", (archive_id,))]
 
 
-def get_json(db: Database, archive_id: str, operation: str = "metadata") -> dict[str, Any]:
-    row = require_row(db, archive_id, operation)
+def get_json(db: Database, archive_id: str) -> dict[str, Any]:
+    row = require_row(db, archive_id)
     return archive_json(row, toc_of(db, archive_id))
 
 
@@ -217,10 +217,9 @@ def write_title(conn: sqlite3.Connection, archive_id: str, title: str) -> None:
 def update_metadata(db: Database, archive_id: str, title: str | None, tags: str | None,
                     summary: str | None) -> str:
     """PUT …/metadata: empty title = unchanged, tags "" clears; needs title or tags. Returns the title."""
-    operation = "update_metadata"
-    row = require_row(db, archive_id, operation)
+    row = require_row(db, archive_id)
     if title is None and tags is None:
-        raise ApiError(operation, "No metadata parameters (Please supply title, tags or summary)")
+        raise Invalid("No metadata parameters (Please supply title, tags or summary)")
     with db.write() as conn:
         if title:
             write_title(conn, archive_id, _one_line(title).strip())
@@ -235,8 +234,8 @@ def _one_line(text: str) -> str:
     return text.replace("\r", "").replace("\n", "")
 
 
-def set_isnew(db: Database, archive_id: str, isnew: bool, operation: str) -> sqlite3.Row:
-    row = require_row(db, archive_id, operation)
+def set_isnew(db: Database, archive_id: str, isnew: bool) -> sqlite3.Row:
+    row = require_row(db, archive_id)
     with db.write() as conn:
         conn.execute("UPDATE archives SET isnew=? WHERE id=?", (1 if isnew else 0, archive_id))
     return row
@@ -244,13 +243,12 @@ def set_isnew(db: Database, archive_id: str, isnew: bool, operation: str) -> sql
 
 def update_progress(db: Database, archive_id: str, page: int, *, force: bool) -> int:
     """Store progress and lastreadtime; returns the lastreadtime written. Caller checked the settings."""
-    operation = "update_progress"
-    row = require_row(db, archive_id, operation)
+    row = require_row(db, archive_id)
     if not force:
         if not row["pagecount"]:
-            raise ApiError(operation, "Archive doesn't have a total page count recorded yet.")
+            raise Invalid("Archive doesn't have a total page count recorded yet.")
         if not 0 < page <= row["pagecount"]:
-            raise ApiError(operation, "Invalid progress value.")
+            raise Invalid("Invalid progress value.")
     now = int(time.time())
     with db.write() as conn:
         conn.execute("UPDATE archives SET progress=?, lastreadtime=? WHERE id=?", (page, now, archive_id))
@@ -258,14 +256,14 @@ def update_progress(db: Database, archive_id: str, page: int, *, force: bool) ->
 
 
 def add_toc(db: Database, archive_id: str, page: int, title: str) -> None:
-    require_row(db, archive_id, "update_toc")
+    require_row(db, archive_id)
     with db.write() as conn:
         conn.execute("INSERT INTO toc(archive_id, page, name) VALUES (?, ?, ?) "
                      "ON CONFLICT(archive_id, page) DO UPDATE SET name=excluded.name", (archive_id, page, title))
 
 
 def remove_toc(db: Database, archive_id: str, page: int) -> None:
-    require_row(db, archive_id, "remove_toc")
+    require_row(db, archive_id)
     with db.write() as conn:
         conn.execute("DELETE FROM toc WHERE archive_id=? AND page=?", (archive_id, page))
 

@@ -1,33 +1,63 @@
-"""Per-resource write locks: a second concurrent writer of the same resource is refused with 423.
+"""Per-resource write locks: writers of one resource (an archive, a category, a tankoubon, an upload's file
+name) take turns.
 
-LANraragi refuses rather than queues (SEMANTICS §0); locks expire after 10 s so a stuck writer
-can never lock a resource forever.
+Departure from LANraragi (SEMANTICS §0): LANraragi refuses a second concurrent writer at once with 423
+"Locked resource". In one process we can do better: a writer waits for its turn, for at most `wait` seconds,
+and only when that runs out is the answer `Locked` (423 on the wire). Under 32 concurrent clients writing
+to one category no write is refused. A lock is re-entrant for the thread that holds it, so one service
+method may call another on the same resource.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import ApiError
+from .errors import Locked
 
-TTL = 10.0
-_held: dict[str, float] = {}
-_guard = threading.Lock()
+DEFAULT_WAIT = 5.0  # seconds a writer queues for a resource before it gives up (a few, not LANraragi's 0)
 
 
-@contextmanager
-def resource_lock(key: str, operation: str) -> Iterator[None]:
-    now = time.monotonic()
-    with _guard:
-        expiry = _held.get(key)
-        if expiry is not None and expiry > now:
-            raise ApiError(operation, f"Locked resource: {key.split(':', 1)[-1]}.", 423, envelope=False)
-        _held[key] = now + TTL
-    try:
-        yield
-    finally:
-        with _guard:
-            _held.pop(key, None)
+class _Entry:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.users = 0  # threads holding or waiting: the entry is dropped when none are left
+
+
+class Locks:
+    def __init__(self, wait: float = DEFAULT_WAIT) -> None:
+        self.wait = wait
+        self._guard = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+
+    @contextmanager
+    def hold(self, kind: str, name: str) -> Iterator[None]:
+        """Hold the lock of resource `name` of `kind` (e.g. "category-write", "SET_1700000000").
+
+        Raises Locked("Locked resource: <name>.") when it could not be had within `wait` seconds."""
+        key = f"{kind}:{name}"
+        with self._guard:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry()
+            entry.users += 1
+        try:
+            if not entry.lock.acquire(timeout=self.wait):
+                raise Locked(f"Locked resource: {name}.")
+            try:
+                yield
+            finally:
+                entry.lock.release()
+        finally:
+            with self._guard:
+                entry.users -= 1
+                if entry.users == 0:
+                    del self._entries[key]
+
+    def busy(self) -> int:
+        """Resources held or waited for right now (for tests and diagnostics)."""
+        with self._guard:
+            return len(self._entries)

@@ -8,9 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from . import formats, library, thumbs
-from .errors import ApiError, ArchiveError, ImageError
+from .collections import tank_cover_path
+from .errors import ArchiveError, ImageError, Invalid, NotFound
 
 log = logging.getLogger(__name__)
+
+
+class MemberNotFound(NotFound):
+    """The archive exists but holds no member of that name (404 where a missing archive is 400)."""
+
+
+def _thumbnail(data: bytes, quality: int) -> bytes:
+    try:
+        return thumbs.make_thumbnail(data, quality=quality)
+    except ImageError as exc:
+        raise ImageError(f"Couldn't make a thumbnail: {exc}") from None
 
 
 def cover_path(thumb_dir: Path, archive_id: str) -> Path:
@@ -26,12 +38,12 @@ def thumb_path(thumb_dir: Path, archive_id: str, page: int) -> Path:
     return cover_path(thumb_dir, archive_id) if page <= 0 else page_thumb_path(thumb_dir, archive_id, page)
 
 
-def pages_of(ctx, archive_id: str, operation: str) -> tuple[Path, list[str]]:
+def pages_of(ctx: Any, archive_id: str) -> tuple[Path, list[str]]:
     """(file path, ordered pages) of an archive whose file exists; lists and stores pages if unknown."""
-    row = library.require_row(ctx.db, archive_id, operation)
+    row = library.require_row(ctx.db, archive_id)
     path = Path(row["path"])
     if not path.is_file():
-        raise ApiError(operation, library.NO_SUCH_ID)
+        raise NotFound(library.NO_SUCH_ID)
     pages = library.page_list(ctx.db, archive_id)
     if pages is None:
         pages = formats.list_pages(path)
@@ -40,41 +52,38 @@ def pages_of(ctx, archive_id: str, operation: str) -> tuple[Path, list[str]]:
     return path, pages
 
 
-def read_member(ctx, archive_id: str, name: str, operation: str = "serve_page", row: Any = None) -> bytes:
-    """Bytes of the member named exactly `name`; 404 envelope if the archive has no such member. `row`: the
-    archive's row when the caller has already looked it up."""
-    row = row if row is not None else library.require_row(ctx.db, archive_id, operation)
+def read_member(ctx: Any, archive_id: str, name: str, row: Any = None) -> bytes:
+    """Bytes of the member named exactly `name` (MemberNotFound if the archive has no such member). `row`:
+    the archive's row when the caller has already looked it up."""
+    row = row if row is not None else library.require_row(ctx.db, archive_id)
     path = Path(row["path"])
     if not name or "\x00" in name:
-        raise ApiError(operation, "Invalid path.", 400)
+        raise Invalid("Invalid path.")
     known = name in (library.page_list(ctx.db, archive_id) or ())
     try:
         return formats.read_member(path, name, cache=ctx.cache, key=archive_id, known_member=known)
     except KeyError:
-        raise ApiError(operation, f"File not found in archive: {name}", 404) from None
+        raise MemberNotFound(f"File not found in archive: {name}") from None
     except (ArchiveError, OSError) as exc:
-        raise ApiError(operation, f"Couldn't read the archive: {exc}", 400) from None
+        raise ArchiveError(f"Couldn't read the archive: {exc}") from None
 
 
-def read_page(ctx, archive_id: str, page: int, operation: str) -> bytes:
+def read_page(ctx: Any, archive_id: str, page: int) -> bytes:
     """Page N (1-based) of the archive's page list."""
-    _, pages = pages_of(ctx, archive_id, operation)
+    _, pages = pages_of(ctx, archive_id)
     if not pages:
-        raise ApiError(operation, "This archive has no pages.")
+        raise Invalid("This archive has no pages.")
     if not 1 <= page <= len(pages):
-        raise ApiError(operation, f"Page {page} out of range.")
-    return read_member(ctx, archive_id, pages[page - 1], operation)
+        raise Invalid(f"Page {page} out of range.")
+    return read_member(ctx, archive_id, pages[page - 1])
 
 
-def make_thumbnail(ctx, archive_id: str, page: int) -> Path:
+def make_thumbnail(ctx: Any, archive_id: str, page: int) -> Path:
     """Write the thumbnail file for page (0 = cover made from page 1) and return its path."""
     source_page = max(page, 1)
-    data = read_page(ctx, archive_id, source_page, "serve_thumbnail")
+    data = read_page(ctx, archive_id, source_page)
     hq = page <= 0 or bool(ctx.settings.get("hqthumbpages"))
-    try:
-        jpeg = thumbs.make_thumbnail(data, quality=80 if hq else 50)
-    except ImageError as exc:
-        raise ApiError("serve_thumbnail", f"Couldn't make a thumbnail: {exc}") from None
+    jpeg = _thumbnail(data, quality=80 if hq else 50)
     dest = thumb_path(ctx.config.thumbs, archive_id, page)
     thumbs.write_atomic(dest, jpeg)
     if page <= 0:
@@ -83,13 +92,10 @@ def make_thumbnail(ctx, archive_id: str, page: int) -> Path:
     return dest
 
 
-def set_cover(ctx, archive_id: str, page: int) -> Path:
+def set_cover(ctx: Any, archive_id: str, page: int) -> Path:
     """PUT …/thumbnail?page=N: the cover is rebuilt now from page N."""
-    data = read_page(ctx, archive_id, page, "update_thumbnail")
-    try:
-        jpeg = thumbs.make_thumbnail(data, quality=80)
-    except ImageError as exc:
-        raise ApiError("update_thumbnail", f"Couldn't make a thumbnail: {exc}") from None
+    data = read_page(ctx, archive_id, page)
+    jpeg = _thumbnail(data, quality=80)
     dest = cover_path(ctx.config.thumbs, archive_id)
     thumbs.write_atomic(dest, jpeg)
     with ctx.db.write() as conn:
@@ -97,31 +103,24 @@ def set_cover(ctx, archive_id: str, page: int) -> Path:
     return dest
 
 
-def tank_cover_path(thumb_dir: Path, tank_id: str) -> Path:
-    return thumb_dir / "TA" / f"{tank_id}.jpg"
-
-
-def tank_page(ctx, tank_id: str, global_page: int, operation: str) -> tuple[str, int]:
+def tank_page(ctx: Any, tank_id: str, global_page: int) -> tuple[str, int]:
     """(archive ID, page within it) of a tankoubon's global page: member pages concatenated in order."""
     members = ctx.db.query("SELECT a.id, a.pagecount FROM tank_archives t JOIN archives a ON a.id = t.archive_id "
                            "WHERE t.tank_id = ? AND a.path != '' ORDER BY t.position", (tank_id,))
     left = global_page
     for member in members:
-        count = member["pagecount"] or len(pages_of(ctx, member["id"], operation)[1])
+        count = member["pagecount"] or len(pages_of(ctx, member["id"])[1])
         if 1 <= left <= count:
             return member["id"], left
         left -= count
-    raise ApiError(operation, f"Page {global_page} is out of range for this tankoubon.")
+    raise Invalid(f"Page {global_page} is out of range for this tankoubon.")
 
 
-def make_tank_thumbnail(ctx, tank_id: str, global_page: int = 1, operation: str = "serve_tankoubon_thumbnail") -> Path:
+def make_tank_thumbnail(ctx: Any, tank_id: str, global_page: int = 1) -> Path:
     """Cover of a tankoubon from its global page (default: the first member's first page)."""
-    archive_id, page = tank_page(ctx, tank_id, global_page, operation)
-    data = read_page(ctx, archive_id, page, operation)
-    try:
-        jpeg = thumbs.make_thumbnail(data, quality=80)
-    except ImageError as exc:
-        raise ApiError(operation, f"Couldn't make a thumbnail: {exc}") from None
+    archive_id, page = tank_page(ctx, tank_id, global_page)
+    data = read_page(ctx, archive_id, page)
+    jpeg = _thumbnail(data, quality=80)
     dest = tank_cover_path(ctx.config.thumbs, tank_id)
     thumbs.write_atomic(dest, jpeg)
     return dest

@@ -7,28 +7,28 @@ from typing import Any
 
 from . import library
 from .db import Database
-from .errors import ApiError
+from .errors import Invalid, NotFound
 
 NO_SUCH_STAMP = "The given stamp does not exist."
 
 
 def stamped_pages(db: Database, archive_id: str) -> list[str]:
-    library.require_row(db, archive_id, "get_stamped_pages")
+    library.require_row(db, archive_id)
     return [str(r[0]) for r in db.query("SELECT DISTINCT page FROM stamps WHERE archive_id=? ORDER BY page",
                                         (archive_id,))]
 
 
 def stamps_on_page(db: Database, archive_id: str, page: int) -> list[dict[str, Any]]:
-    library.require_row(db, archive_id, "get_stamps_by_page")
+    library.require_row(db, archive_id)
     return [{"id": r["id"], "content": r["content"], "position": r["position"]} for r in db.query(
         "SELECT id, content, position FROM stamps WHERE archive_id=? AND page=? ORDER BY id", (archive_id, page))]
 
 
 def add_stamp(db: Database, archive_id: str, page: int, content: str, position: str) -> str:
     """New stamp `STAMPS_<page>_<epoch ms>` (the next free millisecond if two arrive at once)."""
-    row = library.require_row(db, archive_id, "add_stamp")
+    row = library.require_row(db, archive_id)
     if not 0 < page <= row["pagecount"]:
-        raise ApiError("add_stamp", f"Page {page} out of range.")
+        raise Invalid(f"Page {page} out of range.")
     with db.write() as conn:
         stamp_ms = int(time.time() * 1000)
         while conn.execute("SELECT 1 FROM stamps WHERE id=?", (f"STAMPS_{page}_{stamp_ms}",)).fetchone():
@@ -42,7 +42,7 @@ def add_stamp(db: Database, archive_id: str, page: int, content: str, position: 
 def get_stamp(db: Database, stamp_id: str) -> dict[str, Any]:
     row = db.query_one("SELECT id, content, position FROM stamps WHERE id=?", (stamp_id,))
     if row is None:
-        raise ApiError("get_stamp", NO_SUCH_STAMP)
+        raise NotFound(NO_SUCH_STAMP)
     return {"id": row["id"], "content": row["content"], "position": row["position"]}
 
 

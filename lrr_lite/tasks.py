@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from . import backup, download, duplicates, library, pages, scan, upload
-from .errors import ApiError, ArchiveError
+from .errors import DomainError
+from .ingest import Supplied
 from .jobs import JobContext
-from .plugins.runner import auto_run
 
 log = logging.getLogger(__name__)
 
@@ -21,20 +21,20 @@ def register_all(ctx) -> None:
         archive_id, page = str(args[1]), int(args[2]) if len(args) > 2 else 0
         try:
             return str(pages.make_thumbnail(ctx, archive_id, page))
-        except ApiError as exc:
+        except DomainError as exc:
             raise RuntimeError(exc.message) from None
 
     def tank_thumbnail_task(job: JobContext, args: list[Any]) -> str:
         try:
             return str(pages.make_tank_thumbnail(ctx, str(args[1]) if len(args) > 1 else ""))
-        except ApiError as exc:
+        except DomainError as exc:
             raise RuntimeError(exc.message) from None
 
     def page_thumbnails(job: JobContext, args: list[Any]) -> dict[str, Any]:
         archive_id, force = str(args[0]), bool(args[1]) if len(args) > 1 else False
         try:
-            _, page_list = pages.pages_of(ctx, archive_id, "generate_page_thumbnails")
-        except ApiError as exc:
+            _, page_list = pages.pages_of(ctx, archive_id)
+        except DomainError as exc:
             raise RuntimeError(exc.message) from None
         notes: dict[str, Any] = {"total_pages": len(page_list), "id": archive_id}
         job.note(**notes)
@@ -44,7 +44,7 @@ def register_all(ctx) -> None:
             if force or not dest.exists():
                 try:
                     pages.make_thumbnail(ctx, archive_id, n)
-                except ApiError as exc:
+                except DomainError as exc:
                     errors[str(n)] = exc.message
             notes[str(n)] = "processed"
             job.note(**{str(n): "processed"})
@@ -55,14 +55,14 @@ def register_all(ctx) -> None:
         return regenerate_covers(ctx, force, job)
 
     def scan_library(job: JobContext, args: list[Any]) -> dict[str, Any]:
-        report = scan.scan(ctx.db, ctx.settings, ctx.config.content, thumbs=ctx.config.thumbs,
-                           progress=lambda r: job.note(**r.as_dict()))
-        for archive_id in report.new_ids:
-            auto_run(ctx, archive_id)  # enabled metadata plugins, as on upload
+        report = scan.scan(ctx.ingest, ctx.config.content, progress=lambda r: job.note(**r.as_dict()))
         if report.added:
-            ctx.jobs.enqueue("regen_all_thumbnails", [str(ctx.config.thumbs), 0])
+            ctx.ingest.request_covers()
         result = report.as_dict()
         result["errors"] = report.errors
+        if report.duplicates:
+            result["duplicates"] = report.duplicates
+            job.note(duplicate_files=report.duplicates)
         return result
 
     def handle_upload(job: JobContext, args: list[Any]) -> dict[str, Any]:
@@ -73,12 +73,12 @@ def register_all(ctx) -> None:
         # Fills the page cache of a stream-only archive ahead of the reader (/files?force=true).
         archive_id = str(args[0])
         try:
-            _, page_list = pages.pages_of(ctx, archive_id, "get_file_list")
+            _, page_list = pages.pages_of(ctx, archive_id)
             for n, name in enumerate(page_list, start=1):
-                pages.read_member(ctx, archive_id, name, "get_file_list")
+                pages.read_member(ctx, archive_id, name)
                 if n % 20 == 0 or n == len(page_list):
                     job.note(extracted=n, total_pages=len(page_list))
-        except ApiError as exc:
+        except DomainError as exc:
             raise RuntimeError(exc.message) from None
         return {"success": 1, "id": archive_id, "pages": len(page_list)}
 
@@ -139,7 +139,7 @@ def regenerate_covers(ctx, force: bool, job: JobContext | None = None) -> dict[s
         if force or not pages.cover_path(ctx.config.thumbs, archive_id).exists():
             try:
                 pages.make_thumbnail(ctx, archive_id, 0)
-            except (ApiError, ArchiveError, OSError) as exc:
+            except (DomainError, OSError) as exc:
                 errors[archive_id] = getattr(exc, "message", str(exc))
         done += 1
         if job is not None and done % 100 == 0:
@@ -148,7 +148,7 @@ def regenerate_covers(ctx, force: bool, job: JobContext | None = None) -> dict[s
         if force or not pages.tank_cover_path(ctx.config.thumbs, tank[0]).exists():
             try:
                 pages.make_tank_thumbnail(ctx, tank[0])
-            except (ApiError, ArchiveError, OSError) as exc:
+            except (DomainError, OSError) as exc:
                 errors[tank[0]] = getattr(exc, "message", str(exc))
     if job is not None:
         job.note(processed=done, total=len(rows))
@@ -164,11 +164,14 @@ def import_staged_file(ctx, path: str, category_id: str | None) -> dict[str, Any
                 "message": "Only files in the server's temp folder can be imported."}
     try:
         with open(staged, "rb") as fh:
-            archive_id = upload.receive(ctx, fh, staged.name, checksum=None, title=None, tags=None,
-                                        summary=None, category_id=category_id)
-    except ApiError as exc:
-        return {"success": 0, "id": exc.extra.get("id"), "category": category_id, "title": staged.name,
+            archive_id = upload.receive(ctx, fh, staged.name, checksum=None,
+                                        supplied=Supplied(category_id=category_id))
+    except DomainError as exc:
+        return {"success": 0, "id": exc.data.get("id"), "category": category_id, "title": staged.name,
                 "message": exc.message}
+    except OSError as exc:
+        return {"success": 0, "id": None, "category": category_id, "title": staged.name,
+                "message": f"The file couldn't be moved to your content folder: {exc}"}
     finally:
         staged.unlink(missing_ok=True)
     row = library.get_row(ctx.db, archive_id)

@@ -1,4 +1,9 @@
-"""Archive upload and deletion (SEMANTICS §11, §17): the file and its record move together."""
+"""Archive upload and deletion (SEMANTICS §11, §17): the file and its record move together.
+
+An upload is stored in the temp folder first (hashed on the way), checked, then moved into the content folder
+under a claim and ingested with the client's metadata in the same call (see ingest.py on who owns a file).
+The cover is not made here: like every import, the archive's cover is a queued job.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from . import collections, formats, library, pages, scan
-from .errors import ApiError, ArchiveError
-from .locks import resource_lock
+from . import formats, library, pages
+from .errors import ArchiveError, ChecksumMismatch, Conflict, Invalid, Unsupported
+from .ingest import ID_BYTES, Supplied
 
 log = logging.getLogger(__name__)
 
-OP = "upload"
 CHUNK = 1 << 20
-
-
-def _fail(message: str, status: int, **extra: str) -> ApiError:
-    return ApiError(OP, message, status, extra=extra, envelope=False)
 
 
 def truncate_name(filename: str, limit: int = 255 - len(".upload")) -> str:
@@ -45,16 +45,20 @@ def safe_filename(raw: str) -> str:
     return name.lstrip(".") or "upload"
 
 
-def receive(ctx, stream: BinaryIO, raw_name: str, *, checksum: str | None, title: str | None,
-            tags: str | None, summary: str | None, category_id: str | None) -> str:
-    """Store an uploaded archive in the content folder and import it. Returns the new ID."""
+def receive(ctx: Any, stream: BinaryIO, raw_name: str, *, checksum: str | None,
+            supplied: Supplied | None = None) -> str:
+    """Store an uploaded archive in the content folder and ingest it with `supplied`. Returns the new ID.
+
+    Raises ChecksumMismatch, Unsupported (extension), Invalid (empty), Conflict (same file or same name,
+    `data["id"]`), ArchiveError (unreadable, `data["id"]`), Locked (another upload of the same name kept
+    its lock too long) or OSError (the content folder refused the file)."""
     filename = safe_filename(raw_name)
     staging = Path(tempfile.mkdtemp(prefix="upload-", dir=ctx.config.temp))
     try:
         staged = staging / "file"
         whole = hashlib.sha1()
         head = hashlib.sha1()
-        head_left = scan.ID_BYTES
+        head_left = ID_BYTES
         with open(staged, "wb") as out:
             while chunk := stream.read(CHUNK):
                 out.write(chunk)
@@ -63,27 +67,28 @@ def receive(ctx, stream: BinaryIO, raw_name: str, *, checksum: str | None, title
                     head.update(chunk[:head_left])
                     head_left -= len(chunk)
         if checksum is not None and checksum != "" and checksum != whole.hexdigest():
-            raise _fail(f"Checksum mismatch: expected {checksum}, got {whole.hexdigest()}.", 417)
-        with resource_lock(f"upload:{filename}", OP):
+            raise ChecksumMismatch(f"Checksum mismatch: expected {checksum}, got {whole.hexdigest()}.")
+        with ctx.locks.hold("upload", filename):
             if not formats.is_archive_name(filename):
-                raise _fail(f"Unsupported file extension ({filename})", 415)
+                raise Unsupported(f"Unsupported file extension ({filename})")
             filename = truncate_name(filename)
             archive_id = head.hexdigest()
             if staged.stat().st_size == 0:
-                raise _fail("The uploaded file is empty.", 400)
+                raise Invalid("The uploaded file is empty.")
             existing = library.get_row(ctx.db, archive_id)
             replace = bool(ctx.settings.get("replacedupe"))
             dest = ctx.config.content / filename
             if existing is not None and existing["path"] and Path(existing["path"]).exists() and not replace:
-                raise _fail("This file already exists in the Library. Enable replace duplicated archive in "
-                            "config to replace old ones.", 409, id=archive_id)
+                raise Conflict("This file already exists in the Library. Enable replace duplicated archive in "
+                               "config to replace old ones.", id=archive_id)
             if dest.exists() and not replace:
-                raise _fail("A file with the same name is present in the Library. Enable replace duplicated "
-                            "archive in config to replace old ones.", 409, id=archive_id)
+                raise Conflict("A file with the same name is present in the Library. Enable replace duplicated "
+                               "archive in config to replace old ones.", id=archive_id)
+            named = staged_with_name(staged, filename)
             try:
-                formats.list_pages(staged_with_name(staged, filename))
+                formats.list_pages(named)
             except ArchiveError as exc:
-                raise _fail(f"The file isn't a readable archive: {exc}", 422, id=archive_id) from None
+                raise ArchiveError(f"The file isn't a readable archive: {exc}", id=archive_id) from None
             if replace:
                 if existing is not None and existing["path"] and existing["path"] != str(dest):
                     delete_archive(ctx, archive_id, remove_record=True)
@@ -92,40 +97,15 @@ def receive(ctx, stream: BinaryIO, raw_name: str, *, checksum: str | None, title
                     if old is not None:
                         delete_archive(ctx, old["archive_id"], remove_record=True)
             ctx.config.content.mkdir(parents=True, exist_ok=True)
-            try:
-                shutil.move(str(staged_with_name(staged, filename)), str(dest))
-            except OSError as exc:
-                raise _fail(f"The file couldn't be moved to your content folder: {exc}", 500,
-                            id=archive_id) from None
-            st = dest.stat()
-            try:
-                archive_id, _ = scan.import_file(ctx.db, ctx.settings, str(dest), st, archive_id)
-            except ArchiveError as exc:
-                raise _fail(f"The file isn't a readable archive: {exc}", 422, id=archive_id) from None
-            with ctx.db.write() as conn:
-                current = conn.execute("SELECT tags FROM archives WHERE id=?", (archive_id,)).fetchone()["tags"]
-                if tags:
-                    # Upload keeps the client's tag string as given, then date_added is appended.
-                    merged = tags + ("," + current if current else "")
-                    library.write_tags(conn, archive_id, merged)
-                if title and title.strip():
-                    library.write_title(conn, archive_id, title.strip())
-                if summary and summary.strip():
-                    conn.execute("UPDATE archives SET summary=? WHERE id=?", (summary, archive_id))
-            if category_id:
-                try:
-                    collections.add_to_category(ctx.db, category_id, archive_id)
-                except ApiError:
-                    pass  # LANraragi ignores a failed category add on upload
-            ctx.settings.touch_cache()
-        from .plugins.runner import auto_run  # plugins import upload's neighbours; keep the cycle lazy
-
-        auto_run(ctx, archive_id)
-        try:
-            pages.make_thumbnail(ctx, archive_id, 0)
-        except (ApiError, ArchiveError, OSError) as exc:
-            log.warning("upload: no cover for %s: %s", archive_id, getattr(exc, "message", exc))
-        return archive_id
+            with ctx.ingest.claim(str(dest)):
+                shutil.move(str(named), str(dest))
+                outcome = ctx.ingest.file(str(dest), supplied=supplied or Supplied())
+                if outcome.status == "failed" or outcome.archive_id is None:
+                    # The client is told it failed: the file must not stay behind as an unlisted archive.
+                    dest.unlink(missing_ok=True)
+                    ctx.ingest.vanished([str(dest)])
+                    raise ArchiveError(f"The file isn't a readable archive: {outcome.reason}", id=archive_id)
+        return outcome.archive_id
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -138,7 +118,7 @@ def staged_with_name(staged: Path, filename: str) -> Path:
     return named
 
 
-def delete_archive(ctx, archive_id: str, *, remove_record: bool = True) -> str | None:
+def delete_archive(ctx: Any, archive_id: str, *, remove_record: bool = True) -> str | None:
     """Delete the file and the record; returns the deleted file's path, or None if unknown."""
     row = library.get_row(ctx.db, archive_id)
     if row is None:

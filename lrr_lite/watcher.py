@@ -23,20 +23,29 @@ Settings: config `watch` = auto|inotify|poll|off (LRR_WATCH) and `poll_interval`
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import errno
 import logging
 import os
 import select
 import stat
-import struct
 import threading
 import time
 from pathlib import Path
 
 from . import formats, scan
-from .errors import ArchiveError
+from .ingest import shown
+from .inotify import (
+    IN_CLOSE_WRITE,
+    IN_CREATE,
+    IN_DELETE,
+    IN_DELETE_SELF,
+    IN_IGNORED,
+    IN_ISDIR,
+    IN_MOVE_SELF,
+    IN_MOVED_FROM,
+    IN_MOVED_TO,
+    IN_Q_OVERFLOW,
+    Inotify,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +60,6 @@ IMPORT_CHUNK = 32  # files recorded per write transaction (below the page-list m
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "glusterfs", "davfs",
               "fuse", "fuseblk", "lustre", "gpfs", "beegfs", "virtiofs"}
 
-# inotify(7)
-IN_CLOSE_WRITE = 0x00000008
-IN_MOVED_FROM = 0x00000040
-IN_MOVED_TO = 0x00000080
-IN_CREATE = 0x00000100
-IN_DELETE = 0x00000200
-IN_DELETE_SELF = 0x00000400
-IN_MOVE_SELF = 0x00000800
-IN_Q_OVERFLOW = 0x00004000
-IN_IGNORED = 0x00008000
-IN_ONLYDIR = 0x01000000
-IN_ISDIR = 0x40000000
-IN_NONBLOCK = 0o4000
-IN_CLOEXEC = 0o2000000
-WATCH_MASK = (IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF
-              | IN_MOVE_SELF | IN_ONLYDIR)
-_EVENT = struct.Struct("iIII")
 
 
 def configured_mode(ctx) -> str:
@@ -117,92 +109,6 @@ def is_network_fs(fstype: str) -> bool:
     return fstype in NETWORK_FS or fstype.startswith("fuse.") or fstype.startswith("nfs")
 
 
-class Inotify:
-    """Just enough of inotify(7) through ctypes: recursive directory watches and decoded events."""
-
-    def __init__(self) -> None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        self._add = libc.inotify_add_watch
-        self._add.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
-        self._rm = libc.inotify_rm_watch
-        self._rm.argtypes = [ctypes.c_int, ctypes.c_int]
-        fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if fd < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"inotify_init1: {os.strerror(err)}")
-        self.fd = fd
-        self.paths: dict[int, str] = {}  # watch descriptor -> directory path
-
-    def add(self, path: str) -> int | None:
-        """Watch one directory; None if it vanished meanwhile. OSError(ENOSPC) at the watch limit."""
-        wd = self._add(self.fd, os.fsencode(path), WATCH_MASK)
-        if wd < 0:
-            err = ctypes.get_errno()
-            if err in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
-                return None
-            raise OSError(err, f"inotify_add_watch {path}: {os.strerror(err)}")
-        self.paths.setdefault(wd, path)  # a directory reached twice (symlink) keeps its first path
-        return wd
-
-    def add_tree(self, root: str) -> list[str]:
-        """Watch root and every directory below it (symlinks followed, loops cut); returns the directories.
-
-        Each directory is watched BEFORE it is listed: a subdirectory created in between is then either
-        in the listing or announced by an event, never lost (os.walk lists first, which loses it)."""
-        seen: set[tuple[int, int]] = set()
-        dirs: list[str] = []
-        stack = [root]
-        while stack:
-            dirpath = stack.pop()
-            try:
-                st = os.stat(dirpath)
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            if self.add(dirpath) is None:
-                continue
-            dirs.append(dirpath)
-            try:
-                with os.scandir(dirpath) as entries:
-                    stack.extend(sorted((e.path for e in entries if e.is_dir(follow_symlinks=True)), reverse=True))
-            except OSError:
-                pass
-        return dirs
-
-    def remove_tree(self, prefix: str) -> None:
-        below = prefix.rstrip("/") + "/"
-        for wd, path in list(self.paths.items()):
-            if path == prefix or path.startswith(below):
-                self._rm(self.fd, wd)  # the kernel answers with IN_IGNORED; the mapping goes now
-                del self.paths[wd]
-
-    def read(self) -> list[tuple[int, int, int, str]]:
-        """All queued events as (wd, mask, cookie, name); [] when none are waiting."""
-        events = []
-        while True:
-            try:
-                buf = os.read(self.fd, 64 * 1024)
-            except BlockingIOError:
-                return events
-            except InterruptedError:
-                continue
-            offset = 0
-            while offset + _EVENT.size <= len(buf):
-                wd, mask, cookie, length = _EVENT.unpack_from(buf, offset)
-                offset += _EVENT.size
-                raw = buf[offset:offset + length].split(b"\0", 1)[0]
-                offset += length
-                events.append((wd, mask, cookie, os.fsdecode(raw)))
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        self.paths.clear()
-
-
 class _Pending:
     """A path waiting to be handled: its last seen size/mtime and when that last changed."""
 
@@ -234,7 +140,6 @@ class Watcher:
         self._new_archives = 0
         self._thumbs_due = 0.0
         self._more = False
-        self._changed = False
         self.last_error: str | None = None
 
     # -- control (any thread) ----------------------------------------------------------------------------
@@ -333,12 +238,18 @@ class Watcher:
                 self._wait(timeout)
                 if self._stop.is_set():
                     break
-                self._read_events(root)
-                if self._rescan or (self.mode == "poll" and time.monotonic() >= next_poll):
-                    self._rescan = False
-                    self._full_pass(root)
-                    next_poll = time.monotonic() + self.poll_interval
-                self._process_pending()
+                try:
+                    self._read_events(root)
+                    if self._rescan or (self.mode == "poll" and time.monotonic() >= next_poll):
+                        self._rescan = False
+                        self._full_pass(root)
+                        next_poll = time.monotonic() + self.poll_interval
+                    self._process_pending()
+                except Exception as exc:  # one bad turn is logged; the watcher goes on with the next
+                    self.last_error = f"{exc.__class__.__name__}: {exc}"
+                    log.exception("watcher: error while handling changes (going on)")
+                    self._pending.clear()  # what caused it is met again by the next walk, not in a loop
+                    self._wait(1.0)
         except Exception as exc:  # the thread dies; is_alive() says so and the log says why
             self.last_error = f"{exc.__class__.__name__}: {exc}"
             log.exception("watcher: stopped by an error")
@@ -533,131 +444,63 @@ class Watcher:
         self._finish_batch()
 
     def _import_chunk(self, chunk: list[tuple[str, os.stat_result]]) -> None:
-        """Read the files first (hash, page list: memoized), then record them all in one transaction."""
-        ids: dict[str, str] = {}
-        for path, st in chunk:
-            if self._unchanged(path, st):
-                continue
-            try:
-                ids[path] = scan.compute_id(Path(path))
-                formats.list_pages(Path(path))
-            except (ArchiveError, OSError):
-                pass  # _handle meets the same error and records it
-        with self.ctx.db.write():
-            for path, st in chunk:
-                self._handle(path, st, ids.get(path))
+        """Hand settled files to the ingest (read first, then recorded in one transaction). One file's
+        error is the ingest's to record; anything else is logged and the watcher goes on with the next."""
+        try:
+            outcomes = self.ctx.ingest.files(chunk, queue_cover=False)
+        except Exception:  # never let one batch end the thread: the files are retried on the next walk
+            log.exception("watcher: could not import %s", _sample([p for p, _ in chunk]))
+            return
+        for outcome in outcomes:
+            if outcome.is_new:
+                self._note_new()  # a cover must be made
+                log.info("watcher: %s %s", outcome.status, shown(outcome.path))
 
     def _finish_batch(self) -> None:
-        if self._changed:
-            self._changed = False
-            self.ctx.settings.touch_cache()
         # Covers are made once the burst is over, so the thumbnail job does not slow the imports down.
         if self._new_archives and (not self._pending or time.monotonic() - self._thumbs_due > 30):
             self._new_archives = 0
-            self._queue_thumbnails()
+            self.ctx.ingest.request_covers()
 
     def _note_new(self) -> None:
         if not self._new_archives:
             self._thumbs_due = time.monotonic()
         self._new_archives += 1
 
-    def _queue_thumbnails(self) -> None:
-        queued = self.ctx.db.query_one("SELECT id FROM jobs WHERE task='regen_all_thumbnails' AND state='inactive'")
-        if queued is None:
-            self.ctx.jobs.enqueue("regen_all_thumbnails", [str(self.ctx.config.thumbs), 0])
-
     def _forget(self, paths: set[str]) -> None:
-        db = self.ctx.db
-        known = [p for p in paths if db.query_one(
-            "SELECT 1 FROM files WHERE path=? UNION SELECT 1 FROM archives WHERE path=?", (p, p))]
+        known = self.ctx.ingest.vanished(paths)
         if known:
-            scan.forget_vanished(db, set(known))
-            self._changed = True
-            log.info("watcher: %d file(s) gone: %s", len(known), _sample(known))
-
-    def _unchanged(self, path: str, st: os.stat_result) -> bool:
-        """The file map (or the list of unreadable files) already knows this exact file."""
-        sig = (st.st_size, st.st_mtime_ns)
-        row = self.ctx.db.query_one("SELECT size, mtime_ns FROM files WHERE path=? UNION ALL "
-                                    "SELECT size, mtime_ns FROM bad_files WHERE path=?", (path, path))
-        return row is not None and (row["size"], row["mtime_ns"]) == sig
-
-    def _handle(self, path: str, st: os.stat_result, new_id: str | None = None) -> None:
-        """Import, refresh, re-key; a file that cannot be read is recorded (retried when it changes)."""
-        db = self.ctx.db
-        bad = db.query_one("SELECT size, mtime_ns FROM bad_files WHERE path=?", (path,))
-        if bad is not None and (bad["size"], bad["mtime_ns"]) == (st.st_size, st.st_mtime_ns):
-            return
-        try:
-            outcome, archive_id = scan.handle_file(db, self.ctx.settings, Path(self.ctx.config.thumbs), path, st,
-                                                   new_id)
-        except (ArchiveError, OSError) as exc:
-            reason = str(exc) or exc.__class__.__name__
-            log.warning("watcher: skipped %s: %s", path, reason)
-            scan.record_bad(db, path, st, reason)
-            return
-        if outcome == "unchanged":
-            return
-        self._changed = True
-        if outcome in ("added", "rekeyed"):
-            self._note_new()  # a cover must be made
-            log.info("watcher: %s %s", outcome, path)
-        if outcome == "added" and archive_id:
-            from .plugins.runner import auto_run
-
-            auto_run(self.ctx, archive_id)
+            log.info("watcher: %d file(s) gone: %s", known, _sample(sorted(paths)))
 
     def _full_pass(self, root: Path) -> None:
-        """Walk everything; settled changes are handled on the way, fresh ones join the pending map."""
+        """The scan's walk: settled changes are ingested on the way, fresh ones join the pending map."""
         if self._ino is not None and root.is_dir():
             try:
                 self._ino.add_tree(str(root))  # directories created while events were lost
             except OSError as exc:
                 self._watch_limit(exc)
-        if not root.is_dir():
-            log.warning("watcher: content folder %s is missing (unmounted?); nothing changed", root)
-            return
-        db = self.ctx.db
-        started = time.monotonic()
-        known = {r["path"]: (r["size"], r["mtime_ns"])
-                 for r in db.query("SELECT path, size, mtime_ns FROM files")}
-        bad = {r["path"]: (r["size"], r["mtime_ns"]) for r in db.query("SELECT path, size, mtime_ns FROM bad_files")}
-        present: set[str] = set()
-        handled = 0
-        batch: list[tuple[str, os.stat_result]] = []
         last_break = time.monotonic()
-        for path, st in scan.walk_archives(root):
-            if self._stop.is_set():
-                return
-            present.add(path)
-            sig = (st.st_size, st.st_mtime_ns)
-            if known.get(path) == sig or bad.get(path) == sig or path in self._pending:
-                continue
-            if time.time() - st.st_mtime >= self.settle:
-                batch.append((path, st))
-                handled += 1
-                if len(batch) >= IMPORT_CHUNK:
-                    self._import_chunk(batch)
-                    batch = []
-            else:
-                self._mark(path)
+
+        def defer(path: str, st: os.stat_result) -> bool:
+            nonlocal last_break
             if time.monotonic() - last_break >= 1.0:  # keep the event queue drained on long walks
                 last_break = time.monotonic()
                 self._read_events(root)
                 self._finish_batch()
-        if batch:
-            self._import_chunk(batch)
-        gone = {p for p in known if p not in present}
-        gone.update(r["path"] for r in db.query("SELECT path FROM archives WHERE path != ''")
-                    if r["path"] not in present and not os.path.exists(r["path"]))
-        if gone:
-            self._forget(gone)
-        with db.write() as conn:
-            for path in set(bad) - present:
-                conn.execute("DELETE FROM bad_files WHERE path=?", (path,))
+            if path in self._pending:
+                return True
+            if time.time() - st.st_mtime < self.settle:
+                self._mark(path)  # still being written, perhaps: it waits for its turn in the pending map
+                return True
+            return False
+
+        report = scan.scan(self.ctx.ingest, root, defer=defer, stop=self._stop.is_set)
+        self._new_archives += report.added
+        if report.added and not self._thumbs_due:
+            self._thumbs_due = time.monotonic()
         self._finish_batch()
-        log.info("watcher: walked %d files in %.1fs (%d handled, %d gone, %d pending)", len(present),
-                 time.monotonic() - started, handled, len(gone), len(self._pending))
+        log.info("watcher: walked %d files in %.1fs (%d new, %d gone, %d pending)", report.seen,
+                 report.seconds, report.added, report.vanished, len(self._pending))
 
 
 def _scandir_files(directory: str) -> list[str]:

@@ -26,6 +26,7 @@ from archive_factory import page_images  # noqa: E402  (path set up above)
 
 from lrr_lite import formats, scan  # noqa: E402
 from lrr_lite.db import Database  # noqa: E402
+from lrr_lite.ingest import Ingest  # noqa: E402
 from lrr_lite.settings import Settings  # noqa: E402
 
 TARGET_PER_S = 300
@@ -67,12 +68,13 @@ def one_run(content: Path, data: Path, count: int) -> tuple[float, float]:
     try:
         settings = Settings(db)
         start = time.perf_counter()
-        report = scan.scan(db, settings, content)
+        ingest = Ingest(db, settings, data / "thumb")
+        report = scan.scan(ingest, content)
         first = time.perf_counter() - start
         if report.added != count or report.failed:
             raise SystemExit(f"scan imported {report.added}/{count}, failed {report.failed}: {report.errors}")
         start = time.perf_counter()
-        again = scan.scan(db, settings, content)
+        again = scan.scan(ingest, content)
         rescan_ms = (time.perf_counter() - start) * 1000
         if again.skipped != count:
             raise SystemExit(f"rescan skipped {again.skipped}/{count}: {again.as_dict()}")

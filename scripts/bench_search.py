@@ -224,6 +224,7 @@ def build(lib: Path, count: int) -> None:
     """Write the files, import them, write titles and tags; the manifest is written last (= complete)."""
     from lrr_lite import library, scan
     from lrr_lite.db import Database
+    from lrr_lite.ingest import Ingest
     from lrr_lite.settings import Settings
 
     if lib.exists():
@@ -244,7 +245,7 @@ def build(lib: Path, count: int) -> None:
             last[0] = time.monotonic()
             print(f"build: scan {report.seen}/{count} ...", flush=True)
 
-    report = scan.scan(db, settings, content, progress)
+    report = scan.scan(Ingest(db, settings, data / "thumb"), content, progress)
     t2 = time.perf_counter()
     if report.added != count:
         raise SystemExit(f"scan added {report.added} archives, expected {count}: {report.as_dict()}")

@@ -9,9 +9,9 @@ from urllib.parse import quote
 import bottle
 
 from .. import formats, library, pages, thumbs, upload
-from ..errors import ApiError, ImageError
-from ..locks import resource_lock
-from .common import bool_param, check_archive_id, envelope, int_param, json_reply, param, path_int
+from ..errors import ArchiveError, ChecksumMismatch, ImageError, NotFound
+from ..ingest import Supplied
+from .common import ApiError, bool_param, check_archive_id, envelope, int_param, json_reply, param, path_int
 from .files import (
     LONG_CACHE,
     content_disposition,
@@ -40,7 +40,8 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def untagged() -> str:
         return json_reply(library.untagged_ids(db))
 
-    @app.put("/api/archives/upload", secure=True, operation="upload")
+    @app.put("/api/archives/upload", secure=True, operation="upload", plain_errors=True,
+             errors=((ChecksumMismatch, 417), (ArchiveError, 422)))
     def upload_archive() -> str:
         try:
             field = bottle.request.files.get("file")
@@ -48,10 +49,14 @@ def mount(app: bottle.Bottle, ctx) -> None:
             raise ApiError("upload", "Malformed multipart body.", 400, envelope=False) from None
         if field is None:
             raise ApiError("upload", "No file attached", 400, envelope=False)
-        new_id = upload.receive(
-            ctx, field.file, field.raw_filename or field.filename or "upload",
-            checksum=param("file_checksum"), title=param("title"), tags=param("tags"),
-            summary=param("summary"), category_id=param("category_id"))
+        supplied = Supplied(title=param("title"), tags=param("tags"), summary=param("summary"),
+                            category_id=param("category_id"))
+        try:
+            new_id = upload.receive(ctx, field.file, field.raw_filename or field.filename or "upload",
+                                    checksum=param("file_checksum"), supplied=supplied)
+        except OSError as exc:
+            raise ApiError("upload", f"The file couldn't be moved to your content folder: {exc}", 500,
+                           envelope=False) from None
         return json_reply({"operation": "upload", "success": 1, "id": new_id})
 
     @app.get("/api/archives/<archive_id>", operation="metadata")
@@ -62,16 +67,13 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.put("/api/archives/<archive_id>/metadata", secure=True, operation="update_metadata")
     def update_metadata(archive_id: str) -> str:
         check_archive_id(archive_id)
-        with resource_lock(f"archive-write:{archive_id}", "update_metadata"):
-            title = library.update_metadata(db, archive_id, param("title"), param("tags"), param("summary"))
-        ctx.settings.touch_cache()
+        title = ctx.archives.update_metadata(archive_id, param("title"), param("tags"), param("summary"))
         return envelope("update_metadata", f'Updated metadata for "{title}"!')
 
     @app.delete("/api/archives/<archive_id>", secure=True, operation="delete_archive")
     def delete(archive_id: str) -> str:
         check_archive_id(archive_id)
-        with resource_lock(f"archive-write:{archive_id}", "delete_archive"):
-            deleted = upload.delete_archive(ctx, archive_id)
+        deleted = ctx.archives.delete(archive_id)
         if deleted is None:
             return json_reply({"operation": "delete_archive", "id": archive_id, "filename": "0", "success": 0})
         return json_reply({"operation": "delete_archive", "id": archive_id, "filename": deleted, "success": 1})
@@ -97,7 +99,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def put_thumbnail(archive_id: str) -> str:
         check_archive_id(archive_id)
         page = int_param("page", 1)
-        dest = pages.set_cover(ctx, archive_id, page if page is not None else 1)
+        dest = ctx.archives.set_cover(archive_id, page if page is not None else 1)
         return json_reply({"operation": "update_thumbnail", "new_thumbnail": str(dest), "success": 1})
 
     @app.get("/api/archives/<archive_id>/categories", operation="find_arc_categories")
@@ -118,8 +120,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
         page, title = int_param("page"), param("title")
         if page is None or not title:
             raise ApiError("update_toc", "Missing page and/or title.")
-        with resource_lock(f"archive-write:{archive_id}", "update_toc"):
-            library.add_toc(db, archive_id, page, title)
+        ctx.archives.add_toc(archive_id, page, title)
         return envelope("update_toc", f"Added ToC entry for page {page}.")
 
     @app.delete("/api/archives/<archive_id>/toc", secure=True, operation="remove_toc")
@@ -128,16 +129,16 @@ def mount(app: bottle.Bottle, ctx) -> None:
         page = int_param("page")
         if page is None:
             raise ApiError("remove_toc", "Please specify a page to remove")
-        with resource_lock(f"archive-write:{archive_id}", "remove_toc"):
-            library.remove_toc(db, archive_id, page)
+        ctx.archives.remove_toc(archive_id, page)
         return envelope("remove_toc", f"Removed ToC entry for page {page}.")
 
-    @app.route("/api/archives/<archive_id>/download", method=["GET", "HEAD"], operation="download_archive")
+    @app.route("/api/archives/<archive_id>/download", method=["GET", "HEAD"], operation="download_archive",
+               errors=((NotFound, 404),))
     def download(archive_id: str):
         check_archive_id(archive_id)
         row = library.get_row(db, archive_id)
         if row is None or not row["path"] or not Path(row["path"]).is_file():
-            raise ApiError("download_archive", library.NO_SUCH_ID, 404)
+            raise NotFound(library.NO_SUCH_ID)
         path = Path(row["path"])
         return send_file(path, "application/octet-stream", path.name)
 
@@ -145,10 +146,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.post("/api/archives/<archive_id>/extract", operation="get_file_list")
     def files(archive_id: str) -> str:
         check_archive_id(archive_id)
-        try:
-            _, page_list = pages.pages_of(ctx, archive_id, "get_file_list")
-        except formats.ArchiveError as exc:
-            raise ApiError("get_file_list", str(exc)) from None
+        _, page_list = pages.pages_of(ctx, archive_id)
         base = ctx.config.base_url_path
         body: dict = {"pages": [page_url(base, archive_id, name) for name in page_list]}
         if bool_param("force"):
@@ -159,7 +157,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.post("/api/archives/<archive_id>/files/thumbnails", operation="generate_page_thumbnails")
     def page_thumbnails(archive_id: str) -> str:
         check_archive_id(archive_id)
-        _, page_list = pages.pages_of(ctx, archive_id, "generate_page_thumbnails")
+        _, page_list = pages.pages_of(ctx, archive_id)
         force = param("force") in ("true", "1")
         if not force and all(pages.page_thumb_path(ctx.config.thumbs, archive_id, n).exists()
                              for n in range(1, len(page_list) + 1)):
@@ -169,7 +167,8 @@ def mount(app: bottle.Bottle, ctx) -> None:
         job = ctx.jobs.find_pending("page_thumbnails", args) or ctx.jobs.enqueue("page_thumbnails", args)
         return json_reply({"operation": "generate_page_thumbnails", "success": 1, "job": job}, 202)
 
-    @app.route("/api/archives/<archive_id>/page", method=["GET", "HEAD"], operation="serve_page")
+    @app.route("/api/archives/<archive_id>/page", method=["GET", "HEAD"], operation="serve_page",
+               errors=((pages.MemberNotFound, 404),))
     def page(archive_id: str):
         check_archive_id(archive_id)
         name = param("path")
@@ -177,7 +176,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
             raise ApiError("serve_page", "No page path specified.")
         resize = bool(ctx.settings.get("enableresize"))
         etag = '"' + hashlib.sha1(f"{archive_id}\0{name}\0{int(resize)}".encode()).hexdigest()[:24] + '"'
-        row = library.require_row(db, archive_id, "serve_page")  # an unknown ID is an error, even when cached
+        row = library.require_row(db, archive_id)  # an unknown ID is an error, even when cached
         if not_modified(etag):
             bottle.response.status = 304
             return b""
@@ -199,24 +198,18 @@ def mount(app: bottle.Bottle, ctx) -> None:
         if ctx.settings.get("localprogress") and not ctx.settings.get("authprogress"):
             raise ApiError("update_progress", "Server-side Progress Tracking is disabled on this instance.")
         force = bool(param("force")) and param("force") not in ("0", "false")
-        with resource_lock(f"archive-write:{archive_id}", "update_progress"):
-            when = library.update_progress(db, archive_id, page_value, force=force)
-        ctx.settings.add_pages_read(1)
+        when = ctx.archives.update_progress(archive_id, page_value, force=force)
         return json_reply({"id": archive_id, "lastreadtime": when, "operation": "update_progress",
                            "page": page_value, "success": 1})
 
     @app.put("/api/archives/<archive_id>/isnew", secure=True, operation="add_new")
     def set_new(archive_id: str) -> str:
         check_archive_id(archive_id)
-        with resource_lock(f"archive-write:{archive_id}", "add_new"):
-            row = library.set_isnew(db, archive_id, True, "add_new")
-        ctx.settings.touch_cache()
+        row = ctx.archives.set_isnew(archive_id, True)
         return envelope("add_new", f'Archive "{row["title"] or row["filename"]}" is new again.')
 
     @app.delete("/api/archives/<archive_id>/isnew", operation="clear_new")
     def clear_new(archive_id: str) -> str:
         check_archive_id(archive_id)
-        with resource_lock(f"archive-write:{archive_id}", "clear_new"):
-            library.set_isnew(db, archive_id, False, "clear_new")
-        ctx.settings.touch_cache()
+        ctx.archives.set_isnew(archive_id, False)
         return json_reply({"id": archive_id, "operation": "clear_new", "success": 1})

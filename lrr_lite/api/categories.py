@@ -5,7 +5,7 @@ from __future__ import annotations
 import bottle
 
 from .. import collections
-from ..locks import resource_lock
+from ..errors import NotFound
 from .common import SpecViolation, envelope, json_reply, param
 
 
@@ -37,8 +37,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
     @app.put("/api/categories", secure=True, operation="create_category")
     def create() -> str:
-        new_id = collections.create_category(db, param("name"), param("search"), pinned_param())
-        ctx.settings.touch_cache()
+        new_id = ctx.collections.create_category(param("name"), param("search"), pinned_param())
         return json_reply({"category_id": new_id, "operation": "create_category", "success": 1})
 
     # The bookmark routes come before /api/categories/<id>/<archive>, which would otherwise match them.
@@ -47,17 +46,16 @@ def mount(app: bottle.Bottle, ctx) -> None:
         return json_reply({"category_id": collections.get_bookmark_link(db), "operation": "get_bookmark_link",
                            "success": 1})
 
-    @app.put("/api/categories/bookmark_link/<cat_id>", secure=True, operation="update_bookmark_link")
+    @app.put("/api/categories/bookmark_link/<cat_id>", secure=True, operation="update_bookmark_link",
+             plain_errors=True, errors=((NotFound, 404),))
     def set_bookmark(cat_id: str) -> str:
         category_id(cat_id)
-        collections.set_bookmark_link(db, cat_id)
-        ctx.settings.touch_cache()
+        ctx.collections.set_bookmark_link(cat_id)
         return json_reply({"category_id": cat_id, "operation": "update_bookmark_link", "success": 1})
 
     @app.delete("/api/categories/bookmark_link", secure=True, operation="remove_bookmark_link")
     def remove_bookmark() -> str:
-        old = collections.remove_bookmark_link(db)
-        ctx.settings.touch_cache()
+        old = ctx.collections.remove_bookmark_link()
         return json_reply({"category_id": old, "operation": "remove_bookmark_link", "success": 1})
 
     @app.get("/api/categories/<cat_id>", operation="get_category")
@@ -67,33 +65,25 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.put("/api/categories/<cat_id>", secure=True, operation="update_category")
     def update(cat_id: str) -> str:
         category_id(cat_id)
-        with resource_lock(f"category-write:{cat_id}", "update_category"):
-            collections.update_category(db, cat_id, param("name"), param("search"), pinned_param())
-        ctx.settings.touch_cache()
+        ctx.collections.update_category(cat_id, param("name"), param("search"), pinned_param())
         return json_reply({"category_id": cat_id, "operation": "update_category", "success": 1})
 
     @app.delete("/api/categories/<cat_id>", secure=True, operation="delete_category")
     def delete(cat_id: str) -> str:
         category_id(cat_id)
-        with resource_lock(f"category-write:{cat_id}", "delete_category"):
-            collections.delete_category(db, cat_id)
-        ctx.settings.touch_cache()
+        ctx.collections.delete_category(cat_id)
         return envelope("delete_category")
 
     @app.put("/api/categories/<cat_id>/<member>", secure=True, operation="add_to_category")
     def add(cat_id: str, member: str) -> str:
         category_id(cat_id)
         check_length(member, "archive", 15, 40)
-        with resource_lock(f"category-write:{cat_id}", "add_to_category"):
-            message = collections.add_to_category(db, cat_id, member)
-        ctx.settings.touch_cache()
+        message = ctx.collections.add_to_category(cat_id, member)
         return envelope("add_to_category", message)
 
     @app.delete("/api/categories/<cat_id>/<member>", secure=True, operation="remove_from_category")
     def remove(cat_id: str, member: str) -> str:
         category_id(cat_id)
         check_length(member, "archive", 15, 40)
-        with resource_lock(f"category-write:{cat_id}", "remove_from_category"):
-            message = collections.remove_from_category(db, cat_id, member)
-        ctx.settings.touch_cache()
+        message = ctx.collections.remove_from_category(cat_id, member)
         return envelope("remove_from_category", message)

@@ -14,6 +14,22 @@ JSON_TYPE = "application/json;charset=UTF-8"
 INT64_MAX = 2**63 - 1
 
 
+class ApiError(Exception):
+    """A failure only the HTTP layer knows (a malformed request body, a missing upload): LANraragi's operation
+    name, message and status. `extra` holds additional keys of the error body. `envelope=False` sends the
+    hand-built shape ({"operation","success":0,"error"} plus extra) without `successMessage` and without
+    XML-escaping, as LANraragi does for upload and friends. The library raises errors.DomainError instead."""
+
+    def __init__(self, operation: str, message: str, status: int = 400, *, extra: dict[str, Any] | None = None,
+                 envelope: bool = True) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.message = message
+        self.status = status
+        self.extra = extra or {}
+        self.envelope = envelope
+
+
 class SpecViolation(Exception):
     """A request the OpenAPI layer of LANraragi rejects before any handler runs (wrong-length ID…)."""
 

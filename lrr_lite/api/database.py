@@ -9,8 +9,7 @@ from pathlib import Path
 import bottle
 
 from .. import backup, housekeeping, memory
-from ..errors import ApiError
-from .common import envelope, int_param, json_reply, param, path_int
+from .common import ApiError, envelope, int_param, json_reply, param, path_int
 from .files import content_disposition
 
 

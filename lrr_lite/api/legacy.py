@@ -14,8 +14,7 @@ from urllib.parse import quote
 import bottle
 
 from .. import pages
-from ..errors import ApiError
-from .common import json_reply, param
+from .common import ApiError, json_reply, param
 
 # legacy path, modern method, modern rule, takes ?id=, needs the API key
 ALIASES: list[tuple[str, str, str, bool, bool]] = [
@@ -71,7 +70,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.get("/api/extract", operation="extract")
     def extract() -> str:
         archive_id = _require_id("/api/extract")
-        _, page_list = pages.pages_of(ctx, archive_id, "extract")
+        _, page_list = pages.pages_of(ctx, archive_id)
         # 0.7 clients resolve these relative to the server root
         return json_reply({"pages": [f"./api/page?id={archive_id}&path={quote(name, safe='/')}"
                                      for name in page_list]})

@@ -6,8 +6,7 @@ import json
 
 import bottle
 
-from ..errors import ApiError
-from .common import json_reply, param, path_int
+from .common import ApiError, json_reply, param, path_int
 
 QUEUEABLE = ("thumbnail_task", "tank_thumbnail_task", "page_thumbnails", "regen_all_thumbnails",
              "find_duplicates", "build_stat_hashes", "handle_upload", "download_url", "run_plugin")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import bottle
 
 from .. import LRR_VERSION, LRR_VERSION_DESC, LRR_VERSION_NAME
-from ..errors import ApiError
 from ..search.engine import visible_count
-from .common import json_reply, param, xml_escape
+from .common import ApiError, json_reply, param, xml_escape
 
 
 def server_info(ctx) -> dict:

@@ -17,9 +17,9 @@ import bottle
 from PIL import Image
 
 from .. import LRR_VERSION, formats, library, opds, pages, thumbs
-from ..errors import ApiError, ImageError
+from ..errors import ImageError
 from ..search.engine import Query, search
-from .common import check_archive_id, param
+from .common import ApiError, check_archive_id, param
 from .files import content_disposition, not_modified, send_bytes
 
 ROW_COLUMNS = "id, filename, extension, title, tags, isnew, progress, pagecount, lastreadtime"
@@ -163,7 +163,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
             cached = cache.get(cache_name)
             if cached is not None:
                 return cached, "image/jpeg"
-        data = pages.read_member(ctx, archive_id, name, "serve_page")
+        data = pages.read_member(ctx, archive_id, name)
         mime = formats.sniff_mime(data, name)
         if not mime.startswith("image/"):
             return data, mime
@@ -191,8 +191,8 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.route("/api/opds/<archive_id>/pse", method=["GET", "HEAD"], operation="serve_page")
     def pse(archive_id: str):
         check_archive_id(archive_id)
-        row = library.require_row(db, archive_id, "serve_page")
-        _, page_list = pages.pages_of(ctx, archive_id, "serve_page")
+        row = library.require_row(db, archive_id)
+        _, page_list = pages.pages_of(ctx, archive_id)
         if not page_list:
             raise ApiError("serve_page", "This archive has no pages.")
         number = opds.resolve_page(param("page"), len(page_list), zero_based=param("base") == "0")

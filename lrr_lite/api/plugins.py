@@ -16,10 +16,9 @@ from typing import Any
 
 import bottle
 
-from ..errors import ApiError
 from ..jobs import JobContext
 from ..plugins import PLUGIN_TYPES, get_plugin, plugin_infos, runner
-from .common import SpecViolation, check_archive_id, envelope, int_param, json_reply, param
+from .common import ApiError, SpecViolation, check_archive_id, envelope, int_param, json_reply, param
 
 
 def _archive_id() -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bottle
 
 from .. import stamps
-from ..locks import resource_lock
 from .common import envelope, json_reply, param, path_int
 
 
@@ -23,8 +22,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.put("/api/archives/<archive_id>/stamps/<index>", secure=True, operation="add_stamp")
     def add(archive_id: str, index: str) -> str:
         page = path_int(index, "index")
-        with resource_lock(f"archive-write:{archive_id}", "add_stamp"):
-            stamp_id = stamps.add_stamp(db, archive_id, page, param("content", "") or "", param("position", "") or "")
+        stamp_id = ctx.archives.add_stamp(archive_id, page, param("content", "") or "", param("position", "") or "")
         return json_reply({"operation": "add_stamp", "stamp_id": stamp_id, "success": 1})
 
     @app.get("/api/stamps/<stamp_id>", operation="get_stamp")
@@ -35,12 +33,10 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
     @app.put("/api/stamps/<stamp_id>", secure=True, operation="update_stamp")
     def update(stamp_id: str) -> str:
-        with resource_lock(f"stamp-write:{stamp_id}", "update_stamp"):
-            stamps.update_stamp(db, stamp_id, param("content"), param("position"))
+        ctx.archives.update_stamp(stamp_id, param("content"), param("position"))
         return envelope("update_stamp", "Stamp updated.")
 
     @app.delete("/api/stamps/<stamp_id>", secure=True, operation="delete_stamp")
     def delete(stamp_id: str) -> str:
-        with resource_lock(f"stamp-write:{stamp_id}", "delete_stamp"):
-            stamps.delete_stamp(db, stamp_id)
+        ctx.archives.delete_stamp(stamp_id)
         return envelope("delete_stamp", "Stamp deleted.")

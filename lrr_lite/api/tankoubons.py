@@ -7,10 +7,8 @@ import json
 import bottle
 
 from .. import collections, pages
-from ..errors import ApiError
-from ..locks import resource_lock
 from .categories import check_length
-from .common import envelope, int_param, json_reply, param, path_int
+from .common import ApiError, envelope, int_param, json_reply, param, path_int
 from .files import send_placeholder, send_thumbnail
 
 # {archive} never matches "thumbnail": PUT /api/tankoubons/{id}/thumbnail is a different operation.
@@ -39,19 +37,6 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def page_size() -> int:
         return max(1, int(ctx.settings.get("pagesize")))
 
-    def first_member(tank_id: str) -> str | None:
-        row = db.query_one("SELECT archive_id FROM tank_archives WHERE tank_id = ? ORDER BY position LIMIT 1",
-                           (tank_id,))
-        return row[0] if row else None
-
-    def refresh_cover_if_first_changed(tank_id: str, before: str | None) -> None:
-        # The default cover is the first member's first page: a new first member means a new cover.
-        after = first_member(tank_id)
-        if after != before:
-            pages.tank_cover_path(ctx.config.thumbs, tank_id).unlink(missing_ok=True)
-            if after is not None:
-                ctx.jobs.enqueue("tank_thumbnail_task", [str(ctx.config.thumbs), tank_id])
-
     @app.get("/api/tankoubons", operation="get_tankoubon_list")
     def list_tanks() -> str:
         page = int_param("page", 0)
@@ -60,12 +45,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.put("/api/tankoubons", secure=True, operation="create_tankoubon")
     def create() -> str:
         tank_id = param("tankid")
-        if tank_id:
-            with resource_lock(f"tankoubon-write:{tank_id}", "create_tankoubon"):
-                new_id = collections.create_tankoubon(db, param("name"), tank_id)
-        else:
-            new_id = collections.create_tankoubon(db, param("name"))
-        ctx.settings.touch_cache()
+        new_id = ctx.collections.create_tankoubon(param("name"), tank_id or None)
         return json_reply({"operation": "create_tankoubon", "success": 1, "tankoubon_id": new_id})
 
     @app.get("/api/tankoubons/<tank_id>", operation="get_tankoubon")
@@ -79,27 +59,19 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def get_full(tank_id: str) -> str:
         page = int_param("page", -1)
         return json_reply(collections.get_tankoubon(
-            db, tank_id, page=page if page is not None else -1, page_size=page_size(), full_data=True,
-            operation="get_tankoubon_full"))
+            db, tank_id, page=page if page is not None else -1, page_size=page_size(), full_data=True))
 
     @app.put("/api/tankoubons/<tank_id>", secure=True, operation="update_tankoubon")
     def update(tank_id: str) -> str:
         archives, metadata = collections.parse_tank_update(read_json_body("update_tankoubon"))
-        with resource_lock(f"tankoubon-write:{tank_id}", "update_tankoubon"):
-            before = first_member(tank_id)
-            message = collections.update_tankoubon(db, tank_id, archives, metadata)
-            refresh_cover_if_first_changed(tank_id, before)
-        ctx.settings.touch_cache()
+        message = ctx.collections.update_tankoubon(tank_id, archives, metadata)
         return envelope("update_tankoubon", message)
 
     @app.delete("/api/tankoubons/<tank_id>", secure=True, operation="delete_tankoubon")
     def delete(tank_id: str) -> str:
         if len(tank_id) != 15:
             raise ApiError("delete_tankoubon", collections.NO_SUCH_TANK)
-        with resource_lock(f"tankoubon-write:{tank_id}", "delete_tankoubon"):
-            collections.delete_tankoubon(db, tank_id)
-            pages.tank_cover_path(ctx.config.thumbs, tank_id).unlink(missing_ok=True)
-        ctx.settings.touch_cache()
+        ctx.collections.delete_tankoubon(tank_id)
         return envelope("delete_tankoubon")
 
     @app.put("/api/tankoubons/<tank_id>/progress/<page_no>", progress=True, operation="update_tank_progress")
@@ -108,35 +80,25 @@ def mount(app: bottle.Bottle, ctx) -> None:
         page_value = path_int(page_no, "page")
         if ctx.settings.get("localprogress") and not ctx.settings.get("authprogress"):
             raise ApiError("update_tank_progress", "Server-side Progress Tracking is disabled on this instance.")
-        with resource_lock(f"tankoubon-write:{tank_id}", "update_tank_progress"):
-            when = collections.update_tank_progress(db, tank_id, page_value)
-        ctx.settings.touch_cache()
+        when = ctx.collections.update_tank_progress(tank_id, page_value)
         return json_reply({"id": tank_id, "lastreadtime": when, "operation": "update_tank_progress",
                            "page": page_value, "success": 1})
 
     @app.put(f"/api/tankoubons/<tank_id>/{MEMBER}", secure=True, operation="add_to_tankoubon")
     def add(tank_id: str, archive: str) -> str:
         check_length(archive, "archive", 40, 40)
-        with resource_lock(f"tankoubon-write:{tank_id}", "add_to_tankoubon"):
-            before = first_member(tank_id)
-            message = collections.add_to_tankoubon(db, tank_id, archive)
-            refresh_cover_if_first_changed(tank_id, before)
-        ctx.settings.touch_cache()
+        message = ctx.collections.add_to_tankoubon(tank_id, archive)
         return envelope("add_to_tankoubon", message)
 
     @app.delete(f"/api/tankoubons/<tank_id>/{MEMBER}", secure=True, operation="remove_from_tankoubon")
     def remove(tank_id: str, archive: str) -> str:
         check_length(archive, "archive", 40, 40)
-        with resource_lock(f"tankoubon-write:{tank_id}", "remove_from_tankoubon"):
-            before = first_member(tank_id)
-            message = collections.remove_from_tankoubon(db, tank_id, archive)
-            refresh_cover_if_first_changed(tank_id, before)
-        ctx.settings.touch_cache()
+        message = ctx.collections.remove_from_tankoubon(tank_id, archive)
         return envelope("remove_from_tankoubon", message)
 
     @app.get("/api/tankoubons/<tank_id>/thumbnail", operation="serve_tankoubon_thumbnail")
     def get_thumbnail(tank_id: str):
-        path = pages.tank_cover_path(ctx.config.thumbs, tank_id)
+        path = collections.tank_cover_path(ctx.config.thumbs, tank_id)
         if path.is_file():
             return send_thumbnail(path)
         known = db.query_one("SELECT 1 FROM tank_archives WHERE tank_id = ? LIMIT 1", (tank_id,)) is not None
@@ -150,6 +112,6 @@ def mount(app: bottle.Bottle, ctx) -> None:
     @app.put("/api/tankoubons/<tank_id>/thumbnail", secure=True, operation="update_tankoubon_thumbnail")
     def put_thumbnail(tank_id: str) -> str:
         page = int_param("page", 1)
-        with resource_lock(f"tankoubon-write:{tank_id}", "update_tankoubon_thumbnail"):
-            dest = pages.make_tank_thumbnail(ctx, tank_id, 1 if page is None else page, "update_tankoubon_thumbnail")
+        with ctx.locks.hold("tankoubon-write", tank_id):
+            dest = pages.make_tank_thumbnail(ctx, tank_id, 1 if page is None else page)
         return json_reply({"operation": "update_tankoubon_thumbnail", "new_thumbnail": str(dest), "success": 1})

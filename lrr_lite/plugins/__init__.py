@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import formats
-from ..errors import ApiError, ArchiveError
+from .. import formats, pages
+from ..errors import ArchiveError, DomainError
 from .descriptors import DESCRIPTORS
 
 PLUGIN_TYPES = ("download", "login", "metadata", "script")
@@ -69,11 +69,9 @@ class ArchiveInfo:
         return None
 
     def read_member(self, name: str) -> bytes:
-        from .. import pages
-
         try:
-            return pages.read_member(self.ctx, self.archive_id, name, "use_plugin")
-        except ApiError as exc:
+            return pages.read_member(self.ctx, self.archive_id, name)
+        except DomainError as exc:
             raise PluginError(exc.message) from None
 
     def embedded(self, *suffixes: str) -> tuple[str, bytes] | None:

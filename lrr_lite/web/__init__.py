@@ -20,7 +20,7 @@ from urllib.parse import quote
 import bottle
 
 from .. import collections, library
-from ..errors import ApiError
+from ..errors import NotFound
 from ..search.engine import Query, search
 from . import pages, session
 
@@ -127,7 +127,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
         tank_id = (bottle.request.query.getunicode("id") or "").strip()
         try:
             found = collections.get_tankoubon(ctx.db, tank_id, page=-1, page_size=0, full_data=True)["result"]
-        except ApiError:
+        except NotFound:
             bottle.response.status = 404
             return pages.message_page(ctx, static, "Not found", "This tankoubon doesn't exist on the server.",
                                       authed=authed())
