@@ -33,6 +33,8 @@ def test_upload_creates_archive_with_metadata(server, tmp_path):
     meta = server.get(f"/api/archives/{new_id}/metadata").json()
     assert meta["title"] == "A Title" and meta["summary"] == "nice" and meta["pagecount"] == 4
     assert meta["tags"].startswith("artist:me, good,date_added:")
+    # The cover is not made inside the upload request: it is a queued job, as for every import.
+    assert server.ctx.jobs.wait_idle(30)
     cover = server.get(f"/api/archives/{new_id}/thumbnail", params={"no_fallback": "true"})
     assert cover.status_code == 200 and cover.headers["Content-Type"] == "image/jpeg"
 
