@@ -346,7 +346,7 @@ def _secret_row(ctx, f: Field, err: str) -> str:
     """A secret (the API key) says whether it is set and takes a replacement, but is never written into the
     page: any script running on this origin, or a shoulder, could read it there."""
     is_set = bool(ctx.settings.get(f.key))
-    state = f"{esc(f.label)}: {'set' if is_set else 'not set'}."
+    state = "A key is set (it is never shown)." if is_set else "No key is set: protected endpoints need a login."
     if f.key == "apikey" and getattr(ctx.config, "api_key", None) is not None:
         state += " The server's configuration sets it at start-up: a change here lasts until the next restart."
     clear = (f'<label class="row chk"><input type="checkbox" name="{f.key}_clear" id="s_{f.key}_clear" value="1">'
