@@ -7,7 +7,8 @@ and forgotten on success: parallel guesses cannot all slip through before the fi
 
 Addresses are REMOTE_ADDR. Behind a reverse proxy every client has the proxy's address and so shares
 one counter (a guesser would then also slow down the real user's logins); X-Forwarded-For is not
-trusted, as any client can write it. IPv6 clients are counted per /64, which one host usually owns.
+trusted, as any client can write it (waitress's `trusted_proxy` option, were it ever set, is the place
+to turn a proxy's header into REMOTE_ADDR). IPv6 clients are counted per /64, which one host usually owns.
 """
 
 from __future__ import annotations
