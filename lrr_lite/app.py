@@ -41,20 +41,25 @@ UNAUTHORIZED = {
 }
 
 
-def is_authenticated(ctx: Context, request: bottle.BaseRequest) -> bool:
-    """SEMANTICS §1: password protection off opens everything; an empty key never authenticates."""
+def is_authenticated(ctx: Context, request: bottle.BaseRequest, writes: bool = False) -> bool:
+    """SEMANTICS §1: password protection off opens everything; an empty key never authenticates.
+
+    `writes`: the route changes state (route flag `writes=True`). A browser sends its cookie with any
+    cross-site link or <img> (SameSite=Lax allows top-level GETs), so there a GET/HEAD is authorized by
+    the key alone, never by the session cookie; with protection off, a browser's cross-site GET is refused.
+    """
+    unsafe_get = writes and request.method in ("GET", "HEAD")
     if not ctx.settings.get("enablepass"):
-        return True
+        return not (unsafe_get and request.get_header("Sec-Fetch-Site", "") in ("cross-site", "same-site"))
     key = str(ctx.settings.get("apikey") or "")
-    if not key:
-        return session_ok(ctx, request)
-    header = request.get_header("Authorization", "") or ""
-    if header and hmac.compare_digest(header.encode(), common.bearer_for(key).encode()):
-        return True
-    given = request.query.getunicode("key")
-    if given and hmac.compare_digest(given.encode(), key.encode()):
-        return True
-    return session_ok(ctx, request)
+    if key:
+        header = request.get_header("Authorization", "") or ""
+        if header and hmac.compare_digest(header.encode(), common.bearer_for(key).encode()):
+            return True
+        given = request.query.getunicode("key")
+        if given and hmac.compare_digest(given.encode(), key.encode()):
+            return True
+    return not unsafe_get and session_ok(ctx, request)
 
 
 def session_ok(ctx: Context, request: bottle.BaseRequest) -> bool:
@@ -101,6 +106,7 @@ class ApiPlugin:
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
         secure = bool(route.config.get("secure"))
+        writes = bool(route.config.get("writes"))  # state-changing even on GET: see is_authenticated
         progress = bool(route.config.get("progress"))
         operation = str(route.config.get("operation", ""))
         ctx = self.ctx
@@ -113,11 +119,11 @@ class ApiPlugin:
                 if request.method != "OPTIONS":
                     authed = None
                     if secure or ctx.settings.get("nofunmode"):
-                        authed = is_authenticated(ctx, request)
+                        authed = is_authenticated(ctx, request, writes)
                         if not authed:
                             return common.json_reply(dict(UNAUTHORIZED, operation=operation), 401)
                     if progress and ctx.settings.get("authprogress"):
-                        if not (authed or is_authenticated(ctx, request)):
+                        if not (authed or is_authenticated(ctx, request, writes)):
                             return common.json_reply({"operation": operation, "success": 0,
                                                       "error": "This operation requires authentication."}, 401)
                 return callback(*args, **kwargs)

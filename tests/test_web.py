@@ -279,7 +279,7 @@ def current_form(server) -> dict[str, str]:
 def test_settings_validation_and_save(web):
     login(web)
     form = current_form(web)
-    assert form["apikey"] == "test-key" and form["pagesize"] == "100" and "enablepass" in form
+    assert form["apikey"] == "" and form["pagesize"] == "100" and "enablepass" in form  # the key: never shown
     for field, value in (("pagesize", "0"), ("pagesize", "abc"), ("pagesize", "99999"), ("readerquality", "101"),
                          ("motd", "two\nlines"), ("htmltitle", "x" * 101)):
         resp = web.post("/settings", data={**form, "htmltitle": "Changed", field: value}, allow_redirects=False)

@@ -186,3 +186,38 @@ def test_reader_under_a_url_prefix(make_server, monkeypatch, browser):
                  timeout=20, message="page thumbnails in the strip")
     requested = browser.script("return performance.getEntriesByType('resource').map(function(e){return e.name})")
     assert requested and all(url.startswith(f"{server.url}/lrr/") for url in requested), requested
+
+
+def test_api_key_is_replaced_never_shown(site, browser, tmp_path):
+    """The settings page says whether a key is set and takes a new one, but the page never holds the key."""
+    secret = "e2e-Secret-Key-0123"
+    site.ctx.settings.set("apikey", secret)
+    browser.get(site.url + "/login?next=%2Fsettings")
+    browser.find("#password").send_keys("kamimamita" + KEY_ENTER)
+    browser.wait(lambda: browser.url.endswith("/settings"), message="on the settings page")
+    assert "A key is set" in browser.find("#s_apikey_state").text
+    assert secret not in browser.script("return document.documentElement.outerHTML")
+    assert browser.find("#s_apikey").prop("value") == ""
+    shots = {}
+    try:
+        for name, (width, height) in (("desktop", (1280, 900)), ("phone", (390, 844))):
+            browser.cmd("POST", "/window/rect", {"width": width, "height": height})
+            browser.script("document.getElementById('s_apikey').scrollIntoView({block: 'center'})")
+            # nothing sticks out sideways, even on a phone
+            assert browser.script("return document.documentElement.scrollWidth <= window.innerWidth")
+            shots[name] = tmp_path / f"settings-{name}.png"
+            browser.screenshot(shots[name])
+    finally:
+        browser.cmd("POST", "/window/rect", {"width": 1000, "height": 800})
+    browser.find("#s_apikey").send_keys("brand-new-key")
+    browser.find("#save").click()
+    browser.wait(lambda: "Settings saved." in browser.find("body").text, message="saved notice")
+    assert site.get("/api/clean_temp", params={"key": "brand-new-key"}).status_code == 200
+    assert site.get("/api/clean_temp", params={"key": secret}).status_code == 401
+    assert "brand-new-key" not in browser.script("return document.documentElement.outerHTML")
+    browser.find("#s_apikey_clear").click()
+    browser.find("#save").click()
+    browser.wait(lambda: "No key is set" in browser.find("#s_apikey_state").text, message="key removed")
+    assert site.ctx.settings.get("apikey") == ""
+    assert all(path.stat().st_size > 1000 for path in shots.values())
+    print("settings screenshots:", *shots.values())

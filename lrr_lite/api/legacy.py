@@ -3,6 +3,10 @@
 Each alias is mounted with the auth class of its modern twin and forwards to that route's own
 callback, so there is one implementation of every operation. `?key=` works on all of them (the
 app-wide auth accepts it everywhere, as 0.6.x clients only know that form).
+
+An alias of a modern write (PUT/POST/DELETE) answers GET, as 0.6.x did, so it is mounted `writes=True`:
+a link or <img> on any web page could otherwise trigger it with the browser's session cookie
+(app.is_authenticated then takes only the key, or the Authorization header, on a GET).
 """
 
 from __future__ import annotations
@@ -64,8 +68,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
                 return target(archive_id=_require_id(path))
             return target()
 
-        app.route(path, method=["GET", "POST"] if method != "GET" else ["GET", "HEAD"], callback=alias,
-                  secure=secure, operation=path.rsplit("/", 1)[-1])
+        writes = method != "GET"
+        app.route(path, method=["GET", "POST"] if writes else ["GET", "HEAD"], callback=alias,
+                  secure=secure, writes=writes, operation=path.rsplit("/", 1)[-1])
 
     @app.get("/api/extract", operation="extract")
     def extract() -> str:

@@ -295,4 +295,14 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         UPDATE counters SET n = n + (new.path != '') - (old.path != '') WHERE name = 'visible';
     END;
     """,
+    # 9: the web UI's logged-in sessions, by the random nonce in their cookie. A cookie authenticates only
+    # while its row exists, so logout (delete one row) and a password change (delete all) end sessions at
+    # once and for good, across restarts; a signed cookie alone stays valid until it expires.
+    """
+    CREATE TABLE web_sessions (
+        nonce   TEXT PRIMARY KEY,
+        created INTEGER NOT NULL,  -- epoch s of the login
+        expires INTEGER NOT NULL   -- epoch s; expired rows are swept at the next login
+    ) WITHOUT ROWID;
+    """,
 ]

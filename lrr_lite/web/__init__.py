@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from .. import collections, library
 from ..errors import NotFound
 from ..search.engine import Query, search
 from . import pages, session
+from .throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
         """A path of ours as the browser must ask for it: under the URL prefix (SEMANTICS §20)."""
         return path if prefix and path.startswith(prefix + "/") else prefix + path
 
+    throttle = LoginThrottle()
     static_files = load_static()
     # versioned URLs: a changed file gets a new URL, so the long cache below is safe
     static = {name: f"/static/{name}?v={etag.strip(chr(34))[:10]}" for name, (_, _, etag) in static_files.items()}
@@ -168,16 +169,27 @@ def mount(app: bottle.Bottle, ctx) -> None:
         next_url = safe_next(_form(forms, "next"))
         if not ctx.settings.get("enablepass"):
             bottle.redirect(local(next_url), 303)
+        # the socket's peer, not bottle's remote_addr: that one believes X-Forwarded-For, which any client
+        # can write. Behind a reverse proxy this is the proxy's address for everyone (see throttle.py).
+        address = str(bottle.request.environ.get("REMOTE_ADDR") or "")
+        wait = throttle.begin(address)
+        if wait is not None:  # barred: answered at once, the password not even looked at
+            bottle.response.status = 429
+            bottle.response.set_header("Retry-After", str(wait))
+            return pages.login_page(ctx, static, next_url, f"Too many failed attempts: try again in {wait} s.",
+                                    authed=False)
         if session.verify_password(str(ctx.settings.get("password") or ""), _form(forms, "password")):
-            session.issue(ctx, bottle.response, logged_in=True)
+            throttle.succeeded(address)
+            session.revoke(ctx, bottle.request)  # logging in again ends the session it replaces
+            session.issue(ctx, bottle.response, logged_in=True)  # always a new nonce, never the old cookie's
             bottle.redirect(local(next_url), 303)
-        time.sleep(0.3)  # a little friction for password guessing
         bottle.response.status = 403
         return pages.login_page(ctx, static, next_url, "Wrong password.", authed=False)
 
     @app.route("/logout", method=["GET", "POST"], skip=SKIP)
     @page
     def logout() -> None:
+        session.revoke(ctx, bottle.request)  # server-side: a copy of the cookie is worthless from now on
         session.clear(bottle.response)
         bottle.redirect(local("/"), 303)
 
@@ -213,7 +225,8 @@ def mount(app: bottle.Bottle, ctx) -> None:
                 ctx.settings.set(key, value)
         if new_password is not None:
             ctx.settings.set("password", session.hash_password(new_password))
-            session.issue(ctx, bottle.response, logged_in=True)  # the old cookie died with the old password
+            session.revoke_all(ctx)  # every session ends (the old password's fingerprint also voids them)
+            session.issue(ctx, bottle.response, logged_in=True)  # ... but this browser stays logged in
         log.info("settings changed from the web page: %s", ", ".join(sorted(changes)))
         bottle.redirect(local("/settings?saved=1"), 303)
 

@@ -252,7 +252,7 @@ def login_page(ctx, static, next_url: str, error: str, *, authed: bool) -> str:
 class Field:
     key: str
     label: str
-    kind: str  # "bool", "int" or "str"
+    kind: str  # "bool", "int", "str" or "secret" (never rendered: only replaced or cleared)
     low: int = 0
     high: int = 0  # int: inclusive range; str: maximum length
 
@@ -260,7 +260,7 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     Field("htmltitle", "Site title", "str", high=100),
     Field("motd", "Message of the day", "str", high=500),
-    Field("apikey", "API key (empty = no key)", "str", high=200),
+    Field("apikey", "API key", "secret", high=200),
     Field("enablepass", "Password protection", "bool"),
     Field("nofunmode", "No-Fun mode (everything needs login)", "bool"),
     Field("pagesize", "Archives per page", "int", 1, 1000),
@@ -308,6 +308,22 @@ def validate(fields: tuple[Field, ...], form) -> tuple[dict[str, Any], dict[str,
                 errors[f.key] = f"Enter a number from {f.low} to {f.high}."
                 continue
             changes[f.key] = value
+        elif f.kind == "secret":
+            # empty = keep the current value; `<key>_clear` removes it
+            clear = get(f.key + "_clear") in ("1", "on", "true")
+            value = raw.strip()
+            if clear and raw:
+                errors[f.key] = "Enter a new key or remove the key, not both."
+            elif clear:
+                changes[f.key] = ""
+            elif raw and not value:
+                errors[f.key] = "A key can't be only spaces."
+            elif len(raw) > f.high:
+                errors[f.key] = f"At most {f.high} characters."
+            elif any(c in raw for c in "\r\n\x00"):
+                errors[f.key] = "One line only."
+            elif value:
+                changes[f.key] = value
         else:
             if len(raw) > f.high:
                 errors[f.key] = f"At most {f.high} characters."
@@ -326,6 +342,21 @@ def validate(fields: tuple[Field, ...], form) -> tuple[dict[str, Any], dict[str,
     return changes, errors
 
 
+def _secret_row(ctx, f: Field, err: str) -> str:
+    """A secret (the API key) says whether it is set and takes a replacement, but is never written into the
+    page: any script running on this origin, or a shoulder, could read it there."""
+    is_set = bool(ctx.settings.get(f.key))
+    state = "A key is set (it is never shown)." if is_set else "No key is set: protected endpoints need a login."
+    if f.key == "apikey" and getattr(ctx.config, "api_key", None) is not None:
+        state += " The server's configuration sets it at start-up: a change here lasts until the next restart."
+    clear = (f'<label class="row chk"><input type="checkbox" name="{f.key}_clear" id="s_{f.key}_clear" value="1">'
+             f' Remove the {esc(f.label)}</label>' if is_set else "")
+    return (f'<fieldset class="secret"><legend>{esc(f.label)}</legend><p id="s_{f.key}_state">{state}</p>'
+            f'<label class="row">{"Replace it with" if is_set else "Set it to"} <input type="text" name="{f.key}" '
+            f'id="s_{f.key}" maxlength="{f.high}" value="" autocomplete="off" spellcheck="false"></label>'
+            f'{clear}{err}</fieldset>')
+
+
 def settings_page(ctx, static, fields: tuple[Field, ...], values: dict[str, Any], errors: dict[str, str],
                   csrf: str, saved: bool, *, authed: bool) -> str:
     rows: list[str] = []
@@ -336,6 +367,8 @@ def settings_page(ctx, static, fields: tuple[Field, ...], values: dict[str, Any]
             checked = " checked" if str(value) in ("1", "on", "true") else ""
             rows.append(f'<label class="row chk"><input type="checkbox" name="{f.key}" id="s_{f.key}" value="1"'
                         f'{checked}> {esc(f.label)}</label>{err}')
+        elif f.kind == "secret":
+            rows.append(_secret_row(ctx, f, err))
         elif f.kind == "int":
             rows.append(f'<label class="row">{esc(f.label)} <input type="number" name="{f.key}" id="s_{f.key}" '
                         f'min="{f.low}" max="{f.high}" value="{esc(value)}" required></label>{err}')

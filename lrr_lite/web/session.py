@@ -1,9 +1,13 @@
-"""The web login: password hashing, a signed session cookie and CSRF tokens tied to it.
+"""The web login: password hashing, a signed session cookie, server-side sessions and CSRF tokens.
 
 The cookie is `<issued>.<nonce>.<kind>.<mac>`: `kind` is `a` for a logged-in session and `g` for a guest
 (who still needs a CSRF token when password protection is off). The MAC is an HMAC-SHA256 under a random
 secret kept in the settings table (row `SECRET_KEY`, written here by SQL, not a user setting) over the
 fields plus a fingerprint of the stored password, so changing the password ends every session.
+
+A logged-in cookie also needs its nonce in the `web_sessions` table (one primary-key lookup per request):
+logout deletes the row, so a copied or replayed cookie dies with it, and that survives a restart. Guest
+cookies grant nothing, so they are not stored; logging in always issues a new nonce (never upgrades one).
 """
 
 from __future__ import annotations
@@ -86,33 +90,81 @@ def _cookie_value(request: bottle.BaseRequest) -> str | None:
     return request.get_cookie(COOKIE)
 
 
+def _live(ctx, nonce: str) -> bool:
+    row = ctx.db.query_one("SELECT expires FROM web_sessions WHERE nonce=?", (nonce,))
+    return row is not None and row["expires"] > time.time()
+
+
+def _current(ctx, request: bottle.BaseRequest) -> tuple[str, str] | None:
+    """(nonce, kind) of the request's cookie if it is valid and, when logged in, not revoked."""
+    parsed = _parse(ctx, _cookie_value(request))
+    if parsed is not None and parsed[1] == "a" and not _live(ctx, parsed[0]):
+        return None
+    return parsed
+
+
 def issue(ctx, response: bottle.BaseResponse, *, logged_in: bool) -> str:
-    """Set a fresh session cookie; returns its nonce (what CSRF tokens are tied to)."""
-    issued, nonce, kind = str(int(time.time())), secrets.token_hex(16), "a" if logged_in else "g"
+    """Set a fresh session cookie (always a new nonce); returns its nonce (what CSRF tokens are tied to)."""
+    now = int(time.time())
+    issued, nonce, kind = str(now), secrets.token_hex(16), "a" if logged_in else "g"
+    if logged_in:
+        with ctx.db.write() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE expires <= ?", (now,))  # the table stays small
+            conn.execute("INSERT INTO web_sessions(nonce, created, expires) VALUES (?, ?, ?)",
+                         (nonce, now, now + MAX_AGE))
     value = f"{issued}.{nonce}.{kind}.{_mac(ctx, f'{issued}.{nonce}.{kind}')}"
     extra = {"max_age": MAX_AGE} if logged_in else {}  # a guest's cookie ends with the browser session
     response.set_cookie(COOKIE, value, path="/", httponly=True, samesite="lax", **extra)
     return nonce
 
 
+def revoke(ctx, request: bottle.BaseRequest) -> None:
+    """End the request's logged-in session server-side: its cookie stops working everywhere, at once."""
+    parsed = _parse(ctx, _cookie_value(request))
+    if parsed is not None and parsed[1] == "a":
+        with ctx.db.write() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE nonce=?", (parsed[0],))
+
+
+def revoke_all(ctx) -> None:
+    """End every logged-in session (the password changed)."""
+    with ctx.db.write() as conn:
+        conn.execute("DELETE FROM web_sessions")
+
+
 def clear(response: bottle.BaseResponse) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
 
 
+def cross_site(request: bottle.BaseRequest) -> bool:
+    """Did a browser send this from another site's page? (Fetch Metadata; non-browser clients send no
+    Sec-Fetch-Site.) Our own pages are always same-origin, whatever proxy is in front."""
+    return (request.get_header("Sec-Fetch-Site") or "") in ("cross-site", "same-site")
+
+
 def session_ok(ctx, request: bottle.BaseRequest) -> bool:
-    """True when the request carries a valid logged-in session cookie (app.is_authenticated calls this)."""
-    parsed = _parse(ctx, _cookie_value(request))
-    return parsed is not None and parsed[1] == "a"
+    """True when the request carries a live logged-in session cookie (app.is_authenticated calls this).
+
+    SameSite=Lax keeps the cookie off other sites' POSTs, but "site" ignores the port: another service on
+    this host is same-site. So a write (anything but GET/HEAD) from a page that is not ours is refused too.
+    """
+    parsed = _current(ctx, request)
+    if parsed is None or parsed[1] != "a":
+        return False
+    return request.method in ("GET", "HEAD") or not cross_site(request)
 
 
 def web_authed(ctx, request: bottle.BaseRequest) -> bool:
     """May this browser see protected pages? Password protection off opens everything (SEMANTICS §1)."""
-    return not ctx.settings.get("enablepass") or session_ok(ctx, request)
+    if not ctx.settings.get("enablepass"):
+        return True
+    parsed = _current(ctx, request)
+    return parsed is not None and parsed[1] == "a"
 
 
 def ensure_nonce(ctx, request: bottle.BaseRequest, response: bottle.BaseResponse) -> str:
     """The current session's nonce, issuing a guest cookie when there is none."""
-    parsed = _parse(ctx, _cookie_value(request))
+    parsed = _current(ctx, request)
     if parsed is not None:
         return parsed[0]
     return issue(ctx, response, logged_in=False)
@@ -123,7 +175,7 @@ def csrf_token(ctx, nonce: str) -> str:
 
 
 def csrf_ok(ctx, request: bottle.BaseRequest, given: str | None) -> bool:
-    parsed = _parse(ctx, _cookie_value(request))
+    parsed = _current(ctx, request)
     if parsed is None or not given:
         return False
     return hmac.compare_digest(given.encode("utf-8", "replace"), csrf_token(ctx, parsed[0]).encode())
