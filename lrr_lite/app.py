@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import traceback
 from collections.abc import Callable
@@ -26,50 +25,12 @@ from .api import (
     tankoubons,
 )
 from .api.common import ApiError
+from .auth import UNAUTHORIZED, is_authenticated
 from .context import Context
 from .errors import Conflict, DomainError, Invalid, Locked, NotFound, Unsupported
 from .web import mount as mount_web
 
 log = logging.getLogger(__name__)
-
-UNAUTHORIZED = {
-    "operation": "",
-    "success": 0,
-    "error": "This API is protected and requires login or an API Key.",
-    "errors": [{"message": "Unauthorized", "path": "/security/0/api_key"}],
-    "status": 401,
-}
-
-
-def is_authenticated(ctx: Context, request: bottle.BaseRequest, writes: bool = False) -> bool:
-    """SEMANTICS §1: password protection off opens everything; an empty key never authenticates.
-
-    `writes`: the route changes state (route flag `writes=True`). A browser sends its cookie with any
-    cross-site link or <img> (SameSite=Lax allows top-level GETs), so there a GET/HEAD is authorized by
-    the key alone, never by the session cookie; with protection off, a browser's cross-site GET is refused.
-    """
-    unsafe_get = writes and request.method in ("GET", "HEAD")
-    if not ctx.settings.get("enablepass"):
-        return not (unsafe_get and request.get_header("Sec-Fetch-Site", "") in ("cross-site", "same-site"))
-    key = str(ctx.settings.get("apikey") or "")
-    if key:
-        header = request.get_header("Authorization", "") or ""
-        if header and hmac.compare_digest(header.encode(), common.bearer_for(key).encode()):
-            return True
-        given = request.query.getunicode("key")
-        if given and hmac.compare_digest(given.encode(), key.encode()):
-            return True
-    return not unsafe_get and session_ok(ctx, request)
-
-
-def session_ok(ctx: Context, request: bottle.BaseRequest) -> bool:
-    """A logged-in web session (LANraragi's login form). The web module owns the cookie."""
-    try:
-        from .web.session import session_ok as web_session_ok
-    except ImportError:  # the web UI is not installed in this build
-        return False
-    return web_session_ok(ctx, request)
-
 
 # The status of each kind of library error; a route may override some with its `errors` config, pairs of
 # (kind, status) such as `errors=((NotFound, 404),)` where LANraragi answers 404 instead of its usual 400.

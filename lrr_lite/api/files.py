@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import bottle
 
+from ..thumbs import placeholder_png
+
 LONG_CACHE = "public, max-age=31536000, immutable"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -97,7 +99,5 @@ def send_thumbnail(path: Path) -> bytes:
 
 
 def send_placeholder() -> bytes:
-    from ..thumbs import placeholder_png
-
     return send_bytes(placeholder_png(), "image/png", cache="no-cache",
                       disposition=content_disposition("inline", "noThumb.png"))

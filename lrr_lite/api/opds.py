@@ -17,6 +17,7 @@ import bottle
 from PIL import Image
 
 from .. import LRR_VERSION, formats, library, opds, pages, thumbs
+from ..auth import is_authenticated
 from ..errors import ImageError
 from ..search.engine import Query, search
 from .common import ApiError, check_archive_id, param
@@ -148,13 +149,10 @@ def mount(app: bottle.Bottle, ctx) -> None:
         """Server-side tracking on: the page read becomes the progress (once, however it was numbered)."""
         if ctx.settings.get("localprogress") or int(row["progress"]) == page:
             return
-        if ctx.settings.get("authprogress"):
-            from ..app import is_authenticated  # the app module imports this one
-
-            if not is_authenticated(ctx, bottle.request):
-                return
-        library.update_progress(db, row["id"], page, force=False)
-        ctx.settings.add_pages_read(1)
+        # A page GET is not a write a session cookie may authorize (a link on another site sends it).
+        if ctx.settings.get("authprogress") and not is_authenticated(ctx, bottle.request, writes=True):
+            return
+        ctx.archives.update_progress(row["id"], page, force=False)
 
     def page_bytes(archive_id: str, number: int, name: str, width: int | None) -> tuple[bytes, str]:
         quality = int(ctx.settings.get("readerquality"))

@@ -21,6 +21,7 @@ import bottle
 from .. import collections, library
 from ..errors import NotFound
 from ..search.engine import Query, search
+from ..settings import DEFAULTS
 from . import pages, session
 from .throttle import LoginThrottle
 
@@ -255,8 +256,6 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
 
 def _settings_keys(ctx) -> set[str]:
-    from ..settings import DEFAULTS
-
     return set(DEFAULTS)
 
 
