@@ -9,11 +9,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from .frozen import index_keys, is_untagged, namespace_values, natural_key
+
 
 def _search_columns(conn: sqlite3.Connection) -> None:
     """2: what search sorts and filters on, precomputed at write time so queries are index lookups."""
-    from ..search.natural import natural_key
-    from ..tags import is_untagged
 
     for statement in (
         "ALTER TABLE archives ADD COLUMN title_lc TEXT NOT NULL DEFAULT ''",  # lower(trim(title)), globbed
@@ -55,8 +55,6 @@ def _search_columns(conn: sqlite3.Connection) -> None:
 def _integer_keys(conn: sqlite3.Connection) -> None:
     """3: archives get an integer key; tag and sort tables refer to it instead of the 40-character ID.
     Measured at 100k archives: an exact tag with 45k hits took ~230 ms to intersect through text IDs."""
-    from ..search.natural import natural_key
-    from ..tags import namespace_values
 
     columns = ("id, path, filename, extension, title, tags, summary, isnew, progress, pagecount, lastreadtime, "
                "size, thumbhash, added, title_lc, sort_key, untagged")
@@ -127,8 +125,6 @@ def _integer_keys(conn: sqlite3.Connection) -> None:
         "CREATE INDEX archives_title ON archives(title_lc, num)",
     ):
         conn.execute(statement)
-    from ..tags import index_keys
-
     for row in conn.execute("SELECT num, tags FROM archives").fetchall():
         for key in index_keys(row["tags"]):
             conn.execute("INSERT OR IGNORE INTO tag_names(tag) VALUES (?)", (key,))

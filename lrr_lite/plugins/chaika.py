@@ -7,7 +7,7 @@ adds `source:<value>` when not blank.
 
 from __future__ import annotations
 
-from . import ArchiveInfo, PluginError, PluginOutput, load_json, split_list
+from .base import ArchiveInfo, PluginError, PluginOutput, load_json, split_list
 
 
 def parse_chaika(obj: object, extras: bool, other: bool, source: str) -> PluginOutput:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from . import ArchiveInfo, PluginError, PluginOutput, prefixed
+from .base import ArchiveInfo, PluginError, PluginOutput, prefixed
 
 FIELDS = (("Writer", "group"), ("Penciller", "artist"), ("Web", "source"), ("Characters", "character"),
           ("Series", "series"), ("Publisher", "publisher"), ("LanguageISO", "language"),

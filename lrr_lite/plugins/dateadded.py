@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from . import ArchiveInfo, PluginError, PluginOutput
+from .base import ArchiveInfo, PluginError, PluginOutput
 
 
 def date_added(info: ArchiveInfo, params: dict, oneshot: str) -> PluginOutput:

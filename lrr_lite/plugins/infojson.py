@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import ArchiveInfo, PluginError, PluginOutput, decode_text, load_json, prefixed, split_list
+from .base import ArchiveInfo, PluginError, PluginOutput, decode_text, load_json, prefixed, split_list
 
 
 def _json_object(info: ArchiveInfo, names: tuple[str, ...], sidecar: bool, what: str) -> dict[str, Any]:

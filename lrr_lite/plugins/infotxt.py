@@ -17,7 +17,7 @@ import calendar
 import re
 import time
 
-from . import ArchiveInfo, PluginError, PluginOutput, decode_text, split_list
+from .base import ArchiveInfo, PluginError, PluginOutput, decode_text, split_list
 
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _TAG_LINE = re.compile(r"^>\s*([^:]+):\s*(.*)$")

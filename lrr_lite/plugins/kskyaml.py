@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from . import ArchiveInfo, PluginError, PluginOutput, decode_text, split_list
+from .base import ArchiveInfo, PluginError, PluginOutput, decode_text, split_list
 
 _KEY = re.compile(r"^([A-Za-z_][\w .-]*?)\s*:(?:\s+(.*))?$")
 _ITEM = re.compile(r"^\s+-\s+(.*)$|^-\s+(.*)$")

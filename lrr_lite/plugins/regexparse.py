@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from . import ArchiveInfo, PluginError, PluginOutput, split_list
+from .base import ArchiveInfo, PluginError, PluginOutput, split_list
 
 DEFAULT_REGEX = (r"(\((?<event>[^([]+)\))?\s*(\[(?<artist>[^]]+)\])?\s*(?<title>[^([]+)\s*"
                  r"(\((?<series>[^([)]+)\))?\s*(\[(?<language>[^]]+)\])?(?<tail>.*)?")

@@ -19,7 +19,9 @@ from typing import Any
 
 from .. import library
 from ..tags import normalize_tags
-from . import ArchiveInfo, Plugin, PluginError, get_plugin, registry, tagrules
+from . import tagrules
+from .base import ArchiveInfo, Plugin, PluginError
+from .registry import get_plugin, registry
 
 log = logging.getLogger(__name__)
 

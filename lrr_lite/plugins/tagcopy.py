@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from . import ArchiveInfo, PluginError, PluginOutput, split_list
+from .base import ArchiveInfo, PluginError, PluginOutput, split_list
 
 _ID = re.compile(r"(?<![0-9a-fA-F])([0-9a-fA-F]{40})(?![0-9a-fA-F])")
 
