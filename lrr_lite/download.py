@@ -185,6 +185,11 @@ def _save(response: http.client.HTTPResponse, conn: http.client.HTTPConnection, 
             out.write(chunk)
             if clock.passed:
                 raise too_slow()
+    # the deadline ends a read by shutting the socket down, which reads as the end of the body
+    if clock.passed:
+        raise too_slow()
+    if declared.isdigit() and size < int(declared):  # http.client's read1 does not report a cut body
+        raise _network_failure(url, http.client.IncompleteRead(b"", int(declared) - size))
     if size == 0:
         raise ValueError("The server sent an empty file.")
     return target, name
