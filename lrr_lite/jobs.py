@@ -1,5 +1,9 @@
 """Minion-compatible background jobs: rows in SQLite run by a small thread pool.
 
+The pool has lanes: the general one (thumbnails, scans, …) and any a task is registered on (URL
+downloads have their own), each with its own workers, so jobs that wait on the outside world never
+hold the workers everything else needs. Lanes change nothing a client sees through the Minion API.
+
 A job is inserted as `inactive`, picked by a worker (`active`), and ends `finished` with its result
 or `failed` with `{"error": …}`. Jobs found `active` at start-up were cut off by a crash or a stop:
 they are marked failed (never "active" forever); `inactive` ones are queued again.
