@@ -246,11 +246,19 @@ class PinnedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = _connect(self._targets, self.timeout, self._deadline)
         try:
-            tls = self._context.wrap_socket(sock, server_hostname=self.host)
+            # wrap_socket takes the socket's descriptor over: watch the TLS socket before the
+            # handshake, so the deadline can cut a server that stalls it
+            tls = self._context.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
         except BaseException:
             sock.close()
             raise
         self._deadline.watch(tls)
+        try:
+            tls.settimeout(min(self.timeout, self._deadline.remaining()))
+            tls.do_handshake()
+        except BaseException:
+            tls.close()
+            raise
         self.sock = self.pinned_sock = tls
 
 

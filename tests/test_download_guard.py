@@ -3,9 +3,13 @@ and its own job lane. Every server here is started by the test on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import ipaddress
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -66,6 +70,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Disposition", 'attachment; filename="huge.cbz"')
         self.end_headers()
         self.wfile.write(self.comic + bytes(1_500_000))
+
+    def route_host(self, query):
+        body = (self.headers.get("Host") or "").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def route_cut(self, query):
         # announces the whole comic, sends its first half, closes: a cut file must not be imported
@@ -151,6 +162,35 @@ def run(server, url: str, timeout: float = 30) -> dict:
 def assert_nothing_kept(server) -> None:
     assert not [p for p in server.content.rglob("*") if p.is_file()]
     assert not [p for p in server.ctx.config.temp.iterdir() if p.name.startswith("download-")]
+
+
+@contextlib.contextmanager
+def tcp_server(serve):
+    """A bare TCP server on 127.0.0.1 calling serve(conn) for each connection; yields its port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def loop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    def handle(conn) -> None:
+        with conn:
+            try:
+                serve(conn)
+            except OSError:
+                pass
+
+    threading.Thread(target=loop, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
 
 
 def closed_port() -> int:
@@ -262,34 +302,100 @@ def test_redirect_to_loopback_refused(tmp_path, web, host):
     assert name == "Guarded.cbz" and target.read_bytes() == Handler.comic
 
 
+# --- connections go to the checked address ------------------------------------------------------
+
+def test_connection_pinned_to_checked_address_with_host_header_for_the_name(web):
+    """The name is not resolved again when connecting (it cannot resolve at all here), and the
+    server still sees it in the Host header: a DNS answer changed after the check changes nothing."""
+    port = urllib.parse.urlsplit(web).port
+    target = netguard.Target(socket.AF_INET, ("127.0.0.1", port))
+    clock = netguard.Deadline(10)
+    conn = netguard.PinnedHTTPConnection("rebound.invalid", port, [target], 5, clock)
+    try:
+        conn.request("GET", "/host")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == f"rebound.invalid:{port}".encode()
+    finally:
+        conn.close()
+        clock.cancel()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for lrr.test (made with the openssl tool)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl tool not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=lrr.test",
+                    "-addext", "subjectAltName=DNS:lrr.test"], check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_pinned_with_sni_and_certificate_check(certificate):
+    cert, key = certificate
+    names: list[str | None] = []
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    server_ctx.sni_callback = lambda sock, name, ctx: names.append(name)
+
+    def tls_hello(conn) -> None:
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(65536)
+            tls.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    with tcp_server(tls_hello) as port:
+        target = netguard.Target(socket.AF_INET, ("127.0.0.1", port))
+        for host, ok in [("lrr.test", True), ("other.test", False)]:
+            clock = netguard.Deadline(10)
+            conn = netguard.PinnedHTTPSConnection(host, port, [target], 5, clock, context=client_ctx)
+            try:
+                if ok:
+                    conn.request("GET", "/")
+                    assert conn.getresponse().read() == b"hello"
+                else:  # the certificate is checked against the name, not the address connected to
+                    with pytest.raises(ssl.SSLCertVerificationError):
+                        conn.request("GET", "/")
+            finally:
+                conn.close()
+                clock.cancel()
+    assert names[0] == "lrr.test"
+
+
+def test_deadline_cuts_a_stalled_tls_handshake(tmp_path):
+    def stall(conn) -> None:
+        # a TLS record of 16 KB starting a ServerHello of 16 KB, then one byte every 0.2 s
+        conn.sendall(b"\x16\x03\x03\x40\x00" + b"\x02\x00\x3f\xfc")
+        ends = time.monotonic() + TRICKLE_LIMIT
+        while time.monotonic() < ends:
+            conn.sendall(b"\x00")
+            time.sleep(0.2)
+
+    with tcp_server(stall) as port:
+        started = time.monotonic()
+        with pytest.raises(ValueError) as caught:
+            download.fetch(f"https://127.0.0.1:{port}/book.cbz", tmp_path, max_bytes=10**6, timeout=30,
+                           deadline=1, policy=netguard.AddressPolicy(allow_local=True))
+        assert str(caught.value) == GENERIC and time.monotonic() - started < 2.5
+
+
 # --- one error text for every network failure -----------------------------------------------------
 
 def test_network_failures_share_one_message(server, web):
     """Closed port, refused address, unknown name, a port that does not speak HTTP and TLS on a plain
     HTTP port all read the same: the job result cannot be used to scan ports."""
-    mute = socket.socket()
-    mute.bind(("127.0.0.1", 0))
-    mute.listen(8)
+    def ssh_banner(conn) -> None:
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
 
-    def garbage() -> None:
-        while True:
-            try:
-                conn, _ = mute.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-
-    threading.Thread(target=garbage, daemon=True).start()
-    try:
+    with tcp_server(ssh_banner) as not_http:
         messages = {"refused address": run(server, web + "/good")["message"]}
         allow_local(server)
         messages["closed port"] = run(server, f"http://127.0.0.1:{closed_port()}/good")["message"]
         messages["unknown name"] = run(server, "http://nonexistent.invalid/good")["message"]
-        messages["not http"] = run(server, f"http://127.0.0.1:{mute.getsockname()[1]}/good")["message"]
+        messages["not http"] = run(server, f"http://127.0.0.1:{not_http}/good")["message"]
         messages["tls on plain http"] = run(server, web.replace("http:", "https:") + "/good")["message"]
-    finally:
-        mute.close()
     assert messages == dict.fromkeys(messages, GENERIC)
 
 
