@@ -145,7 +145,7 @@ class AddressPolicy:
             return "link-local address"
         if ip.is_multicast:
             return "multicast address"
-        if ip.is_reserved or (ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255")):
+        if ip.is_reserved:  # 240/4 with the broadcast address, ::/8 (IPv4-compatible forms)
             return "reserved address"
         if is_own_address(ip):
             return "an address of this server"
