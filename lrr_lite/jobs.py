@@ -1,5 +1,9 @@
 """Minion-compatible background jobs: rows in SQLite run by a small thread pool.
 
+The pool has lanes: the general one (thumbnails, scans, …) and any a task is registered on (URL
+downloads have their own), each with its own workers, so jobs that wait on the outside world never
+hold the workers everything else needs. Lanes change nothing a client sees through the Minion API.
+
 A job is inserted as `inactive`, picked by a worker (`active`), and ends `finished` with its result
 or `failed` with `{"error": …}`. Jobs found `active` at start-up were cut off by a crash or a stop:
 they are marked failed (never "active" forever); `inactive` ones are queued again.
@@ -37,20 +41,54 @@ class JobContext:
             conn.execute("UPDATE jobs SET notes=? WHERE id=?", (json.dumps(self._notes), self.id))
 
 
+GENERAL = "general"
+DEFAULT_LANE_WORKERS = 1
+
+
+class _Lane:
+    """A queue with its own workers. Tasks registered on a lane run only there, so a slow kind of job
+    (URL downloads waiting on remote servers) cannot hold the general workers that thumbnails and
+    scans need; the general workers never take a lane's jobs either."""
+
+    def __init__(self, name: str, workers: int) -> None:
+        self.name = name
+        self.workers = max(1, workers)
+        self.heap: list[tuple[int, int, int]] = []
+
+
 class JobQueue:
     def __init__(self, db: Database, workers: int = 2) -> None:
         self.db = db
         self.handlers: dict[str, Handler] = {}
-        self._heap: list[tuple[int, int, int]] = []
         self._counter = itertools.count()
-        self._cond = threading.Condition()
+        self._worker_ids = itertools.count(1)  # the jobs.worker column: unique across lanes
+        self._cond = threading.Condition()  # an RLock inside: add_lane may run under register's hold
+        self._lanes: dict[str, _Lane] = {GENERAL: _Lane(GENERAL, workers)}
+        self._task_lane: dict[str, str] = {}
         self._threads: list[threading.Thread] = []
+        self._started = False
         self._stopping = False
-        self._n_workers = workers
         self._running = 0
 
-    def register(self, task: str, handler: Handler) -> None:
+    def add_lane(self, name: str, workers: int = DEFAULT_LANE_WORKERS) -> None:
+        """A lane with `workers` threads of its own (started at once if the queue already runs)."""
+        with self._cond:
+            if name in self._lanes:
+                raise ValueError(f"lane {name!r} exists")
+            lane = self._lanes[name] = _Lane(name, workers)
+            if self._started and not self._stopping:
+                self._start_workers(lane)
+
+    def register(self, task: str, handler: Handler, *, lane: str | None = None) -> None:
+        """`lane`: run this task only on that lane's workers (made with one worker if new)."""
         self.handlers[task] = handler
+        with self._cond:
+            if lane is None or lane == GENERAL:
+                self._task_lane.pop(task, None)
+                return
+            if lane not in self._lanes:
+                self.add_lane(lane)
+            self._task_lane[task] = lane
 
     def start(self) -> None:
         now = time.time()
@@ -59,12 +97,19 @@ class JobQueue:
                 "UPDATE jobs SET state='failed', finished=?, result=? WHERE state='active'",
                 (now, json.dumps({"error": "Interrupted: the server stopped while this job ran."})),
             )
-            pending = conn.execute("SELECT id, priority FROM jobs WHERE state='inactive' ORDER BY id").fetchall()
+            pending = conn.execute("SELECT id, task, priority FROM jobs WHERE state='inactive' ORDER BY id").fetchall()
         with self._cond:
             for row in pending:
-                self._push(row["id"], row["priority"])
-        for n in range(self._n_workers):
-            t = threading.Thread(target=self._work, args=(n + 1,), name=f"job-worker-{n + 1}", daemon=True)
+                self._push(row["id"], row["task"], row["priority"])
+            self._started = True
+            for lane in self._lanes.values():
+                self._start_workers(lane)
+
+    def _start_workers(self, lane: _Lane) -> None:
+        for n in range(lane.workers):
+            worker = next(self._worker_ids)
+            name = f"job-worker-{worker}" if lane.name == GENERAL else f"job-{lane.name}-{n + 1}"
+            t = threading.Thread(target=self._work, args=(lane, worker), name=name, daemon=True)
             t.start()
             self._threads.append(t)
 
@@ -76,10 +121,11 @@ class JobQueue:
             t.join(timeout)
         self._threads.clear()
 
-    def _push(self, job_id: int, priority: int) -> None:
+    def _push(self, job_id: int, task: str, priority: int) -> None:
         # heapq is a min-heap: higher priority first, then oldest first.
-        heapq.heappush(self._heap, (-priority, next(self._counter), job_id))
-        self._cond.notify_all()  # one condition serves workers and wait_idle() callers
+        lane = self._lanes[self._task_lane.get(task, GENERAL)]
+        heapq.heappush(lane.heap, (-priority, next(self._counter), job_id))
+        self._cond.notify_all()  # one condition serves all workers and wait_idle() callers
 
     def enqueue(self, task: str, args: list[Any] | None = None, *, priority: int = 0,
                 notes: dict[str, Any] | None = None) -> int:
@@ -90,7 +136,7 @@ class JobQueue:
             )
             job_id = int(cur.lastrowid)
         with self._cond:
-            self._push(job_id, int(priority))
+            self._push(job_id, task, int(priority))
         return job_id
 
     def find_pending(self, task: str, args: list[Any]) -> int | None:
@@ -112,24 +158,24 @@ class JobQueue:
         return job
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block until no job is queued or running (tests and the CLI scan use this)."""
+        """Block until no job is queued or running, in any lane (tests and the CLI scan use this)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._heap or self._running:
+            while self._running or any(lane.heap for lane in self._lanes.values()):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._cond.wait(left)
         return True
 
-    def _work(self, worker: int) -> None:
+    def _work(self, lane: _Lane, worker: int) -> None:
         while True:
             with self._cond:
-                while not self._heap and not self._stopping:
+                while not lane.heap and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return
-                _, _, job_id = heapq.heappop(self._heap)
+                _, _, job_id = heapq.heappop(lane.heap)
                 self._running += 1
             try:
                 self._run(job_id, worker)

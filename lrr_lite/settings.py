@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "debugmode": 0,
     "downloadmaxsize": 2048,  # MB, largest file /api/download_url will fetch
     "downloadtimeout": 60,    # s without data before a download is abandoned
+    "downloaddeadline": 120,  # s a whole URL download may take (connect, redirects, every read): slow servers end
+    "downloadallowlocal": 0,  # 1 = URL downloads may reach loopback, link-local and this server's own addresses
     "total_pages_read": 0,
     "cache_last_cleared": 0,
 }

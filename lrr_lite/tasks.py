@@ -126,7 +126,8 @@ def register_all(ctx) -> None:
 
     for handler in (find_duplicates, build_stat_hashes, tank_thumbnail_task, download_url, backup_json, restore_backup, thumbnail_task, page_thumbnails, regen_all_thumbnails, scan_library, handle_upload,
                     extract_archive):
-        ctx.jobs.register(handler.__name__, handler)
+        # downloads wait on remote servers: their own lane, so they never hold the general workers
+        ctx.jobs.register(handler.__name__, handler, lane="download" if handler is download_url else None)
 
 
 def regenerate_covers(ctx, force: bool, job: JobContext | None = None) -> dict[str, Any]:

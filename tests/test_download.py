@@ -53,6 +53,13 @@ def web(tmp_path):
     httpd.shutdown()
 
 
+def start(make_server):
+    """A server that may download from the test's own HTTP server, which is on loopback."""
+    server = make_server().start()
+    server.ctx.settings.set("downloadallowlocal", 1)
+    return server
+
+
 def queue(server, url: str, **extra) -> dict:
     resp = server.post("/api/download_url", auth=True, params={"url": url, **extra})
     assert resp.status_code == 200, resp.text
@@ -67,7 +74,7 @@ def content_files(server) -> set[str]:
 
 
 def test_good_archive_then_duplicate(make_server, web):
-    server = make_server().start()
+    server = start(make_server)
     result = queue(server, web + "/good")
     assert result["success"] == 1 and result["title"] == "Downloaded Book"
     meta = server.get(f"/api/archives/{result['id']}/metadata").json()
@@ -78,7 +85,7 @@ def test_good_archive_then_duplicate(make_server, web):
 
 
 def test_name_from_url_when_no_disposition(make_server, web):
-    server = make_server().start()
+    server = start(make_server)
     result = queue(server, web + "/noname/book.cbz")
     assert result["success"] == 1 and content_files(server) == {"book.cbz"}
 
@@ -86,7 +93,7 @@ def test_name_from_url_when_no_disposition(make_server, web):
 @pytest.mark.parametrize(("path", "reason"), [("/page.html", "not an archive"), ("/big", "too large"),
                                                ("/slow", "Download"), ("/missing", "Download failed")])
 def test_refused_downloads_leave_nothing_behind(make_server, web, path, reason):
-    server = make_server().start()
+    server = start(make_server)
     server.ctx.settings.set("downloadmaxsize", 1)  # MB
     server.ctx.settings.set("downloadtimeout", 1)  # s
     result = queue(server, web + path)
