@@ -279,6 +279,8 @@ FIELDS: tuple[Field, ...] = (
     Field("hqthumbpages", "High-quality page thumbnails", "bool"),
     Field("downloadmaxsize", "Largest URL download (MB)", "int", 1, 102400),
     Field("downloadtimeout", "URL download timeout (s)", "int", 5, 3600),
+    Field("downloaddeadline", "Longest a whole URL download may take (s)", "int", 5, 86400),
+    Field("downloadallowlocal", "URL downloads may reach this server and loopback addresses", "bool"),
     Field("debugmode", "Debug mode", "bool"),
 )
 
