@@ -16,10 +16,14 @@ real lrr_lite on 127.0.0.1 (tests/conftest.py's LiveServer, API key "test-key"),
      a real one;
   3. Hypothesis-generated negative cases (schema-violating requests).
 
-Checks: `not_a_server_error` and `response_schema_conformance`. `status_code_conformance` is deliberately off:
-LANraragi's spec omits statuses the real server sends (404 for unknown IDs, 401 without a key, 415/416…),
-so it would flag LANraragi's own behaviour. Failures are de-duplicated by (operation, check, status) and
-printed with the request (as curl) and the response. Exit status: 0 no failures, 1 failures, 0 with a
+Checks: `not_a_server_error`, `response_schema_conformance` and `ignored_auth`. The last one re-sends every
+request that succeeded with the key to an operation the spec marks `security: api_key`, once without the
+Authorization header and once with an invalid one, and fails unless both are refused (401/403): a route that
+lost its key check is reported as "API accepts requests without authentication" (each operation is probed
+until it has refused once). `status_code_conformance` is deliberately off: LANraragi's spec omits statuses the
+real server sends (404 for unknown IDs, 401 without a key, 415/416…), so it would flag LANraragi's own
+behaviour. Failures are de-duplicated by (operation, check, status) and printed with the request (as curl) and
+the response. Exit status: 0 no failures, 1 failures, 0 with a
 SKIP message when the spec file is absent.
 
 Safety: the spec's `servers` URL is never used (the base URL is always the local server), outgoing
@@ -218,7 +222,7 @@ class Runner:
     def __init__(self, schema: Any, server: Any, fixtures: Fixtures, report: Report) -> None:
         import requests
         from schemathesis.checks import not_a_server_error
-        from schemathesis.specs.openapi.checks import response_schema_conformance
+        from schemathesis.specs.openapi.checks import ignored_auth, response_schema_conformance
 
         self.schema = schema
         self.server = server
@@ -227,12 +231,19 @@ class Runner:
         self.base_url = server.url + "/api"
         self.auth = server.auth()
         self.session = requests.Session()
-        self.checks = [not_a_server_error, response_schema_conformance]
+        # ignored_auth probes an authenticated 2xx of a key-protected operation without (and with a wrong) key;
+        # validate_response() is told which headers carried the key so it knows what to strip. Enforcement is
+        # a property of the operation: once an operation refused both probes it is not probed again (as
+        # schemathesis's own runner does), which keeps the run short.
+        self.checks = [not_a_server_error, response_schema_conformance, ignored_auth]
+        self.ignored_auth = ignored_auth
+        self.auth_confirmed: set[str] = set()
 
     def run_case(self, case: Any, source: str, real: bool = False, send: Any = None,
                  describe: str | None = None) -> None:
         """Send `case` (or call `send()` for a request schemathesis cannot shape) and run the checks."""
         from schemathesis.core.failures import Failure, FailureGroup
+        from schemathesis.openapi.checks import IgnoredAuth
 
         label = case.operation.label
         self.report.cases[label] = self.report.cases.get(label, 0) + 1
@@ -249,14 +260,19 @@ class Runner:
             return
         counts = self.report.statuses.setdefault(label, {})
         counts[response.status_code] = counts.get(response.status_code, 0) + 1
+        checks = [c for c in self.checks if c is not self.ignored_auth or label not in self.auth_confirmed]
+        failures: list[Any] = []
         try:
-            case.validate_response(response, checks=self.checks, headers=self.auth,
+            case.validate_response(response, checks=checks, headers=self.auth,
                                    transport_kwargs={"base_url": self.base_url, "headers": self.auth})
         except FailureGroup as group:
-            for failure in group.exceptions:
-                self._record_failure(case, source, failure, response, describe)
+            failures = list(group.exceptions)
         except Failure as failure:
+            failures = [failure]
+        for failure in failures:
             self._record_failure(case, source, failure, response, describe)
+        if 200 <= response.status_code < 300 and not any(isinstance(f, IgnoredAuth) for f in failures):
+            self.auth_confirmed.add(label)  # ignored_auth ran on a success and the probes were refused
 
     def _record_failure(self, case: Any, source: str, failure: Any, response: Any, describe: str | None) -> None:
         checks = getattr(failure, "checks", ()) or ()

@@ -2,13 +2,16 @@
 per-row probes, a collected hit set, a pass over every title, tags listed or referred to by subquery),
 switching at size thresholds that a small test library never reaches. The answer a client sees must not
 depend on the path taken: every query here is asked with the thresholds forcing each path, and the
-replies must be identical; recordsFiltered is also checked against a plain Python model for the terms
-whose meaning is simple enough to restate (whole tags, namespace prefixes, negations, page counts).
+replies must be identical. Identical is not enough (a bug common to every plan would pass), so each plan's
+answers are also checked against a plain Python model for the terms whose meaning is simple enough to
+restate (whole tags, namespace prefixes, negations, page counts): the IDs in order for title sorts (§5.4's
+natural order, restated), the order of keys for a namespace sort, the set for lastread, and the counts.
 """
 
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from archive_factory import make_archive, make_image
@@ -71,8 +74,9 @@ def library(tmp_path_factory):
         arcid = by_file[f"a{i:03d}"]
         reply = srv.put(f"/api/archives/{arcid}/metadata", params={"title": title, "tags": tags}, auth=True)
         assert reply.status_code == 200, reply.text
-        model[arcid] = (title.lower(), {t.strip().lower() for t in tags.split(",") if t.strip()}, pages)
-        if i % 5 == 0:  # read: these are what sortby=lastread lists, most recent first
+        read = i % 5 == 0  # read: these are what sortby=lastread lists, most recent first
+        model[arcid] = (title.lower(), {t.strip().lower() for t in tags.split(",") if t.strip()}, pages, int(read))
+        if read:
             assert srv.put(f"/api/archives/{arcid}/progress/1", auth=True).status_code == 200
     srv.ctx.settings.set("pagesize", 7)
     yield srv, model
@@ -104,7 +108,7 @@ def _ask(srv, filter_: str, **params) -> tuple[list[str], int, int]:
 
 @pytest.mark.parametrize("filter_", FILTERS)
 def test_every_plan_gives_the_same_answer(library, monkeypatch, filter_):
-    srv, _model = library
+    srv = library[0]
     cases = [{"sortby": "title"}, {"sortby": "title", "order": "desc", "start": 7},
              {"sortby": "date_added", "order": "desc"}, {"sortby": "artist", "start": 14},
              {"start": -1}, {"start": 150}, {"order": "desc", "start": 21}, {"sortby": "lastread"},
@@ -126,13 +130,19 @@ def test_every_plan_gives_the_same_answer(library, monkeypatch, filter_):
 
 
 def _simple_model(model, filter_: str) -> int | None:
-    """recordsFiltered by restating §5.2 for plain tag terms (whole `ns:value` hits as a prefix of a tag,
-    a bare word as a substring of a tag or title) and `pages:` comparisons; None for other filters."""
-    count = 0
+    """recordsFiltered of the plain model; None for filters it does not restate."""
+    hits = _model_hits(model, filter_)
+    return None if hits is None else len(hits)
+
+
+def _model_hits(model, filter_: str) -> set[str] | None:
+    """The IDs a filter matches, restating §5.2 for plain tag terms (whole `ns:value` hits as a prefix of a
+    tag, a bare word as a substring of a tag or title) and `pages:` comparisons; None for other filters."""
+    hits = set()
     terms = [t.strip() for t in filter_.split(",") if t.strip()]
     if any(set(t) & set('"$*?%_') for t in terms):
         return None
-    for arcid, (title, tags, pages) in model.items():
+    for arcid, (title, tags, pages, _progress) in model.items():
         ok = True
         for term in terms:
             negated = term.startswith("-")
@@ -146,8 +156,72 @@ def _simple_model(model, filter_: str) -> int | None:
                 hexish = set(text) <= set("0123456789abcdef")
                 hit = any(text in tag for tag in tags) or text in title or (hexish and text in arcid)
             ok = ok and hit != negated
-        count += ok
-    return count
+        if ok:
+            hits.add(arcid)
+    return hits
+
+
+def _natural(text: str) -> tuple:
+    """§5.4 restated: lowercase, delete the first run of non-word characters, then compare unit by unit —
+    each other character by code point, each digit run by value, a character before a number at the same
+    point, a side that runs out first before the other; all units equal: the text itself decides."""
+    x = re.sub(r"\W+", "", text.lower(), count=1)
+    units = [(1, int(run)) if run.isdigit() else (0, run) for run in re.findall(r"\d+|\D", x)]
+    return (0 if x[:1].isdigit() else 1, units, text)
+
+
+BASIC = ("artist:", "parody:", "series:", "language:", "event:", "group:", "date_added:", "timestamp:", "source:")
+
+
+def _model_answer(model, filter_: str, page_size: int, sortby: str = "title", order: str = "asc", start: int = 0,
+                  untaggedonly: bool = False, hidecompleted: bool = False) -> tuple[list[str], int, int]:
+    """(IDs of the page, recordsFiltered, recordsTotal) by §5.3's steps over the model (no tanks here)."""
+    hits = _model_hits(model, filter_)
+    if untaggedonly:  # §4: no tag outside the basic set
+        hits = {a for a in hits if all(any(b in tag for b in BASIC) for tag in model[a][1])}
+    if hidecompleted:
+        hits = {a for a in hits if not (model[a][2] > 0 and model[a][3] / model[a][2] > 0.85)}
+    assert sortby == "title"
+    ordered = sorted(hits, key=lambda a: (_natural(model[a][0]), a), reverse=order == "desc")
+    page = ordered if start == -1 else ordered[max(start, 0):max(start, 0) + page_size]
+    return page, len(hits), len(model)
+
+
+def _date_added(model, arcid: str) -> int | None:
+    values = [int(t.split(":", 1)[1]) for t in model[arcid][1] if t.startswith("date_added:")]
+    return values[-1] if values else None
+
+
+MODEL_CASES = [{}, {"order": "desc", "start": 7}, {"start": -1}, {"order": "desc", "start": -1}, {"start": 150},
+               {"start": 14, "untaggedonly": "true"}, {"order": "desc", "hidecompleted": "true", "start": 7},
+               {"hidecompleted": "true", "untaggedonly": "true", "start": -1}]
+
+
+@pytest.mark.parametrize("filter_", [f for f in FILTERS if _simple_model({}, f.replace("{id}", "0")) is not None])
+def test_every_plan_matches_the_plain_model(library, monkeypatch, filter_):
+    """Each plan's replies against the model: title order (IDs in order and counts), a namespace sort
+    (keys in order, unkeyed last, the same IDs), lastread (the read archives, as a set)."""
+    srv, model = library
+    concrete = _with_id(srv, filter_)
+    hits = _model_hits(model, concrete)
+    for plan, knobs in PLANS.items():
+        with monkeypatch.context() as patch:
+            for (module, name), value in knobs.items():
+                patch.setattr(module, name, value)
+            for case in MODEL_CASES:
+                flags = {k: v == "true" for k, v in case.items() if v == "true"}
+                want = _model_answer(model, concrete, 7, order=case.get("order", "asc"),
+                                     start=case.get("start", 0), **flags)
+                assert _ask(srv, filter_, **case) == want, (plan, filter_, case)
+            for order in ("asc", "desc"):
+                ids, filtered, _ = _ask(srv, filter_, sortby="date_added", order=order, start=-1)
+                keyed = sorted((_date_added(model, a) for a in hits if _date_added(model, a) is not None),
+                               reverse=order == "desc")
+                assert [_date_added(model, a) for a in ids] == keyed + [None] * (len(hits) - len(keyed)), plan
+                assert sorted(ids) == sorted(hits) and filtered == len(hits), (plan, filter_, order)
+            ids, filtered, _ = _ask(srv, filter_, sortby="lastread", start=-1)
+            read = {a for a in hits if model[a][3]}
+            assert sorted(ids) == sorted(read) and filtered == len(read), (plan, filter_)
 
 
 @pytest.mark.parametrize("filter_", [f for f in FILTERS if _simple_model({}, f.replace("{id}", "0")) is not None])
