@@ -116,3 +116,29 @@ def test_resized_pages_carry_the_type_of_the_bytes_sent(server, quality):
             assert sent.format == "JPEG"
             assert sent.width == min(original.width, 1064), (name, sent.size)
             assert abs(sent.height - original.height * sent.width / original.width) <= 1, (name, sent.size)
+
+
+def test_page_etags_change_with_every_setting_that_changes_the_bytes(server):
+    """A client revalidating with If-None-Match must get the new bytes after the resize quality or threshold
+    changes (it would keep year-cached stale bytes on a 304 otherwise)."""
+    srv, arcid = server
+    heavy = next(n for n in sorted(MEMBERS) if len(MEMBERS[n]) > THRESHOLD_KB * 1024)
+    number = sorted(MEMBERS).index(heavy) + 1
+    url = f"/api/archives/{arcid}/page?path={heavy}"
+    seen: dict[str, tuple[bytes, bytes]] = {}
+    try:
+        for label, settings in (("off", {"enableresize": 0}),
+                                ("q50", {"enableresize": 1, "sizethreshold": THRESHOLD_KB, "readerquality": 50}),
+                                ("q90", {"enableresize": 1, "sizethreshold": THRESHOLD_KB, "readerquality": 90}),
+                                ("high threshold", {"enableresize": 1, "sizethreshold": 100000, "readerquality": 90})):
+            for key, value in settings.items():
+                srv.ctx.settings.set(key, value)
+            page, pse = srv.get(url), srv.get(f"/api/opds/{arcid}/pse", params={"page": number})
+            for resp in (page, pse):
+                again = srv.get(resp.url.replace(srv.url, ""), headers={"If-None-Match": resp.headers["ETag"]})
+                assert again.status_code == 304, label  # the same settings: the same tag
+            seen[label] = (page.headers["ETag"], pse.headers["ETag"])
+    finally:
+        srv.ctx.settings.set("enableresize", 0)
+    assert len({tags[0] for tags in seen.values()}) == 4, seen
+    assert len({tags[1] for tags in seen.values()}) == 4, seen

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,6 +15,7 @@ from .files import (
     LONG_CACHE,
     content_disposition,
     not_modified,
+    page_etag,
     send_bytes,
     send_file,
     send_placeholder,
@@ -175,7 +175,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
         if not name:
             raise ApiError("serve_page", "No page path specified.")
         resize = bool(ctx.settings.get("enableresize"))
-        etag = '"' + hashlib.sha1(f"{archive_id}\0{name}\0{int(resize)}".encode()).hexdigest()[:24] + '"'
+        etag = page_etag(ctx, archive_id, name)
         row = library.require_row(db, archive_id)  # an unknown ID is an error, even when cached
         if not_modified(etag):
             bottle.response.status = 304

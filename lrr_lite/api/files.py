@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import bottle
@@ -101,3 +102,13 @@ def send_thumbnail(path: Path) -> bytes:
 def send_placeholder() -> bytes:
     return send_bytes(placeholder_png(), "image/png", cache="no-cache",
                       disposition=content_disposition("inline", "noThumb.png"))
+
+
+def page_etag(ctx: Any, *parts: object) -> str:
+    """An ETag for a served page: the parts that name it plus every setting that changes the bytes sent
+    (resizing on/off, its threshold and quality), so a client never keeps stale bytes after a change."""
+    settings = ctx.settings
+    resize = int(bool(settings.get("enableresize")))
+    knobs = (resize, settings.get("sizethreshold"), settings.get("readerquality")) if resize else (0,)
+    text = "\0".join(str(p) for p in (*parts, *knobs))
+    return '"' + hashlib.sha1(text.encode()).hexdigest()[:24] + '"'

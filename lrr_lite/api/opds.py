@@ -7,7 +7,6 @@ Panels take it like `application/atom+xml;profile=opds-catalog`).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import threading
@@ -21,7 +20,7 @@ from ..auth import is_authenticated
 from ..errors import ImageError
 from ..search.engine import Query, search
 from .common import ApiError, check_archive_id, param
-from .files import content_disposition, not_modified, send_bytes
+from .files import content_disposition, not_modified, page_etag, send_bytes
 
 ROW_COLUMNS = "id, filename, extension, title, tags, isnew, progress, pagecount, lastreadtime"
 PSE_CACHE_BYTES = 128 * 1024 * 1024
@@ -197,9 +196,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
         width = opds.parse_width(param("width"))
         if bottle.request.method == "GET":
             track_progress(row, number)
-        resize = bool(ctx.settings.get("enableresize"))
-        tag = f"{archive_id}\0{number}\0{width}\0{int(resize)}\0{ctx.settings.get('readerquality')}"
-        etag = '"' + hashlib.sha1(tag.encode()).hexdigest()[:24] + '"'
+        etag = page_etag(ctx, archive_id, number, width, ctx.settings.get("readerquality"))
         if not_modified(etag):
             bottle.response.status = 304
             bottle.response.set_header("ETag", etag)
