@@ -114,7 +114,7 @@ def load(ini_path: str | os.PathLike | None = None, cli: dict[str, Any] | None =
     ini_path = ini_path or env.get("LRR_CONFIG")
     if ini_path:
         parser = configparser.ConfigParser()
-        if not parser.read(ini_path, encoding="utf-8"):
+        if not parser.read(str(ini_path), encoding="utf-8"):
             raise SystemExit(f"config: cannot read {ini_path}")
         if parser.has_section("server"):
             known = {opt.name for opt in SCHEMA}

@@ -19,11 +19,11 @@ def dhash(path: Path) -> int:
     with Image.open(path) as im:
         im.draft("L", (36, 32))  # JPEG decodes at reduced scale
         small = im.convert("L").resize((9, 8), Image.Resampling.BOX)
-    px = small.load()
+    px = small.tobytes()  # 9x8 grey bytes, row by row
     bits = 0
     for y in range(8):
         for x in range(8):
-            bits = (bits << 1) | (px[x, y] > px[x + 1, y])
+            bits = (bits << 1) | (px[y * 9 + x] > px[y * 9 + x + 1])
     return bits
 
 

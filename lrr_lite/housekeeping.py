@@ -23,7 +23,7 @@ def tag_stats_json(db: Database, settings: Settings, minweight: int = 1, hide_ex
         return json.dumps(tag_stats(db, settings, minweight, hide_excluded), ensure_ascii=False)
     hidden = sorted({ns.lower() for ns in settings.excluded_namespaces}) if hide_excluded else []
     exclude = f"AND ns NOT IN ({','.join('?' * len(hidden))})" if hidden else ""
-    row = db.query_one(
+    row = db.row(
         "SELECT json_group_array(json_object('namespace', ns, 'text', text, 'weight', n)) FROM tag_names "
         f"WHERE n > 0 AND n >= ? AND tag != '' {exclude}", [minweight, *hidden])
     return row[0] or "[]"
@@ -83,7 +83,7 @@ LEFTOVER_PATTERNS = ("upload-*", "download-*", "restore-*.json")
 def remove_crash_leftovers(db: Database, temp: Path) -> int:
     """At start-up: staging folders of uploads and downloads and restore files that a killed process left in
     the temp folder. A restore file still named by a queued job is kept: that job runs after the start."""
-    wanted = set()
+    wanted: set[str] = set()
     for row in db.query("SELECT args FROM jobs WHERE task='restore_backup' AND state='inactive'"):
         try:
             wanted.update(str(a) for a in json.loads(row["args"]))

@@ -94,7 +94,7 @@ class Inotify:
 
     def read(self) -> list[tuple[int, int, int, str]]:
         """All queued events as (wd, mask, cookie, name); [] when none are waiting."""
-        events = []
+        events: list[tuple[int, int, int, str]] = []
         while True:
             try:
                 buf = os.read(self.fd, 64 * 1024)

@@ -134,7 +134,7 @@ class JobQueue:
                 "INSERT INTO jobs(task, args, state, notes, priority, created) VALUES (?, ?, 'inactive', ?, ?, ?)",
                 (task, json.dumps(args or []), json.dumps(notes or {}), int(priority), time.time()),
             )
-            job_id = int(cur.lastrowid)
+            job_id = int(cur.lastrowid or 0)  # always set after an INSERT
         with self._cond:
             self._push(job_id, task, int(priority))
         return job_id

@@ -109,7 +109,7 @@ def _hostname_addresses() -> set[IPAddress]:
         infos = socket.getaddrinfo(socket.gethostname(), None)
     except OSError:
         return set()
-    return {_unwrap(ipaddress.ip_address(info[4][0].split("%", 1)[0])) for info in infos}
+    return {_unwrap(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])) for info in infos}
 
 
 def is_own_address(ip: IPAddress) -> bool:
@@ -228,10 +228,11 @@ class PinnedHTTPConnection(http.client.HTTPConnection):
         super().__init__(host, port, timeout=idle_timeout)
         self._targets = targets
         self._deadline = deadline
+        self._idle = idle_timeout
 
     def connect(self) -> None:
         # kept apart from self.sock, which http.client drops once a response owns the socket
-        self.sock = self.pinned_sock = _connect(self._targets, self.timeout, self._deadline)
+        self.sock = self.pinned_sock = _connect(self._targets, self._idle, self._deadline)
 
 
 class PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -239,22 +240,24 @@ class PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def __init__(self, host: str, port: int, targets: list[Target], idle_timeout: float,
                  deadline: Deadline, context: ssl.SSLContext | None = None) -> None:
-        super().__init__(host, port, timeout=idle_timeout, context=context or ssl.create_default_context())
+        self._tls = context or ssl.create_default_context()
+        super().__init__(host, port, timeout=idle_timeout, context=self._tls)
         self._targets = targets
         self._deadline = deadline
+        self._idle = idle_timeout
 
     def connect(self) -> None:
-        sock = _connect(self._targets, self.timeout, self._deadline)
+        sock = _connect(self._targets, self._idle, self._deadline)
         try:
             # wrap_socket takes the socket's descriptor over: watch the TLS socket before the
             # handshake, so the deadline can cut a server that stalls it
-            tls = self._context.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
+            tls = self._tls.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
         except BaseException:
             sock.close()
             raise
         self._deadline.watch(tls)
         try:
-            tls.settimeout(min(self.timeout, self._deadline.remaining()))
+            tls.settimeout(min(self._idle, self._deadline.remaining()))
             tls.do_handshake()
         except BaseException:
             tls.close()

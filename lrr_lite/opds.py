@@ -197,7 +197,7 @@ def _fill_entry(entry: etree._Element, row: Mapping[str, Any], links: Links, *, 
     _link(entry, "http://opds-spec.org/image/thumbnail", thumb, "image/jpeg")
     _link(entry, "http://opds-spec.org/acquisition", links.url(f"/api/archives/{archive_id}/download"),
           acquisition_type(row["extension"]), "Download/Read")
-    stream = {f"{{{PSE}}}count": int(row["pagecount"] or 0)}
+    stream: dict[str, Any] = {f"{{{PSE}}}count": int(row["pagecount"] or 0)}
     if int(row["progress"] or 0):
         stream[f"{{{PSE}}}lastRead"] = int(row["progress"])
     if int(row["lastreadtime"] or 0):

@@ -18,7 +18,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
     backups_dir = ctx.config.data / "backups"
 
     @app.get("/api/database/stats", operation="tag_stats")
-    def stats() -> str:
+    def stats() -> bytes:
         minweight = int_param("minweight", 1)
         hide = param("hide_excluded_namespaces") == "true"
         bottle.response.content_type = "application/json;charset=UTF-8"

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
+
+Params = Sequence[Any] | Mapping[str, Any]  # what sqlite3 binds: positional values or named ones
 
 
 class Database:
@@ -83,11 +86,18 @@ class Database:
                 self._all.append(conn)
         return conn
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
-    def query_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+    def query_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
+
+    def row(self, sql: str, params: Params = ()) -> sqlite3.Row:
+        """The one row of a query that always has one (an aggregate: COUNT, MAX …)."""
+        found = self.conn.execute(sql, params).fetchone()
+        if found is None:
+            raise LookupError(f"no row for {sql[:60]!r}")
+        return found
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

@@ -68,12 +68,12 @@ def eze(info: ArchiveInfo, params: dict, oneshot: str) -> PluginOutput:
     out = PluginOutput(tags=_ns_dict(gallery.get("tags")))
     if category := _text(gallery.get("category")):
         out.tags.append(f"category:{category}")
-    source = gallery.get("source") if isinstance(gallery.get("source"), dict) else {}
+    source = gallery["source"] if isinstance(gallery.get("source"), dict) else {}
     site, gid, token = _text(source.get("site")), _text(source.get("gid")), _text(source.get("token"))
     if site and gid and token:
         out.tags.append(f"source:{site}.org/g/{gid}/{token}")
     if params.get("1"):
-        full = obj.get("gallery_info_full") if isinstance(obj.get("gallery_info_full"), dict) else {}
+        full = obj["gallery_info_full"] if isinstance(obj.get("gallery_info_full"), dict) else {}
         if uploader := _text(full.get("uploader")):
             out.tags.append(f"uploader:{uploader}")
         stamp = full.get("date_uploaded")

@@ -157,7 +157,7 @@ def _keyed_position(db: Database, q: Query, where: Where, offset: int) -> tuple[
                        "LIMIT 1 OFFSET ?", [q.sort] + where.params + [offset])
     if row is None:
         return None
-    before = db.query_one(f"SELECT COUNT(*) FROM {source} WHERE v.ns = ? AND v.value_key {'>' if q.descending else '<'} "
+    before = db.row(f"SELECT COUNT(*) FROM {source} WHERE v.ns = ? AND v.value_key {'>' if q.descending else '<'} "
                           f"? AND {test}", [q.sort, row[0]] + where.params)[0]
     return row[0], before
 
@@ -203,20 +203,22 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     tanks = matching_tanks(db, q, terms, members) if tanks_exist else []
     offset, limit = _page_bounds(q.start, page_size)
     if tanks:
-        hits, count = _tank_merge_hits(db, q, terms, members, where)
-        walk = _walk_pays(offset, limit, visible, count, title_sort=False)
-        return merged_page(db, q, hits, count, tanks, offset, limit, total, walk)
+        hits, merged = _tank_merge_hits(db, q, terms, members, where)
+        walk = _walk_pays(offset, limit, visible, merged, title_sort=False)
+        return merged_page(db, q, hits, merged, tanks, offset, limit, total, walk)
     if where is None:
         return Result([], 0, total)
+    count: int
     if len(where.clauses) == 1:  # no filter at all: the indexes give every answer directly
         count, walk = visible, True
     else:
-        count = single_tag_count(db, q, terms, where)
+        tag_count = single_tag_count(db, q, terms, where)
         # A broad filter (an exclusion, say) walks a short way whatever the page, where collecting would
         # copy every hit.
-        if count is not None and _probe_walk_pays(q, offset, limit, visible, count):
-            where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True)
-            walk = True
+        probe = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True) \
+            if tag_count is not None and _probe_walk_pays(q, offset, limit, visible, tag_count) else None
+        if tag_count is not None and probe is not None:
+            where, count, walk = probe, tag_count, True
         elif terms:
             where, count = _collect_terms(db, q, terms, members, tanks_exist)
             walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
@@ -259,14 +261,14 @@ def _tank_merge_hits(db: Database, q: Query, terms: list[Term], members: list[st
         return _collect_terms(db, q, terms, members, exclude_tank_members=True)
     if not where.row_conditions().clauses and [inside for inside, _, _ in where.memberships] == [False]:
         # everything outside tankoubons: the present archives less the (few) present tank members
-        return where, visible_count(db) - db.query_one(
+        return where, visible_count(db) - db.row(
             "SELECT COUNT(*) FROM archives WHERE path != '' AND id IN (SELECT archive_id FROM tank_archives)")[0]
     return where, count_where(db, where)
 
 
 def _grouped_total(db: Database) -> int:
     """Archives outside tankoubons plus tankoubons with a present member (tank members are few)."""
-    return visible_count(db) + db.query_one(
+    return visible_count(db) + db.row(
         "SELECT (SELECT COUNT(DISTINCT ta.tank_id) FROM tank_archives ta JOIN archives a ON a.id = ta.archive_id "
         "WHERE a.path != '') - (SELECT COUNT(*) FROM archives a WHERE a.path != '' AND a.id IN "
         "(SELECT archive_id FROM tank_archives))")[0]
@@ -274,7 +276,7 @@ def _grouped_total(db: Database) -> int:
 
 def _random_visible(db: Database, count: int) -> list[str]:
     """Uniform picks among all visible archives by drawing integer keys: O(count), not O(library)."""
-    top = db.query_one("SELECT MAX(num) FROM archives")[0] or 0
+    top = db.row("SELECT MAX(num) FROM archives")[0] or 0
     visible = visible_count(db)
     picked: dict[int, str] = {}
     tries = 0

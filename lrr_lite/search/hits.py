@@ -37,7 +37,7 @@ def count_where(db: Database, where: Where, join: str = "", join_params: list[An
     # Visibility, the integer key and the flags live in a narrow partial index: probing it beats the wide
     # rows. Read archives (sortby=lastread) have a smaller one of their own.
     hint = "" if join else f"INDEXED BY {_flags_index(where)}"
-    return db.query_one(f"SELECT COUNT(*) FROM archives a {hint} {join} WHERE {where.sql()}",
+    return db.row(f"SELECT COUNT(*) FROM archives a {hint} {join} WHERE {where.sql()}",
                         (join_params or []) + where.params)[0]
 
 
@@ -145,14 +145,14 @@ def single_tag_count(db: Database, q: Query, terms: list[Term], where: Where) ->
     if r.numeric or r.tag_subquery or len(r.tag_ids) != 1 or r.id_glob:
         return None
     tag_id = r.tag_ids[0]
-    hidden = db.query_one("SELECT COUNT(*) FROM archive_tags WHERE tag_id = ? AND num IN "
+    hidden = db.row("SELECT COUNT(*) FROM archive_tags WHERE tag_id = ? AND num IN "
                           "(SELECT num FROM archives WHERE path = '')", (tag_id,))[0]
     # Titles that match are few: find them through the narrow title index, then check them one by one.
     title_nums = [row[0] for row in db.query(titles_sql(r.title_glob), (r.title_glob,))]
     title_only = 0
     for chunk in (title_nums[i:i + 500] for i in range(0, len(title_nums), 500)):
         marks = ",".join("?" * len(chunk))
-        title_only += db.query_one(
+        title_only += db.row(
             f"SELECT COUNT(*) FROM archives a WHERE a.num IN ({marks}) AND a.path != '' AND NOT EXISTS "
             "(SELECT 1 FROM archive_tags x WHERE x.tag_id = ? AND x.num = a.num)", chunk + [tag_id])[0]
     matching = r.tag_total - hidden + title_only
@@ -161,4 +161,4 @@ def single_tag_count(db: Database, q: Query, terms: list[Term], where: Where) ->
 
 def visible_count(db: Database) -> int:
     """How many archives have their file (kept up to date by triggers, schema 8)."""
-    return db.query_one("SELECT n FROM counters WHERE name = 'visible'")[0]
+    return db.row("SELECT n FROM counters WHERE name = 'visible'")[0]

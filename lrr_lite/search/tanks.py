@@ -121,7 +121,9 @@ def merged_page(db: Database, q: Query, where: Where | None, archives: int, tank
     d = "DESC" if descending else "ASC"
     if q.sort == "title":
         hint = "INDEXED BY archives_sort" if walk else ""  # the title order itself, tested row by row
-        parts = [(f"SELECT a.sort_key, a.sort_key, a.num, a.num FROM archives a {hint} WHERE {{where}} "
+        # (SQL with {where}, params before the WHERE's own, params after, tanks among these rows, descending)
+        parts: list[tuple[str, list[Any], list[Any], list[Any], bool]] = [(
+            f"SELECT a.sort_key, a.sort_key, a.num, a.num FROM archives a {hint} WHERE {{where}} "
                   f"ORDER BY a.sort_key {d}, a.num {d}", [], [], keyed_tanks, descending)]
     elif q.sort == "lastread":
         parts = [(f"SELECT a.lastreadtime, a.sort_key, a.num, a.num FROM archives a WHERE {{where}} "
@@ -151,7 +153,8 @@ def merged_page(db: Database, q: Query, where: Where | None, archives: int, tank
     ids: dict[int, str] = {}
     nums = [item for item in page if isinstance(item, int)]
     for chunk in (nums[i:i + 500] for i in range(0, len(nums), 500)):
-        ids.update(db.query(f"SELECT num, id FROM archives WHERE num IN ({','.join('?' * len(chunk))})", chunk))
+        ids.update((r[0], r[1]) for r in db.query(
+            f"SELECT num, id FROM archives WHERE num IN ({','.join('?' * len(chunk))})", chunk))
     return Result([ids[item] if isinstance(item, int) else item for item in page], archives + len(tanks), total)
 
 

@@ -230,6 +230,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
             session.issue(ctx, bottle.response, logged_in=True)  # ... but this browser stays logged in
         log.info("settings changed from the web page: %s", ", ".join(sorted(changes)))
         bottle.redirect(local("/settings?saved=1"), 303)
+        raise AssertionError("bottle.redirect raises")  # for the type checker: never reached
 
     @app.get("/static/<name>", skip=SKIP)
     def static_file(name: str) -> bytes:

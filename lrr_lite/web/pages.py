@@ -313,19 +313,19 @@ def validate(fields: tuple[Field, ...], form) -> tuple[dict[str, Any], dict[str,
         elif f.kind == "secret":
             # empty = keep the current value; `<key>_clear` removes it
             clear = get(f.key + "_clear") in ("1", "on", "true")
-            value = raw.strip()
+            secret = raw.strip()
             if clear and raw:
                 errors[f.key] = "Enter a new key or remove the key, not both."
             elif clear:
                 changes[f.key] = ""
-            elif raw and not value:
+            elif raw and not secret:
                 errors[f.key] = "A key can't be only spaces."
             elif len(raw) > f.high:
                 errors[f.key] = f"At most {f.high} characters."
             elif any(c in raw for c in "\r\n\x00"):
                 errors[f.key] = "One line only."
-            elif value:
-                changes[f.key] = value
+            elif secret:
+                changes[f.key] = secret
         else:
             if len(raw) > f.high:
                 errors[f.key] = f"At most {f.high} characters."
