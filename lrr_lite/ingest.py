@@ -52,7 +52,9 @@ def compute_id(path: Path | str) -> str:
 
 
 def split_name(filename: str) -> tuple[str, str]:
-    """(name without its last extension, JSON extension) as LANraragi derives them."""
+    """(name without its last extension, JSON extension) as LANraragi derives them, fit to show: bytes of
+    a file name that are not UTF-8 become U+FFFD (the path itself keeps them, to open the file again)."""
+    filename = filename.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     stem, dot, _ = filename.rpartition(".")
     if not dot:
         return filename, ""

@@ -272,3 +272,56 @@ def test_crash_leftovers_are_removed_at_start(make_server):
     assert server.ctx.jobs.wait_idle(30)
     done = server.ctx.jobs.get(job)
     assert done["state"] == "finished" and done["result"]["success"] == 1, done
+
+
+@pytest.mark.parametrize("mode", ["inotify", "poll"])
+def test_a_name_that_is_not_utf8_is_imported_and_the_watcher_goes_on(make_server, mode):
+    """A file named with bytes that are not UTF-8 (b'\\xff\\xfe.cbz') used to stop the watcher thread for good.
+    Now it is imported like any other (its title shown with U+FFFD, its pages and download served from the
+    path as it is on disk), and the 10 files dropped after it are imported too."""
+    server = make_server(scan=False).start()
+    start_watcher(server, mode)
+    odd = cbz("odd name", pages=2)
+    with open(os.path.join(os.fsencode(server.content), b"\xff\xfe Odd.cbz"), "wb") as fh:
+        fh.write(odd)
+    later = {f"Later {n}.cbz": cbz(f"later {n}") for n in range(10)}
+    for name, data in later.items():
+        (server.content / name).write_bytes(data)
+    wanted = {arc_id(odd)} | {arc_id(d) for d in later.values()}
+    deadline = time.monotonic() + 15
+    while set(library(server)) != wanted and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert set(library(server)) == wanted
+    assert server.ctx.watcher.is_alive() and server.ctx.watcher.last_error is None
+    meta = server.get(f"/api/archives/{arc_id(odd)}/metadata").json()
+    assert meta["title"] == "\ufffd\ufffd Odd" and meta["filename"] == "\ufffd\ufffd Odd"
+    pages = server.get(f"/api/archives/{arc_id(odd)}/files").json()["pages"]
+    assert len(pages) == 2
+    page = server.get(pages[0])
+    assert page.status_code == 200 and page.content[:8] == b"\x89PNG\r\n\x1a\n"
+    download = server.get(f"/api/archives/{arc_id(odd)}/download")
+    assert download.status_code == 200 and download.content == odd
+    assert "filename*=UTF-8''%FF%FE%20Odd.cbz" in download.headers["Content-Disposition"]
+    # a restart's scan meets the same name without failing
+    assert server.rescan()["failed"] == 0
+
+
+def test_control_characters_in_names_never_break_a_reply(make_server):
+    """Members and files named with a newline or CR: pages and downloads answer, the header stays one line."""
+    server = make_server(scan=False).start()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("new\nline.png", _png(1))
+        zf.writestr("car\rriage.png", _png(2))
+    data = buf.getvalue()
+    (server.content / "new\nline.cbz").write_bytes(data)
+    server.rescan()
+    pages = server.get(f"/api/archives/{arc_id(data)}/files").json()["pages"]
+    assert len(pages) == 2
+    for url in pages:
+        resp = server.get(url)
+        assert resp.status_code == 200, resp.text
+        assert "\n" not in resp.headers["Content-Disposition"] and "\r" not in resp.headers["Content-Disposition"]
+    resp = server.get(f"/api/archives/{arc_id(data)}/download")
+    assert resp.status_code == 200 and resp.content == data
+    assert "filename*=UTF-8''new%0Aline.cbz" in resp.headers["Content-Disposition"]

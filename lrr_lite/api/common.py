@@ -52,7 +52,10 @@ def xml_escape(text: str) -> str:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii():  # a server path whose name is not UTF-8 (surrogate escapes) cannot be sent as is
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def json_reply(obj: Any, status: int = 200) -> str:

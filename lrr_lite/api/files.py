@@ -17,9 +17,12 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def content_disposition(kind: str, filename: str) -> str:
-    """Header value safe for any file name: ASCII fallback plus RFC 5987 UTF-8 form."""
-    ascii_name = filename.encode("ascii", "replace").decode("ascii").replace('"', "'").replace("?", "_")
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    """Header value safe for any file name (RFC 6266): a printable-ASCII fallback, then the RFC 5987 form of
+    the name's bytes. Control characters (a member named `new\nline.jpg`) can never end the header line,
+    and a name from the file system that is not UTF-8 (surrogate escapes) is sent as the bytes it is."""
+    ascii_name = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    raw = filename.encode("utf-8", "surrogateescape")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(raw, safe='')}"
 
 
 def not_modified(etag: str) -> bool:

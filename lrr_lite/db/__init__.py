@@ -8,6 +8,7 @@ and a crash at any moment leaves either the old or the new state, never half of 
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,6 +21,35 @@ from .schema import MIGRATIONS
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | Mapping[str, Any]  # what sqlite3 binds: positional values or named ones
+
+# File names are bytes. One that is not UTF-8 reaches Python as a str with surrogate escapes (os.fsdecode),
+# which sqlite3 refuses to bind ("surrogates not allowed"): a watcher that met such a name stopped. So the
+# escapes \udc80-\udcff are stored as the private-use characters U+F0080-U+F00FF and turned back when read:
+# the path in the database opens the same file again. Names never shown to a client (titles and file names
+# are made displayable by the ingest); real names practically never hold these private-use characters.
+_SURROGATES = "".join(chr(c) for c in range(0xDC80, 0xDD00))
+_PRIVATE = "".join(chr(c) for c in range(0xF0080, 0xF0100))
+_TO_DB = str.maketrans(_SURROGATES, _PRIVATE)
+_FROM_DB = str.maketrans(_PRIVATE, _SURROGATES)
+_HAS_SURROGATE = re.compile("[\udc80-\udcff]")
+_HAS_PRIVATE = re.compile("[\U000f0080-\U000f00ff]")
+
+
+def _text_to_db(text: str) -> str:
+    if text.isascii() or not _HAS_SURROGATE.search(text):
+        return text
+    return text.translate(_TO_DB)
+
+
+def _text_from_db(raw: bytes) -> str:
+    text = raw.decode("utf-8")
+    if text.isascii() or not _HAS_PRIVATE.search(text):
+        return text
+    return text.translate(_FROM_DB)
+
+
+# An adapter for str makes sqlite3 pass every str parameter through it (for every connection of the process).
+sqlite3.register_adapter(str, _text_to_db)
 
 
 class Database:
@@ -39,6 +69,7 @@ class Database:
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
+        conn.text_factory = _text_from_db
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable against application crashes in WAL mode; only a power cut can lose the
         # last commits, never corrupt the file. FULL would cost an fsync per write on an SD card.
