@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import formats, library, thumbs
+from . import covers, formats, library, thumbs
 from .collections import tank_cover_path
-from .errors import ArchiveError, ImageError, Invalid, NotFound
+from .errors import ArchiveError, DomainError, ImageError, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,20 @@ def read_page(ctx: Any, archive_id: str, page: int) -> bytes:
 
 
 def make_thumbnail(ctx: Any, archive_id: str, page: int) -> Path:
-    """Write the thumbnail file for page (0 = cover made from page 1) and return its path."""
+    """Write the thumbnail file for page (0 = cover made from page 1) and return its path. A cover that
+    cannot be made is recorded with its reason (covers.py: retried with back-off)."""
+    if page > 0:
+        return _make_thumbnail(ctx, archive_id, page)
+    try:
+        made = _make_thumbnail(ctx, archive_id, page)
+    except (DomainError, OSError) as exc:
+        covers.record_failure(ctx.db, archive_id, getattr(exc, "message", None) or str(exc))
+        raise
+    covers.clear_failure(ctx.db, archive_id)
+    return made
+
+
+def _make_thumbnail(ctx: Any, archive_id: str, page: int) -> Path:
     source_page = max(page, 1)
     data = read_page(ctx, archive_id, source_page)
     hq = page <= 0 or bool(ctx.settings.get("hqthumbpages"))

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import backup, download, duplicates, library, pages, scan, upload
+from . import backup, covers, download, duplicates, library, pages, scan, upload
 from .errors import DomainError
 from .ingest import Supplied
 from .jobs import JobContext
@@ -131,13 +131,17 @@ def register_all(ctx) -> None:
 
 
 def regenerate_covers(ctx, force: bool, job: JobContext | None = None) -> dict[str, Any]:
-    """Make missing cover thumbnails (all of them with force)."""
+    """Make missing cover thumbnails (all of them with force). Covers that failed before wait for their next
+    try (covers.py) unless forced; the result lists this run's failures and how many wait."""
     errors: dict[str, str] = {}
     rows = ctx.db.query("SELECT id FROM archives WHERE path != '' ORDER BY id")
+    waiting = set() if force else covers.waiting(ctx.db)
     done = 0
     for row in rows:
         archive_id = row["id"]
-        if force or not pages.cover_path(ctx.config.thumbs, archive_id).exists():
+        if archive_id in waiting:
+            pass
+        elif force or not pages.cover_path(ctx.config.thumbs, archive_id).exists():
             try:
                 pages.make_thumbnail(ctx, archive_id, 0)
             except (DomainError, OSError) as exc:
@@ -152,8 +156,8 @@ def regenerate_covers(ctx, force: bool, job: JobContext | None = None) -> dict[s
             except (DomainError, OSError) as exc:
                 errors[tank[0]] = getattr(exc, "message", str(exc))
     if job is not None:
-        job.note(processed=done, total=len(rows))
-    return {"errors": errors}
+        job.note(processed=done, total=len(rows), failed=len(errors), waiting_retry=len(waiting))
+    return {"errors": errors, "waiting_retry": len(waiting)}
 
 
 def import_staged_file(ctx, path: str, category_id: str | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import bottle
 
-from .. import formats, library, pages, thumbs, upload
+from .. import covers, formats, library, pages, thumbs, upload
 from ..errors import ArchiveError, ChecksumMismatch, ImageError, NotFound
 from ..ingest import Supplied
 from .common import ApiError, bool_param, check_archive_id, envelope, int_param, json_reply, param, path_int
@@ -88,6 +88,11 @@ def mount(app: bottle.Bottle, ctx) -> None:
         if path.is_file():
             return send_thumbnail(path)
         row = library.get_row(db, archive_id)
+        failed = covers.failure(db, archive_id) if page == 0 and row is not None else None
+        if failed is not None:  # the cover failed lately: the placeholder, no new job until its retry time
+            reason = "".join(c if " " <= c <= "~" else " " for c in failed)[:200]  # one header line, ASCII
+            bottle.response.set_header("X-Thumbnail-Error", reason)
+            return send_placeholder()
         if row is not None and row["path"] and (page == 0 or page <= row["pagecount"] or not row["pagecount"]):
             args = [str(ctx.config.thumbs), archive_id, page]
             job = ctx.jobs.find_pending("thumbnail_task", args) or ctx.jobs.enqueue("thumbnail_task", args)

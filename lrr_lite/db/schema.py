@@ -301,4 +301,14 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         expires INTEGER NOT NULL   -- epoch s; expired rows are swept at the next login
     ) WITHOUT ROWID;
     """,
+    # 10: covers that could not be made, with why and when to try again (back-off): the cover job skips them
+    # until then instead of failing on the same undecodable archives after every import.
+    """
+    CREATE TABLE cover_failures (
+        archive_id TEXT PRIMARY KEY REFERENCES archives(id) ON DELETE CASCADE,
+        reason     TEXT NOT NULL,
+        failures   INTEGER NOT NULL,  -- in a row; the wait doubles with each
+        retry_at   INTEGER NOT NULL   -- epoch s
+    ) WITHOUT ROWID;
+    """,
 ]
