@@ -254,6 +254,14 @@ class PageCache:
                 self._cond.notify_all()
 
     def _store(self, dname: str, walk: _Walk, name: str, size: int, blocks: Iterator[bytes]) -> None:
+        if not self._write(dname, walk, name, size, blocks):
+            # libarchive 3.6's 7-Zip reader loses its place when a member is skipped without reading any
+            # of its data: the next member then fails with "Truncated 7-Zip file body". Reading one block
+            # first avoids that; a fill decompresses every member anyway, so it costs nothing extra.
+            next(iter(blocks), None)
+
+    def _write(self, dname: str, walk: _Walk, name: str, size: int, blocks: Iterator[bytes]) -> bool:
+        """Write one member to the cache; False if its data was not read at all."""
         d = self.root / dname
         target = d / _digest(name)
         with self._cond:
@@ -264,13 +272,13 @@ class PageCache:
                 # A duplicate name, or left by an earlier partial fill: already servable.
                 walk.written.add(name)
                 self._cond.notify_all()
-                return
+                return False
             if size > MAX_MEMBER_BYTES:  # refused from the header: no need to decompress it to find out
                 walk.failed[name] = f"member too large: {size} bytes (a page is at most {MAX_MEMBER_BYTES})"
                 self._cond.notify_all()
-                return
+                return False
             if not self._evict(size, dname) and not walk.wanted[name]:
-                return  # over budget: only pages someone is waiting for are still written
+                return False  # over budget: only pages someone is waiting for are still written
             d.mkdir(exist_ok=True)
             # Counted from the start, so the total covers files being written; corrected to what was written.
             reserved = min(size, MAX_MEMBER_BYTES)
@@ -312,3 +320,4 @@ class PageCache:
                 self._account(dname, written - reserved)
                 walk.written.add(name)
             self._cond.notify_all()
+        return True
