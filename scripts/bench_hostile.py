@@ -1,0 +1,125 @@
+"""Peak server memory for hostile archives (issue 11): one page request, then eight at once.
+
+Usage: .venv/bin/python scripts/bench_hostile.py [--set /tmp/lrr_hostile_set] [--target-mb 150]
+
+The hostile set (tests/hostile/hostile_files.py at "bench" scale: a 1 GiB zip whose header claims 100 bytes,
+4 GB 7z and tar.gz bombs, ...) is generated once under --set and reused. For each archive a fresh
+`lrr-lite serve` (address space capped with RLIMIT_AS as a safety net) scans a folder holding only that
+archive; its peak RSS (VmHWM) is read after the scan and its covers, then reset (clear_refs) before one page
+request and again before eight concurrent ones. Archives refused at the scan have no page to request: their
+line shows the scan's peak. Every figure must stay under the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hostile"))
+
+import hostile_files  # noqa: E402
+from _harness import ServerProcess, require_installed  # noqa: E402
+
+AS_LIMIT = 3 * 1024 * 1024 * 1024  # far above the target, far below what an unbounded bomb takes
+
+
+def get(port: int, path: str, timeout: float = 120) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def jobs_pending(data: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{data / 'database.sqlite'}?mode=ro", uri=True, timeout=30) as db:
+            return db.execute("SELECT COUNT(*) FROM jobs WHERE state IN ('active', 'inactive')").fetchone()[0]
+    except sqlite3.Error:
+        return 1
+
+
+def hwm_mb(server: ServerProcess) -> float:
+    return server.status_kb("VmHWM") / 1024
+
+
+def run_case(path: Path, root: Path) -> dict:
+    content, data = root / "content", root / "data"
+    content.mkdir(parents=True)
+    os.link(path, content / path.name)
+    server = ServerProcess(content, data, root / "server.log", "--scan-on-start", limit_as=AS_LIMIT)
+    result: dict = {"name": path.name, "size_kb": path.stat().st_size // 1024}
+    try:
+        server.wait_until(lambda: get(server.port, "/api/info")[0] == 200, 60)
+        server.wait_until(lambda: jobs_pending(data) == 0, 600)
+        result["scan"] = hwm_mb(server)
+        archives = json.loads(get(server.port, "/api/archives")[1])
+        if not archives:
+            result["note"] = "refused at scan"
+            return result
+        arcid = archives[0]["arcid"]
+        status, body = get(server.port, f"/api/archives/{arcid}/files")
+        pages = json.loads(body).get("pages", []) if status == 200 else []
+        name = pages[0].split("path=", 1)[1] if pages else quote("001.jpg")
+        url = f"/api/archives/{arcid}/page?path={name}"
+        for n in (1, 8):
+            server.reset_peak()
+            with ThreadPoolExecutor(n) as pool:
+                answers = list(pool.map(lambda _: get(server.port, url), range(n)))
+            result[f"x{n}"] = hwm_mb(server)
+            result[f"status{n}"] = sorted({status for status, _ in answers})
+            result["note"] = answers[0][1][:90].decode("utf-8", "replace") if answers[0][0] >= 400 else \
+                f"{len(answers[0][1])} bytes served"
+        result["alive"] = get(server.port, "/api/info")[0] == 200
+    finally:
+        server.stop()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", type=Path, default=Path(tempfile.gettempdir()) / "lrr_hostile_set")
+    parser.add_argument("--target-mb", type=float, default=150)
+    parser.add_argument("--only", nargs="*", help="archive names to run (default: all)")
+    args = parser.parse_args()
+    require_installed()
+    start = time.perf_counter()
+    files = hostile_files.build(args.set, scale="bench")
+    print(f"# hostile set in {args.set} ready in {time.perf_counter() - start:.1f} s")
+    print(f"{'archive':<18} {'on disk':>9} {'scan MB':>8} {'1 req MB':>9} {'8 req MB':>9}  {'status':<10} "
+          f"{'verdict':<7} note")
+    failures = 0
+    for name, path in files.items():
+        if args.only and name not in args.only:
+            continue
+        with tempfile.TemporaryDirectory(prefix="lrr_hostile_") as tmp:
+            r = run_case(path, Path(tmp))
+        figures = [r[k] for k in ("scan", "x1", "x8") if k in r]
+        ok = all(f <= args.target_mb for f in figures) and r.get("alive", True) and \
+            all(s < 500 for s in r.get("status1", []) + r.get("status8", []))
+        failures += not ok
+
+        def fmt(key: str, r: dict = r) -> str:
+            return f"{r[key]:.1f}" if key in r else "-"
+
+        status = ",".join(map(str, sorted(set(r.get("status1", []) + r.get("status8", []))))) or "-"
+        note = " ".join(r.get("note", "").split())
+        print(f"{name:<18} {r['size_kb']:>7}KB {fmt('scan'):>8} {fmt('x1'):>9} {fmt('x8'):>9}  {status:<10} "
+              f"{'PASS' if ok else 'FAIL':<7} {note}", flush=True)
+    print(f"# {failures} FAIL" if failures else "# all PASS")
+
+
+if __name__ == "__main__":
+    main()
