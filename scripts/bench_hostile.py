@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hostile"))
 
 import hostile_files  # noqa: E402
-from _harness import ServerProcess, require_installed  # noqa: E402
+from _harness import ROOT, ServerProcess, require_installed  # noqa: E402
 
 AS_LIMIT = 3 * 1024 * 1024 * 1024  # far above the target, far below what an unbounded bomb takes
 
@@ -88,6 +89,53 @@ def run_case(path: Path, root: Path) -> dict:
     return result
 
 
+# The same eight concurrent reads in a fresh interpreter, streamed with formats.open_member as a route
+# would once wired to it: first chunk sniffed (sniff_image), the rest sent on (here: dropped).
+_STREAM_CHILD = """
+import sys, threading
+from pathlib import Path
+from lrr_lite import formats, memory
+from lrr_lite.errors import ArchiveError
+memory.limit_arenas()
+cache = formats.PageCache(Path(sys.argv[1]), 1 << 30)
+path = Path(sys.argv[2])
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+def stream(name, out):
+    try:
+        with formats.open_member(path, name, cache=cache, key="k") as s:
+            it = iter(s)
+            head = next(it, b"")
+            out.append(formats.sniff_image(head) or "not an image")
+            for _ in it:
+                pass
+    except ArchiveError as exc:
+        out.append(str(exc)[:40])
+try:
+    name = formats.list_pages(path)[0]
+except (ArchiveError, IndexError):
+    print("-", "-", "no page")
+    raise SystemExit
+stream(name, [])  # fill the page cache of stream formats first, as the scan's cover does
+base = hwm()
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+out = []
+threads = [threading.Thread(target=stream, args=(name, out)) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(f"{base:.1f}", f"{hwm():.1f}", out[0])
+"""
+
+
+def stream_case(path: Path) -> str:
+    with tempfile.TemporaryDirectory(prefix="lrr_hostile_stream_") as tmp:
+        out = subprocess.run([sys.executable, "-c", _STREAM_CHILD, tmp, str(path)], capture_output=True,
+                             text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return out.stdout.strip() or out.stderr.strip().splitlines()[-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", type=Path, default=Path(tempfile.gettempdir()) / "lrr_hostile_set")
@@ -119,6 +167,13 @@ def main() -> None:
         print(f"{name:<18} {r['size_kb']:>7}KB {fmt('scan'):>8} {fmt('x1'):>9} {fmt('x8'):>9}  {status:<10} "
               f"{'PASS' if ok else 'FAIL':<7} {note}", flush=True)
     print(f"# {failures} FAIL" if failures else "# all PASS")
+    print("\n# formats.open_member, 8 concurrent streams of the first page in a fresh process (MB VmHWM)")
+    print(f"{'archive':<18} {'before':>8} {'8 streams':>10}  first chunk")
+    for name, path in files.items():
+        if args.only and name not in args.only:
+            continue
+        before, peak, what = (stream_case(path).split(" ", 2) + ["", ""])[:3]
+        print(f"{name:<18} {before:>8} {peak:>10}  {what}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (hostile_set is a fixture imported from hostile_fixture, then named as a parameter)
 """lrr_lite.formats and lrr_lite.thumbs against the hostile set: every outcome is a result or a reason.
 
 Each archive is listed, its pages read and thumbnailed. Allowed outcomes: bytes, ArchiveError or ImageError
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import hostile_files as hf
 import pytest
+from hostile_fixture import hostile_set  # noqa: F401  (the fixture)
 
 from lrr_lite import formats, memory, thumbs
 from lrr_lite.errors import ArchiveError, ImageError

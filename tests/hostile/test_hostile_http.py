@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (hostile_set is a fixture imported from hostile_fixture, then named as a parameter)
 """The hostile set behind a real server over 127.0.0.1: every answer is 2xx or a 4xx with a JSON reason."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from hostile_fixture import hostile_set  # noqa: F401  (the fixture)
 
 SKIP = {"many.cbt"}  # its 10,000-file cache fill is covered in test_hostile_formats; here it only costs time
 NAMES = {"names.cbz", "names.cbt"}  # pages named with CR/LF: see test_pages_named_with_control_characters
