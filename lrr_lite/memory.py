@@ -61,10 +61,10 @@ def trim() -> None:
 # -- the page budget ------------------------------------------------------------------------------------------
 
 # What in-flight page reads and image decodes may hold at once, for the whole process. With MemoryMax=450M
-# and ~45 MB for the idle server, this leaves room for SQLite, waitress's buffers and a cover job while one
-# maximum page (formats.MAX_PAGE_BYTES, 64 MB) and its decode are in flight; eight hostile requests then wait
-# their turn here instead of each taking a gigabyte.
-DEFAULT_BUDGET_BYTES = 96 * 1024 * 1024
+# and ~50 MB for the idle server, this leaves room for SQLite, waitress's buffers and the responses being sent
+# while one maximum page (formats.MAX_PAGE_BYTES, 64 MB) is read, or one ~30 MP RGB PNG page (4 bytes a pixel
+# in Pillow) is decoded; eight hostile requests then wait their turn here instead of each taking a gigabyte.
+DEFAULT_BUDGET_BYTES = 128 * 1024 * 1024
 # A request that cannot get its share within this time is refused ("busy") rather than queued forever.
 DEFAULT_BUDGET_WAIT = 20.0
 

@@ -17,7 +17,7 @@ DPI = 200
 JPEG_QUALITY = 80
 # 200 DPI A4 is ~3.9 MP, A3 ~7.8 MP; a hostile MediaBox of 14400 pt squared would be ~1.6 GP. Anything over
 # this cap is rendered at a lower DPI instead: a render holds pdfium's 4-byte bitmap and Pillow's 4-byte RGB
-# copy at once, so 12 MP is ~96 MB, the whole default memory budget (memory.DEFAULT_BUDGET_BYTES).
+# copy at once, so 12 MP is ~96 MB, within the default memory budget (memory.DEFAULT_BUDGET_BYTES).
 MAX_PIXELS = 12_000_000
 _BYTES_PER_PIXEL = 8
 _PAGE_RE = re.compile(r"([1-9][0-9]*)\.jpg")
