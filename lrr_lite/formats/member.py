@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Iterator
 
 from ..errors import ArchiveError
 from .limits import MAX_PAGE_BYTES
+from .mime import sniff_image
 
 
 class MemberStream:
@@ -17,18 +19,28 @@ class MemberStream:
     disagrees, so a Content-Length built from it is never silently wrong). Iterating raises ArchiveError with
     a reason when the member turns out corrupt or larger than MAX_PAGE_BYTES. Always close() it, or use it
     as a context manager: it may hold an open file.
+
+    A route can return the stream itself as a WSGI body (bottle and waitress call its close() when the
+    response is done): waitress then sends it chunk by chunk and the page is never held whole.
     """
 
     def __init__(self, chunks: Iterator[bytes], size: int, close: Callable[[], None] | None = None) -> None:
         self.size = size
         self._chunks = chunks
+        self._source = chunks  # what close() closes, even after sniff_image() re-chained _chunks
         self._close = close
 
     def __iter__(self) -> Iterator[bytes]:
         return self._chunks
 
+    def sniff_image(self) -> str | None:
+        """formats.sniff_image of the first chunk (read now, still produced first by the iteration)."""
+        first = next(self._chunks, b"")
+        self._chunks = itertools.chain([first], self._chunks)
+        return sniff_image(first)
+
     def close(self) -> None:
-        close = getattr(self._chunks, "close", None)
+        close = getattr(self._source, "close", None)
         if close is not None:
             close()
         if self._close is not None:

@@ -344,3 +344,12 @@ def test_peak_rss_of_eight_concurrent_requests_per_page(hostile_set: dict[str, P
     base, peak = map(int, out.stdout.split())
     # Eight readers of a 60 MB page, of a 1 GiB-in-1 MB lie, of a 14000x14000 JPEG: the process stays small.
     assert peak < 150, (base, peak)
+
+
+def test_stream_sniffs_its_first_chunk_without_losing_it(hostile_set: dict[str, Path], cache) -> None:
+    with open_member(hostile_set["markup.cbz"], "005.jpg", cache=cache, key="m") as stream:
+        assert stream.sniff_image() == "image/jpeg"
+        data = b"".join(stream)
+    assert data == read_member(hostile_set["markup.cbz"], "005.jpg", cache=cache, key="m")
+    with open_member(hostile_set["markup.cbz"], "002.jpg", cache=cache, key="m") as stream:
+        assert stream.sniff_image() is None  # an SVG named .jpg: a route refuses it before reading on
