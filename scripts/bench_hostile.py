@@ -44,6 +44,14 @@ def get(port: int, path: str, timeout: float = 120) -> tuple[int, bytes]:
         conn.close()
 
 
+def answer(port: int, path: str) -> tuple[int, bytes]:
+    """get(), with a server that died or hung up counted as status 599 rather than ending the run."""
+    try:
+        return get(port, path)
+    except (OSError, http.client.HTTPException) as exc:
+        return 599, f"no answer: {exc}".encode()
+
+
 def jobs_pending(data: Path) -> int:
     try:
         with sqlite3.connect(f"file:{data / 'database.sqlite'}?mode=ro", uri=True, timeout=30) as db:
@@ -78,12 +86,16 @@ def run_case(path: Path, root: Path) -> dict:
         for n in (1, 8):
             server.reset_peak()
             with ThreadPoolExecutor(n) as pool:
-                answers = list(pool.map(lambda _: get(server.port, url), range(n)))
+                answers = list(pool.map(lambda _: answer(server.port, url), range(n)))
+            if server.proc.poll() is not None:
+                result["note"] = f"server died (exit {server.proc.returncode})"
+                result["alive"] = False
+                return result
             result[f"x{n}"] = hwm_mb(server)
             result[f"status{n}"] = sorted({status for status, _ in answers})
             result["note"] = answers[0][1][:90].decode("utf-8", "replace") if answers[0][0] >= 400 else \
                 f"{len(answers[0][1])} bytes served"
-        result["alive"] = get(server.port, "/api/info")[0] == 200
+        result["alive"] = answer(server.port, "/api/info")[0] == 200
     finally:
         server.stop()
     return result
