@@ -194,17 +194,20 @@ def list_pages(path: Path) -> list[str]:
     for name, info in members.items():
         if not is_page_name(name):
             continue
-        if is_apple_fork_candidate(name):
-            with _stream(path, info, MAX_PAGE_BYTES) if info.file_size <= MAX_PAGE_BYTES else _empty() as s:
-                head = next(iter(s), b"")
-            if has_apple_magic(head):
-                continue
+        if is_apple_fork_candidate(name) and has_apple_magic(_head(path, info)):
+            continue
         pages.append(name)
     return pages
 
 
-def _empty() -> MemberStream:
-    return MemberStream(iter(()), 0)
+def _head(path: Path, info: zipfile.ZipInfo) -> bytes:
+    """The first decompressed chunk, or b"" if there is none to read: a broken member stays a page, and
+    reading it later gives the reason, rather than making the whole archive unlistable."""
+    try:
+        with _stream(path, info, MAX_PAGE_BYTES) as stream:
+            return next(iter(stream), b"")
+    except ArchiveError:
+        return b""
 
 
 def read_member(path: Path, name: str, max_bytes: int = MAX_PAGE_BYTES) -> bytes:
