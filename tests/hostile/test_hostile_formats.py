@@ -334,16 +334,20 @@ print(base, hwm())
 
 
 def test_peak_rss_of_eight_concurrent_requests_per_page(hostile_set: dict[str, Path], tmp_path: Path) -> None:
+    # Not nearcap.cb7: its 60 MB pages are legitimately read, and a caller of read_member holds each one
+    # after the read's budget share is released (test_eight_concurrent_page_reads_cost_what_one_does covers
+    # reads in flight; routes should stream with open_member instead).
     names = ["lying.cbz", "lying_bzip2.cbz", "lying_lzma.cbz", "zeros250.cbz", "bomb.cb7", "bomb.tar.gz",
-             "bigpage.cb7", "nested.cbz", "pixels.cbz", "markup.cbz", "nearcap.cb7"]
+             "bigpage.cb7", "nested.cbz", "pixels.cbz", "markup.cbz", "many.cbz"]
     root = str(Path(__file__).resolve().parents[2])
     out = subprocess.run([sys.executable, "-c", _RSS_CHILD, root, str(tmp_path / "cache"),
                           *(str(hostile_set[n]) for n in names)],
                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": root})
     assert out.returncode == 0, out.stderr
     base, peak = map(int, out.stdout.split())
-    # Eight readers of a 60 MB page, of a 1 GiB-in-1 MB lie, of a 14000x14000 JPEG: the process stays small.
-    assert peak < 150, (base, peak)
+    # Eight readers of a 1 GiB-in-1 MB lie, of a 250 MB member, of a 14000x14000 JPEG: the process stays small
+    # (before issue 11's fixes, one read of lying.cbz alone took ~2 GB).
+    assert peak < 120, (base, peak)  # measured 75-90 MB, from ~29 MB after imports
 
 
 def test_stream_sniffs_its_first_chunk_without_losing_it(hostile_set: dict[str, Path], cache) -> None:
