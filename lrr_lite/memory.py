@@ -1,4 +1,4 @@
-"""Keeping the process small on a 1 GB Pi: glibc malloc tuning, where the platform has it.
+"""Keeping the process small on a 1 GB Pi: glibc malloc tuning, and a byte budget for page buffers.
 
 glibc gives each thread its own malloc arena and keeps freed memory for reuse; after a burst (a full
 library listing, tag statistics) a threaded server's RSS stays high although the memory is free.
@@ -9,6 +9,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +56,81 @@ def trim() -> None:
     """Give freed heap memory back to the system after a large response (glibc only)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+# -- the page budget ------------------------------------------------------------------------------------------
+
+# What in-flight page reads and image decodes may hold at once, for the whole process. With MemoryMax=450M
+# and ~50 MB for the idle server, this leaves room for SQLite, waitress's buffers and the responses being sent
+# while one maximum page (formats.MAX_PAGE_BYTES, 64 MB) is read, or one ~30 MP RGB PNG page (4 bytes a pixel
+# in Pillow) is decoded; eight hostile requests then wait their turn here instead of each taking a gigabyte.
+DEFAULT_BUDGET_BYTES = 128 * 1024 * 1024
+# A request that cannot get its share within this time is refused ("busy") rather than queued forever.
+DEFAULT_BUDGET_WAIT = 20.0
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+class MemoryBudget:
+    """A byte counter that reads and decodes reserve before they buffer, and release when done.
+
+    Each user reserves its upper bound once (a zip member's declared size, a cache file's size, a decode's
+    pixel buffers), never growing while holding: two holders that each wait for the other's bytes would
+    otherwise deadlock. Waiters are served first come, first served, so a large page is not starved by a
+    stream of small ones.
+    """
+
+    def __init__(self, total: int, wait: float = DEFAULT_BUDGET_WAIT) -> None:
+        if total < 1:
+            raise ValueError("memory budget must be positive")
+        self.total = int(total)
+        self.wait = float(wait)
+        self.in_use = 0
+        self.peak = 0  # high-water mark of in_use; observable by tests and stats
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+
+    @contextmanager
+    def reserve(self, n: int, what: str, error: type[Exception]) -> Iterator[None]:
+        """Hold n bytes of the budget for the `with` block; `error(reason)` if they never fit or not in time."""
+        n = max(0, int(n))
+        if n > self.total:
+            raise error(f"{what} needs {_mb(n)}, more than the {_mb(self.total)} memory budget for pages")
+        deadline = time.monotonic() + self.wait
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+            try:
+                while self._queue[0] is not ticket or self.in_use + n > self.total:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise error(f"server busy: {what} waited {self.wait:.0f} s for {_mb(n)} of memory")
+                    self._cond.wait(left)
+            finally:
+                self._queue.remove(ticket)
+                self._cond.notify_all()  # the next in line may fit now, or may now be first
+            self.in_use += n
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_use -= n
+                self._cond.notify_all()
+
+
+_budget = MemoryBudget(DEFAULT_BUDGET_BYTES)
+
+
+def budget() -> MemoryBudget:
+    """The process-wide page budget."""
+    return _budget
+
+
+def set_budget(total_bytes: int, wait: float = DEFAULT_BUDGET_WAIT) -> MemoryBudget:
+    """Replace the process-wide budget (startup, tests); holders of the old one release to it."""
+    global _budget
+    _budget = MemoryBudget(total_bytes, wait)
+    return _budget

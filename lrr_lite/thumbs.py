@@ -2,7 +2,9 @@
 
 Memory is the constraint that shapes this module: a 10000x14000 page decoded in full is 420 MB of RGB, so
 JPEGs are decoded at reduced DCT scale (Image.draft), every image's header size is checked against a pixel
-cap before any pixel is decoded, and a process-wide semaphore bounds how many decodes run at once.
+cap before any pixel is decoded, a process-wide semaphore bounds how many decodes run at once, and each
+decode holds what it will allocate (estimated from the header) in the process memory budget
+(memory.budget()) for as long as it runs. Only the first frame of an animation is ever decoded.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from lrr_lite import memory
 from lrr_lite.errors import ImageError
 
 MAX_PIXELS = 200_000_000
@@ -46,6 +49,10 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+
+# Bytes per pixel of Pillow's image buffers: every multi-band mode is stored 4 bytes a pixel ("RGB" too).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+_NATIVE_MODES = ("L", "LA", "RGB", "RGBA")  # resized as they are; every other mode is converted first
 
 _slots = threading.BoundedSemaphore(2)
 
@@ -131,6 +138,30 @@ def _flatten(im: Image.Image) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
+def _jpeg_coefficient_bytes(im: Image.Image, size: tuple[int, int]) -> int:
+    """What libjpeg holds for a progressive JPEG: every DCT coefficient (2 bytes) of every component at full
+    resolution until the last scan, whatever the draft scale. Baseline JPEGs decode a row of blocks at a time."""
+    if not im.info.get("progressive"):
+        return 0
+    layers = getattr(im, "layer", None) or [("", 1, 1, 0)] * len(im.getbands())
+    hmax = max(layer[1] for layer in layers) or 1
+    vmax = max(layer[2] for layer in layers) or 1
+    w, h = size
+    return sum(2 * math.ceil(w * layer[1] / hmax) * math.ceil(h * layer[2] / vmax) for layer in layers)
+
+
+def _decode_bytes(im: Image.Image, full: tuple[int, int], target: tuple[int, int]) -> int:
+    """Upper estimate of what decoding `im` (already drafted) and scaling it to `target` allocates."""
+    pixels = im.size[0] * im.size[1]
+    need = pixels * _MODE_BYTES.get(im.mode, 4)
+    if im.mode not in _NATIVE_MODES or "transparency" in im.info:
+        need += pixels * 8  # _normalize's full-size conversion (two steps for 16-bit greys)
+    need += target[0] * target[1] * 8  # the resized image and its flattened RGB copy
+    if im.format == "JPEG":
+        need += _jpeg_coefficient_bytes(im, full)
+    return need
+
+
 def _render(
     data: bytes, size_for: Callable[[tuple[int, int]], tuple[int, int]], quality: int, max_pixels: int
 ) -> bytes:
@@ -156,21 +187,9 @@ def _render(
                 drafted = im.draft("RGB", target)
                 if drafted is not None:
                     region = drafted[1]
-            im.load()
-            im = _normalize(im)
-            if im.size != target or region is not None:
-                shrinking = target[0] < im.size[0]
-                # Shrinking uses BOX, which Pillow applies as an area average (OpenCV's INTER_AREA): the
-                # classic decimation filter, ~45 dB PSNR against Lanczos here, and 1.5x faster than
-                # bilinear, which matters on a Pi. Enlarging needs a smooth interpolator instead.
-                resample = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
-                im = im.resize(target, resample, box=region)
-            if orientation in _TRANSPOSE:
-                im = im.transpose(_TRANSPOSE[orientation])
-            im = _flatten(im)
-            out = io.BytesIO()
-            im.save(out, "JPEG", quality=quality)
-            return out.getvalue()
+            need = len(data) + _decode_bytes(im, (w, h), target)  # the encoded bytes are held throughout
+            with memory.budget().reserve(need, f"decoding a {w}x{h} {im.format} image", ImageError):
+                return _finish(im, target, region, orientation, quality)
         except ImageError:
             raise
         except Image.DecompressionBombError as e:  # Pillow's global backstop, for callers raising max_pixels
@@ -178,6 +197,31 @@ def _render(
         except Exception as e:
             # Pillow plugins raise OSError, SyntaxError, ValueError, struct.error, ... on hostile input.
             raise ImageError(f"cannot decode image: {type(e).__name__}: {e}") from e
+
+
+def _finish(
+    im: Image.Image,
+    target: tuple[int, int],
+    region: tuple[float, float, float, float] | None,
+    orientation: int,
+    quality: int,
+) -> bytes:
+    """Decode (the first frame only: load() never seeks), scale, make upright and encode as JPEG."""
+    im.load()
+    im = _normalize(im)
+    if im.size != target or region is not None:
+        shrinking = target[0] < im.size[0]
+        # Shrinking uses BOX, which Pillow applies as an area average (OpenCV's INTER_AREA): the
+        # classic decimation filter, ~45 dB PSNR against Lanczos here, and 1.5x faster than
+        # bilinear, which matters on a Pi. Enlarging needs a smooth interpolator instead.
+        resample = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
+        im = im.resize(target, resample, box=region)
+    if orientation in _TRANSPOSE:
+        im = im.transpose(_TRANSPOSE[orientation])
+    im = _flatten(im)
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=quality)
+    return out.getvalue()
 
 
 def make_thumbnail(

@@ -31,16 +31,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _limit_as(limit: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 class ServerProcess:
     """`lrr-lite serve --no-scan-on-start` on a free loopback port (log in `log`); always stop() it."""
 
-    def __init__(self, content: Path, data: Path, log: Path, *extra: str) -> None:
+    def __init__(self, content: Path, data: Path, log: Path, *extra: str, limit_as: int | None = None) -> None:
+        """limit_as: an address-space cap (bytes, RLIMIT_AS) for the server, a safety net for hostile runs."""
         self.port = free_port()
         self.log = open(log, "ab")  # a file, not a pipe: a full pipe would stall the server
         self.proc = subprocess.Popen(
             [str(LRR_LITE), "serve", "--content", str(content), "--data", str(data), "--port", str(self.port),
              "--host", "127.0.0.1", "--no-scan-on-start", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT, env=clean_env())
+            stdout=self.log, stderr=subprocess.STDOUT, env=clean_env(),
+            preexec_fn=(lambda: _limit_as(limit_as)) if limit_as else None)
 
     def wait_until(self, answers: Callable[[], bool], timeout: float) -> float:
         """Seconds until `answers()` is true (connection errors count as not yet); exits if the server does."""
@@ -59,6 +67,11 @@ class ServerProcess:
     def status_kb(self, field: str) -> int:
         with open(f"/proc/{self.proc.pid}/status") as fh:
             return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
+
+    def reset_peak(self) -> None:
+        """Reset VmHWM to the current RSS (Linux: writing 5 to clear_refs)."""
+        with open(f"/proc/{self.proc.pid}/clear_refs", "w") as fh:
+            fh.write("5")
 
     def rss_mb(self) -> float:
         return self.status_kb("VmRSS") / 1024

@@ -530,3 +530,21 @@ def test_sniff_bytes_then_extension(data: bytes, name: str, mime: str) -> None:
 def test_public_names() -> None:
     for name in ("list_pages", "list_members", "read_member", "order_pages", "PageCache", "sniff_mime"):
         assert hasattr(formats, name)
+
+
+@pytest.mark.parametrize(
+    ("data", "mime"),
+    [(af.make_image(8, 8, "JPEG"), "image/jpeg"), (af.make_image(8, 8, "PNG"), "image/png"),
+     (af.make_image(8, 8, "GIF"), "image/gif"), (af.make_image(8, 8, "WEBP"), "image/webp"),
+     (af.make_image(8, 8, "BMP"), "image/bmp"), (b"\xff\x0a\xfa\x7f", "image/jxl"),
+     (b"\x00\x00\x00\x0cJXL \r\n\x87\n\x00\x00", "image/jxl"),
+     (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf", "image/avif"),
+     (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "image/heic"),
+     (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1miaf", "image/heif"),
+     (b"<!doctype html><script>alert(1)</script>", None), (b"<svg xmlns='http://www.w3.org/2000/svg'/>", None),
+     (b'<?xml version="1.0"?><svg/>', None), (b"%PDF-1.7\n", None), (af.make_image(8, 8, "TIFF"), None),
+     (b"BM but a text file that starts with BM", None), (b"", None), (b"\x00" * 64, None),
+     (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00isommp42", None)],
+)  # fmt: skip
+def test_sniff_image_trusts_magic_bytes_only(data: bytes, mime: str | None) -> None:
+    assert formats.sniff_image(data[:32]) == mime

@@ -335,3 +335,22 @@ def test_huge_non_jpeg_is_refused_before_decoding() -> None:
     Image.new("L", (8000, 7000), 128).save(buf, "PNG")
     with pytest.raises(ImageError, match="too large"):
         thumbs.make_thumbnail(buf.getvalue())
+
+
+def test_long_strip_png_fits_the_default_memory_budget() -> None:
+    # A webtoon strip, 800x30000 RGB (24 MP, 96 MB decoded in Pillow): a real page the decode budget must admit.
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 30000), (20, 40, 60)).save(buf, "PNG")
+    out = Image.open(io.BytesIO(make_thumbnail(buf.getvalue())))
+    assert out.size == (27, 1000)
+
+
+def test_progressive_jpeg_is_refused_when_its_coefficients_exceed_the_budget() -> None:
+    # Progressive JPEGs keep every DCT coefficient in memory whatever the draft scale: ~2 bytes/pixel/component.
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "JPEG", progressive=True)
+    data = bytearray(buf.getvalue())
+    sof = data.find(b"\xff\xc2")
+    data[sof + 5 : sof + 9] = (12000).to_bytes(2, "big") * 2
+    with pytest.raises(ImageError, match="memory budget"):
+        make_thumbnail(bytes(data))

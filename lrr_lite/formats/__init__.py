@@ -2,10 +2,15 @@
 
 The real format is detected from content, never trusted from the extension: PDF by its header, the zip
 family (zip, cbz, epub) by zipfile's end-of-central-directory check, everything else through libarchive.
+
+Reading is bounded by bytes actually produced (limits.py): a member past MAX_PAGE_BYTES, or a stream archive
+expanding past its expansion limit, is refused with ArchiveError, and whole-member reads hold their size in
+the process memory budget (memory.budget()). open_member streams a member in chunks instead.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import zipfile
 from collections import OrderedDict
@@ -15,12 +20,16 @@ from pathlib import Path
 from ..errors import ArchiveError
 from . import pdf, streamreader, zipreader
 from .cache import PageCache
-from .mime import sniff_mime
+from .limits import CHUNK_BYTES, MAX_PAGE_BYTES
+from .member import MemberStream, from_bytes
+from .mime import sniff_image, sniff_mime
 from .names import ARCHIVE_EXTENSIONS, is_archive_name, is_page_name, json_extension, order_pages
 
 __all__ = [
     "ARCHIVE_EXTENSIONS",
+    "MAX_PAGE_BYTES",
     "ArchiveError",
+    "MemberStream",
     "PageCache",
     "detect_format",
     "is_archive_name",
@@ -28,8 +37,10 @@ __all__ = [
     "json_extension",
     "list_members",
     "list_pages",
+    "open_member",
     "order_pages",
     "read_member",
+    "sniff_image",
     "sniff_mime",
 ]
 
@@ -103,23 +114,30 @@ def _cache_key(key: str, path: Path) -> str:
     return f"{key}\0{st.st_size}\0{st.st_mtime_ns}"
 
 
+def _pdf_page(path: Path, name: str, cache: PageCache, ckey: str) -> bytes:
+    number = pdf.page_number(name)
+    if number is None:
+        raise KeyError(name)
+    data = cache.get(ckey, name)
+    if data is None:
+        data = pdf.render_page(path, number)
+        cache.put(ckey, name, data)
+    return data
+
+
 def read_member(path: Path, name: str, *, cache: PageCache, key: str, known_member: bool = False) -> bytes:
     """Bytes of member `name`. known_member=True: the caller matched `name` against this archive's own
-    page list, so the membership check (a whole decompression pass for a .tar.gz) can be skipped."""
+    page list, so the membership check (a whole decompression pass for a .tar.gz) can be skipped.
+
+    KeyError if there is no such member; ArchiveError with a reason if it cannot be read, is larger than
+    MAX_PAGE_BYTES, or the memory budget stays taken (server busy)."""
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "zip":
         return zipreader.read_member(path, name)
     ckey = _cache_key(key, path)
     if fmt == "pdf":
-        number = pdf.page_number(name)
-        if number is None:
-            raise KeyError(name)
-        data = cache.get(ckey, name)
-        if data is None:
-            data = pdf.render_page(path, number)
-            cache.put(ckey, name, data)
-        return data
+        return _pdf_page(path, name, cache, ckey)
     # A cache file exists only for a name a walk of this very file wrote, so a hit needs no membership check.
     data = cache.get(ckey, name)
     if data is not None:
@@ -127,3 +145,27 @@ def read_member(path: Path, name: str, *, cache: PageCache, key: str, known_memb
     if not known_member and name not in list_members(path):
         raise KeyError(name)
     return cache.fetch(ckey, name, lambda sink: streamreader.walk(path, sink))
+
+
+def open_member(
+    path: Path, name: str, *, cache: PageCache, key: str, known_member: bool = False
+) -> MemberStream:
+    """Member `name` as a stream of chunks (at most CHUNK_BYTES each), never held whole in memory.
+
+    Same arguments and errors as read_member; ArchiveError may also come while iterating (a zip member
+    that turns out corrupt or larger than it declared). Use it as a context manager. `size` is the exact
+    length for cached and PDF pages and the declared length for zip members (checked while streaming).
+    """
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt == "zip":
+        return zipreader.open_member(path, name)
+    ckey = _cache_key(key, path)
+    if fmt == "pdf":
+        return from_bytes(_pdf_page(path, name, cache, ckey), CHUNK_BYTES)
+    fh = cache.open(ckey, name)
+    if fh is None:
+        if not known_member and name not in list_members(path):
+            raise KeyError(name)
+        fh = cache.fetch_open(ckey, name, lambda sink: streamreader.walk(path, sink))
+    return MemberStream(iter(lambda: fh.read(CHUNK_BYTES), b""), os.fstat(fh.fileno()).st_size, fh.close)

@@ -15,14 +15,19 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
+from .. import memory
 from ..errors import ArchiveError
+from .limits import MAX_PAGE_BYTES
 
-MAX_MEMBER_BYTES = 256 * 1024 * 1024
+# Checked against bytes written, not the declared size: a member's header may lie.
+MAX_MEMBER_BYTES = MAX_PAGE_BYTES
 _HEX40 = re.compile(r"[0-9a-f]{40}")
 
 MemberSink = Callable[[str, int, Iterator[bytes]], None]
 Walker = Callable[[MemberSink], None]
+_T = TypeVar("_T")
 
 
 def _digest(text: str) -> str:
@@ -130,16 +135,28 @@ class PageCache:
         for t in threads:
             t.join(timeout)
 
-    def get(self, key: str, member: str) -> bytes | None:
+    def open(self, key: str, member: str) -> BinaryIO | None:
+        """The cached member as an open file (still readable if evicted meanwhile), or None."""
         dname = _digest(key)
         try:
-            data = (self.root / dname / _digest(member)).read_bytes()
+            fh = open(self.root / dname / _digest(member), "rb")  # noqa: SIM115 (the caller closes it)
         except (FileNotFoundError, NotADirectoryError):
             return None
         with self._cond:
             if dname in self._lru:
                 self._lru.move_to_end(dname)
-        return data
+        return fh
+
+    def get(self, key: str, member: str) -> bytes | None:
+        """The cached member's bytes, or None. A cache file is at most MAX_MEMBER_BYTES (checked as written);
+        its size is held in the process memory budget while it is read."""
+        fh = self.open(key, member)
+        if fh is None:
+            return None
+        with fh:
+            size = os.fstat(fh.fileno()).st_size
+            with memory.budget().reserve(size, "reading a page", ArchiveError):
+                return fh.read()
 
     def put(self, key: str, member: str, data: bytes) -> None:
         dname = _digest(key)
@@ -160,11 +177,18 @@ class PageCache:
 
         walker(sink) must call sink(name, declared_size, blocks) for every member in archive order.
         """
+        return self._fetch(key, member, walker, self.get)
+
+    def fetch_open(self, key: str, member: str, walker: Walker) -> BinaryIO:
+        """As fetch, but the member as an open file, for streaming it without holding it in memory."""
+        return self._fetch(key, member, walker, self.open)
+
+    def _fetch(self, key: str, member: str, walker: Walker, reader: Callable[[str, str], _T | None]) -> _T:
         dname = _digest(key)
         for _attempt in range(3):
-            data = self.get(key, member)
-            if data is not None:
-                return data
+            found = reader(key, member)
+            if found is not None:
+                return found
             with self._cond:
                 walk = self._walks.get(dname)
                 if walk is None:
@@ -230,6 +254,14 @@ class PageCache:
                 self._cond.notify_all()
 
     def _store(self, dname: str, walk: _Walk, name: str, size: int, blocks: Iterator[bytes]) -> None:
+        if not self._write(dname, walk, name, size, blocks):
+            # libarchive 3.6's 7-Zip reader loses its place when a member is skipped without reading any
+            # of its data: the next member then fails with "Truncated 7-Zip file body". Reading one block
+            # first avoids that; a fill decompresses every member anyway, so it costs nothing extra.
+            next(iter(blocks), None)
+
+    def _write(self, dname: str, walk: _Walk, name: str, size: int, blocks: Iterator[bytes]) -> bool:
+        """Write one member to the cache; False if its data was not read at all."""
         d = self.root / dname
         target = d / _digest(name)
         with self._cond:
@@ -240,33 +272,52 @@ class PageCache:
                 # A duplicate name, or left by an earlier partial fill: already servable.
                 walk.written.add(name)
                 self._cond.notify_all()
-                return
+                return False
+            if size > MAX_MEMBER_BYTES:  # refused from the header: no need to decompress it to find out
+                walk.failed[name] = f"member too large: {size} bytes (a page is at most {MAX_MEMBER_BYTES})"
+                self._cond.notify_all()
+                return False
             if not self._evict(size, dname) and not walk.wanted[name]:
-                return  # over budget: only pages someone is waiting for are still written
+                return False  # over budget: only pages someone is waiting for are still written
             d.mkdir(exist_ok=True)
-            if dname not in self._lru:
-                self._account(dname, 0)
+            # Counted from the start, so the total covers files being written; corrected to what was written.
+            reserved = min(size, MAX_MEMBER_BYTES)
+            self._account(dname, reserved)
         tmp = d / f".{target.name}.{threading.get_ident()}.tmp"
         written = 0
+        skipped = False
         try:
             with open(tmp, "wb") as fh:
                 for block in blocks:
                     written += len(block)
                     if written > MAX_MEMBER_BYTES:
                         break
+                    if written > reserved:  # more than declared: each further block must fit as well
+                        need = written - reserved
+                        with self._cond:
+                            if not self._evict(need, dname) and not walk.wanted[name]:
+                                skipped = True  # over budget by what it produced: nobody waits for it
+                                break
+                            self._account(dname, need)
+                            reserved += need
                     fh.write(block)
         except BaseException:
             tmp.unlink(missing_ok=True)
+            with self._cond:
+                self._account(dname, -reserved)
             raise
         with self._cond:
-            if written > MAX_MEMBER_BYTES:
+            if written > MAX_MEMBER_BYTES or skipped or walk.cancelled:
                 tmp.unlink(missing_ok=True)
-                walk.failed[name] = f"member too large (over {MAX_MEMBER_BYTES} bytes)"
-            elif walk.cancelled:
-                tmp.unlink(missing_ok=True)
-                raise _Cancelled
+                self._account(dname, -reserved)
+                if walk.cancelled:
+                    self._cond.notify_all()
+                    raise _Cancelled
+                if not skipped:
+                    walk.failed[name] = f"member too large (over {MAX_MEMBER_BYTES} bytes): not a page"
             else:
                 os.replace(tmp, target)
-                self._account(dname, written)
+                self._account(dname, written - reserved)
                 walk.written.add(name)
             self._cond.notify_all()
+        return True

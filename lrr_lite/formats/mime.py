@@ -64,3 +64,26 @@ def sniff_mime(data: bytes, name: str = "") -> str:
     base = name.rsplit("/", 1)[-1]
     ext = base.rsplit(".", 1)[1].lower() if "." in base else ""
     return _BY_EXT.get(ext, "application/octet-stream")
+
+
+# Content types a browser may be handed inline as a page: raster formats only, recognised by magic bytes.
+# SVG, HTML, PDF and text never qualify (SVG and HTML can carry script), and neither does TIFF, which no page
+# name (names.is_page_name) allows and most browsers do not display.
+_PAGE_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/jxl", "image/avif", "image/heif",
+     "image/heic"}
+)  # fmt: skip
+# A BMP's "BM" is two ASCII letters; the DIB header size that follows the 14-byte file header tells a real
+# bitmap from a text file starting "BM" (sizes of the BITMAPCOREHEADER .. BITMAPV5HEADER variants).
+_BMP_DIB_SIZES = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
+
+
+def sniff_image(head: bytes) -> str | None:
+    """The image content type of a page from its first bytes (32 are enough), or None if it is not an image
+    a browser can show: JPEG, PNG, GIF, WebP, BMP, JPEG XL, AVIF, HEIF/HEIC. Never trusts a name."""
+    mime = _sniff(head)
+    if mime not in _PAGE_TYPES:
+        return None
+    if mime == "image/bmp" and (len(head) < 18 or int.from_bytes(head[14:18], "little") not in _BMP_DIB_SIZES):
+        return None
+    return mime

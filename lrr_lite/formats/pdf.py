@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
+from .. import memory
 from ..errors import ArchiveError
 
 DPI = 200
 JPEG_QUALITY = 80
-# 200 DPI A4 is ~3.9 MP; a hostile MediaBox of 14400 pt squared would be ~1.6 GP. Anything over this cap is
-# rendered at a lower DPI instead, so one page can never need more than ~100 MB of RGB(A) buffers.
-MAX_PIXELS = 24_000_000
+# 200 DPI A4 is ~3.9 MP, A3 ~7.8 MP; a hostile MediaBox of 14400 pt squared would be ~1.6 GP. Anything over
+# this cap is rendered at a lower DPI instead: a render holds pdfium's 4-byte bitmap and Pillow's 4-byte RGB
+# copy at once, so 12 MP is ~96 MB, within the default memory budget (memory.DEFAULT_BUDGET_BYTES).
+MAX_PIXELS = 12_000_000
+_BYTES_PER_PIXEL = 8
 _PAGE_RE = re.compile(r"([1-9][0-9]*)\.jpg")
 # pdfium is not thread-safe: every call into it goes through this lock.
 _LOCK = threading.Lock()
@@ -76,9 +79,13 @@ def render_page(path: Path, number: int) -> bytes:
             page = doc[number - 1]
             try:
                 width, height = page.get_size()
-                bitmap = page.render(scale=_scale(width, height))
-                # A copy: to_pil() shares memory with the bitmap, which pdfium frees on close.
-                image = bitmap.to_pil().convert("RGB")
+                scale = _scale(width, height)
+                need = math.ceil(width * scale) * math.ceil(height * scale) * _BYTES_PER_PIXEL
+                with memory.budget().reserve(need, f"rendering PDF page {number}", ArchiveError):
+                    bitmap = page.render(scale=scale)
+                    # A copy: to_pil() shares memory with the bitmap, which pdfium frees on close.
+                    image = bitmap.to_pil().convert("RGB")
+                    bitmap.close()
             except pdfium.PdfiumError as exc:
                 raise ArchiveError(f"PDF page {number} cannot be rendered: {exc}") from exc
             finally:

@@ -11,6 +11,7 @@ import libarchive.exception
 import libarchive.ffi
 
 from ..errors import ArchiveError
+from .limits import expansion_limit
 from .names import has_apple_magic, is_apple_fork_candidate, is_page_name
 
 BLOCK_SIZE = 256 * 1024
@@ -37,21 +38,47 @@ def _error(exc: libarchive.exception.ArchiveError) -> ArchiveError:
     return ArchiveError(msg or "truncated or corrupt archive")
 
 
-def walk(path: Path, on_member: MemberSink) -> None:
+def _bomb(limit: int) -> ArchiveError:
+    return ArchiveError(f"archive expands to more than {limit} bytes: refused as a decompression bomb")
+
+
+def walk(path: Path, on_member: MemberSink, max_total: int | None = None) -> None:
     """Call on_member(name, declared_size, blocks) for each regular file, in archive order.
 
     blocks must be consumed (or dropped) before on_member returns: libarchive reads strictly forward.
+    The walk raises ArchiveError once the members' sizes add up past max_total (default: the expansion
+    limit for this file's size), counting the larger of each member's declared size and the bytes its
+    blocks actually produced; a dropped member costs libarchive a pass over its data too, so it counts.
     """
     try:
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise ArchiveError("empty file")
+        limit = expansion_limit(size) if max_total is None else max_total
+        total = 0
         with libarchive.file_reader(str(path), block_size=BLOCK_SIZE) as arc:
             for entry in arc:
                 if not entry.isreg or entry.islnk:
                     continue
                 if _entry_is_encrypted(entry._entry_p):
                     raise ArchiveError("password-protected archive")
-                on_member(_name(entry), max(entry.size or 0, 0), entry.get_blocks(BLOCK_SIZE))
+                declared = max(entry.size or 0, 0)
+                total += declared
+                if total > limit:
+                    raise _bomb(limit)
+
+                def counted(blocks: Iterator[bytes], declared: int = declared) -> Iterator[bytes]:
+                    nonlocal total
+                    produced = 0
+                    for block in blocks:
+                        over = max(0, produced - declared)
+                        produced += len(block)
+                        total += max(0, produced - declared) - over  # bytes past the declared size
+                        if total > limit:
+                            raise _bomb(limit)
+                        yield block
+
+                on_member(_name(entry), declared, counted(entry.get_blocks(BLOCK_SIZE)))
     except libarchive.exception.ArchiveError as exc:
         raise _error(exc) from exc
     except FileNotFoundError as exc:
