@@ -111,7 +111,7 @@ def _inflate(raw: Iterator[bytes], method: int) -> Iterator[bytes]:
         d, rest = _lzma_decompressor(raw)
         raw = itertools.chain([rest], raw)
     else:
-        name = zipfile.compressor_names.get(method, f"method {method}")
+        name = getattr(zipfile, "compressor_names", {}).get(method, f"method {method}")  # not in the stubs
         raise ArchiveError(f"unsupported zip compression: {name}")
     for data in raw:
         out = d.decompress(data, CHUNK_BYTES)
