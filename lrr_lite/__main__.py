@@ -10,11 +10,14 @@ import sys
 
 import waitress
 
-from . import __version__, config, memory, scan, tasks
-from .api.shinobu import start_if_enabled
-from .app import create_app
-from .context import Context
-from .settings import DEFAULTS
+from lrr_lite import __version__, config
+from lrr_lite.context import Context
+from lrr_lite.http.api.shinobu import start_if_enabled
+from lrr_lite.http.app import create_app
+from lrr_lite.library import tasks
+from lrr_lite.library.intake import scan
+from lrr_lite.media import memory
+from lrr_lite.storage.settings import DEFAULTS
 
 
 def setup_logging(cfg: config.Config, to_file: bool = True) -> None:

@@ -6,15 +6,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import collections, formats, housekeeping, tasks, thumbs
-from .archives import Archives
-from .config import Config
-from .db import Database
-from .ingest import Ingest
-from .jobs import JobQueue
-from .locks import Locks
-from .plugins.runner import auto_run
-from .settings import Settings
+from lrr_lite.config import Config
+from lrr_lite.library import collections, housekeeping, tasks
+from lrr_lite.library.archives import Archives
+from lrr_lite.library.intake.ingest import Ingest
+from lrr_lite.library.jobs import JobQueue
+from lrr_lite.library.locks import Locks
+from lrr_lite.library.plugins.runner import auto_run
+from lrr_lite.media import formats, thumbs
+from lrr_lite.storage.db import Database
+from lrr_lite.storage.settings import Settings
 
 log = logging.getLogger(__name__)
 

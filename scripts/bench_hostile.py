@@ -106,7 +106,7 @@ def run_case(path: Path, root: Path) -> dict:
 _STREAM_CHILD = """
 import sys, threading
 from pathlib import Path
-from lrr_lite import formats, memory
+from lrr_lite.media import formats, memory
 from lrr_lite.errors import ArchiveError
 memory.limit_arenas()
 cache = formats.PageCache(Path(sys.argv[1]), 1 << 30)

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import archive_factory as af  # noqa: E402
 
-from lrr_lite import formats  # noqa: E402
-from lrr_lite.formats import PageCache, list_pages, order_pages, read_member, zipreader  # noqa: E402
+from lrr_lite.media import formats
+from lrr_lite.media.formats import PageCache, list_pages, order_pages, read_member, zipreader
 
 # 40 distinct encodes, ~12 MB per cycle: more than LZMA's 8 MiB dictionary, so a 7z cannot shrink repeats.
 DISTINCT = 40

@@ -24,10 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from archive_factory import page_images  # noqa: E402  (path set up above)
 
-from lrr_lite import formats, scan  # noqa: E402
-from lrr_lite.db import Database  # noqa: E402
-from lrr_lite.ingest import Ingest  # noqa: E402
-from lrr_lite.settings import Settings  # noqa: E402
+from lrr_lite.library.intake import scan
+from lrr_lite.library.intake.ingest import Ingest
+from lrr_lite.media import formats
+from lrr_lite.storage.db import Database
+from lrr_lite.storage.settings import Settings
 
 TARGET_PER_S = 300
 

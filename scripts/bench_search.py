@@ -6,7 +6,7 @@ Usage: .venv/bin/python scripts/bench_search.py [--archives 100000] [--dir DIR] 
 The library: `--archives` real one-page CBZ files (one tiny JPEG, the same bytes in all of them, plus a small
 member unique to each so every SHA-1 ID differs) in folders of 1,000, imported with `scan.scan()` in this
 process (no covers: they are irrelevant here and would take an hour), then given a title ("[Artist] Words NN")
-and ~15 tags each with `library.write_title` / `library.write_tags` in transactions of 1,000 (the code path
+and ~15 tags each with `records.write_title` / `records.write_tags` in transactions of 1,000 (the code path
 PUT .../metadata uses). Tags follow a seeded, realistic distribution: artist: (20,000, Zipf), group: (5,000,
 60 % of archives), parody: (2,000), character: (10,000, 0-3), language: (8, mostly english/japanese, plus
 language:translated), date_added: (spread over 10 years), and long-tail female:/male:/bare tags (5,000,
@@ -222,10 +222,11 @@ def write_files(content: Path, count: int) -> None:
 
 def build(lib: Path, count: int) -> None:
     """Write the files, import them, write titles and tags; the manifest is written last (= complete)."""
-    from lrr_lite import library, scan
-    from lrr_lite.db import Database
-    from lrr_lite.ingest import Ingest
-    from lrr_lite.settings import Settings
+    from lrr_lite.library import records
+    from lrr_lite.library.intake import scan
+    from lrr_lite.library.intake.ingest import Ingest
+    from lrr_lite.storage.db import Database
+    from lrr_lite.storage.settings import Settings
 
     if lib.exists():
         shutil.rmtree(lib)
@@ -258,8 +259,8 @@ def build(lib: Path, count: int) -> None:
             for i in range(start, min(start + 1000, count)):
                 arc = gen.archive(i)
                 archive_id = ids[str(archive_path(content, i))]
-                library.write_title(conn, archive_id, arc.title)
-                library.write_tags(conn, archive_id, ",".join(arc.tags))
+                records.write_title(conn, archive_id, arc.title)
+                records.write_tags(conn, archive_id, ",".join(arc.tags))
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     t3 = time.perf_counter()
@@ -486,8 +487,8 @@ def timed(label: str, fn: Callable[[], float], n: int, target: float, judge: str
 
 def migrate_cached(path: Path) -> None:
     """Apply the code's newer migrations to the cached database once, so runs don't each pay for them."""
-    from lrr_lite.db import Database
-    from lrr_lite.db.schema import MIGRATIONS
+    from lrr_lite.storage.db import Database
+    from lrr_lite.storage.db.schema import MIGRATIONS
 
     with sqlite3.connect(path) as conn:
         version = conn.execute("PRAGMA user_version").fetchone()[0]

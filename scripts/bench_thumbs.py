@@ -19,8 +19,8 @@ from pathlib import Path
 from PIL import Image, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lrr_lite import memory  # noqa: E402  (path set up above)
-from lrr_lite.thumbs import make_thumbnail  # noqa: E402
+from lrr_lite.media import memory
+from lrr_lite.media.thumbs import make_thumbnail
 
 # Runs in a fresh interpreter. Linux carries ru_maxrss across fork+exec, so the parent must not have held
 # big buffers before spawning it (the huge page is generated in its own child); VmHWM (per address space,
@@ -28,8 +28,8 @@ from lrr_lite.thumbs import make_thumbnail  # noqa: E402
 _RSS_CHILD = """
 import resource, sys
 sys.path.insert(0, sys.argv[2])
-from lrr_lite import memory
-from lrr_lite.thumbs import make_thumbnail
+from lrr_lite.media import memory
+from lrr_lite.media.thumbs import make_thumbnail
 memory.limit_arenas()  # the server's malloc settings (lrr-lite serve sets them at start)
 def mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

@@ -14,9 +14,9 @@ import waitress
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lrr_lite import config  # noqa: E402
-from lrr_lite.app import create_app  # noqa: E402
-from lrr_lite.context import Context  # noqa: E402
+from lrr_lite import config
+from lrr_lite.context import Context
+from lrr_lite.http.app import create_app
 
 API_KEY = "test-key"
 

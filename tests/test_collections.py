@@ -13,8 +13,8 @@ import pytest
 import requests
 from archive_factory import make_comic
 
-from lrr_lite import collections
-from lrr_lite.db import Database
+from lrr_lite.library import collections
+from lrr_lite.storage.db import Database
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "oracle-samples"
 CATEGORY_KEYS = {"archives", "id", "name", "pinned", "search"}

@@ -17,7 +17,7 @@ import urllib.parse
 import pytest
 from archive_factory import make_comic
 
-from lrr_lite import download, netguard
+from lrr_lite.library.intake import download, netguard
 
 GENERIC = download.NETWORK_ERROR
 TRICKLE_LIMIT = 15.0  # s: a trickling handler gives up by itself if the client never does

@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import archive_factory as af  # noqa: E402
 
-from lrr_lite import formats  # noqa: E402
-from lrr_lite.errors import ArchiveError  # noqa: E402
-from lrr_lite.formats import (  # noqa: E402
+from lrr_lite.errors import ArchiveError
+from lrr_lite.media import formats
+from lrr_lite.media.formats import (
     ARCHIVE_EXTENSIONS,
     PageCache,
     is_archive_name,
@@ -28,8 +28,8 @@ from lrr_lite.formats import (  # noqa: E402
     read_member,
     sniff_mime,
 )
-from lrr_lite.formats import pdf as pdfmod  # noqa: E402
-from lrr_lite.formats.names import is_apple_fork_candidate  # noqa: E402
+from lrr_lite.media.formats import pdf as pdfmod
+from lrr_lite.media.formats.names import is_apple_fork_candidate
 
 STREAM_FORMATS = [f for f in af.ALL_FORMATS if f not in af.ZIP_FORMATS]
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from archive_factory import make_comic
 
-from lrr_lite.app import create_app
+from lrr_lite.http.app import create_app
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "lanraragi-openapi.yaml"
 UNAUTHORIZED_ERRORS = [{"message": "Unauthorized", "path": "/security/0/api_key"}]

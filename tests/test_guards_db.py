@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 from archive_factory import make_comic
 
-from lrr_lite.db import Database
+from lrr_lite.storage.db import Database
 
 
 class Boom(Exception):

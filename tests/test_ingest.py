@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from lrr_lite.__main__ import main as cli_main
-from lrr_lite.settings import DEFAULTS
+from lrr_lite.storage.settings import DEFAULTS
 
 POLL_INTERVAL = 0.5
 

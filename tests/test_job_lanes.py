@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from lrr_lite.db import Database
-from lrr_lite.jobs import JobQueue
+from lrr_lite.library.jobs import JobQueue
+from lrr_lite.storage.db import Database
 
 
 @pytest.fixture

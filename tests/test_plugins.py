@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from archive_factory import make_archive, make_image
 
-from lrr_lite.plugins import regexparse, runner, tagrules
-from lrr_lite.plugins.kskyaml import parse_flat_yaml
+from lrr_lite.library.plugins import regexparse, runner, tagrules
+from lrr_lite.library.plugins.kskyaml import parse_flat_yaml
 
 SPEC = Path("/work/shared/spec/oracle-samples")
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrr_lite.search.grammar import Term, glob_pattern, literal_prefix, numeric_filter, parse_filter
-from lrr_lite.search.natural import natural_key
+from lrr_lite.library.search.grammar import Term, glob_pattern, literal_prefix, numeric_filter, parse_filter
+from lrr_lite.library.search.natural import natural_key
 
 
 def T(text: str, exact: bool = False, negated: bool = False) -> Term:

@@ -16,7 +16,7 @@ import re
 import pytest
 from archive_factory import make_archive, make_image
 
-from lrr_lite.search import engine, hits, terms
+from lrr_lite.library.search import engine, hits, terms
 
 N_ARCHIVES = 160
 ARTISTS = [f"artist:{name}" for name in ("aoi", "aoba", "kanna", "kou", "mimi", "nana", "rin", "sora")]

@@ -8,7 +8,7 @@ from conftest import LiveServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lrr_lite.search.grammar import parse_filter
+from lrr_lite.library.search.grammar import parse_filter
 
 # Characters the grammar gives meaning to, mixed into arbitrary text so the interesting paths are hit.
 SPECIAL = st.sampled_from(list(',"$-*%?_:[]^\\ \x00') + ["pages:", "read:>", "artist:", "é", "日本"])

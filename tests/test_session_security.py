@@ -15,10 +15,10 @@ import requests
 from archive_factory import make_archive, make_image
 from test_web import app_with_web, current_form, parse
 
-from lrr_lite.api import legacy
-from lrr_lite.app import UNAUTHORIZED
-from lrr_lite.web import load_static, session
-from lrr_lite.web.throttle import FREE, LoginThrottle, client_key
+from lrr_lite.http.api import legacy
+from lrr_lite.http.app import UNAUTHORIZED
+from lrr_lite.http.web import load_static, session
+from lrr_lite.http.web.throttle import FREE, LoginThrottle, client_key
 
 KEY = "test-key"
 PASSWORD = "kamimamita"

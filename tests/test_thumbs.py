@@ -13,9 +13,9 @@ import pytest
 from archive_factory import png_with_ihdr
 from PIL import Image
 
-from lrr_lite import thumbs
 from lrr_lite.errors import ImageError
-from lrr_lite.thumbs import (
+from lrr_lite.media import thumbs
+from lrr_lite.media.thumbs import (
     decode_slot,
     make_thumbnail,
     placeholder_png,

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lrr_lite import watcher as watcher_mod
+from lrr_lite.library.intake import watcher as watcher_mod
 
 POLL_INTERVAL = 0.5
 DEADLINE = 5.0

@@ -11,9 +11,9 @@ import pytest
 import requests
 from archive_factory import make_archive, make_image
 
-from lrr_lite.app import create_app
-from lrr_lite.web import mount as mount_web
-from lrr_lite.web import session
+from lrr_lite.http.app import create_app
+from lrr_lite.http.web import mount as mount_web
+from lrr_lite.http.web import session
 
 NASTY_TITLE = """<script>alert("t")</script> "Quoted" & 'single' — 日本語のタイトル ñ"""
 NASTY_TAGS = """artist:<b>bold</b>, "quoted tag", 漢字:テスト, x:<img src=x onerror=alert(1)>, fruit:kiwi"""
@@ -356,8 +356,8 @@ def test_password_protection_off_opens_settings(web):
 
 def test_full_library_page_weight(web):
     """A full page at the default 100 archives per page, each with a long title and 8 shown tags."""
-    from lrr_lite.web import load_static
-    from lrr_lite.web import pages as web_pages
+    from lrr_lite.http.web import load_static
+    from lrr_lite.http.web import pages as web_pages
 
     files = load_static()
     static = {name: f"/static/{name}?v=1" for name in files}

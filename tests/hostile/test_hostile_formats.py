@@ -20,10 +20,17 @@ import hostile_files as hf
 import pytest
 from hostile_fixture import hostile_set  # noqa: F401  (the fixture)
 
-from lrr_lite import formats, memory, thumbs
 from lrr_lite.errors import ArchiveError, ImageError
-from lrr_lite.formats import MAX_PAGE_BYTES, PageCache, list_pages, open_member, read_member, sniff_image
-from lrr_lite.formats.limits import CHUNK_BYTES
+from lrr_lite.media import formats, memory, thumbs
+from lrr_lite.media.formats import (
+    MAX_PAGE_BYTES,
+    PageCache,
+    list_pages,
+    open_member,
+    read_member,
+    sniff_image,
+)
+from lrr_lite.media.formats.limits import CHUNK_BYTES
 
 MB = 1024 * 1024
 
@@ -306,7 +313,7 @@ _RSS_CHILD = """
 import sys, threading
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from lrr_lite import formats, memory, thumbs
+from lrr_lite.media import formats, memory, thumbs
 from lrr_lite.errors import ArchiveError, ImageError
 memory.limit_arenas()  # the server's malloc settings
 cache = formats.PageCache(Path(sys.argv[2]), 256 << 20)

@@ -1,0 +1,81 @@
+"""The 0.6/0.7-era client API (SEMANTICS §19): thin aliases that call the modern handlers.
+
+Each alias is mounted with the auth class of its modern twin and forwards to that route's own
+callback, so there is one implementation of every operation. `?key=` works on all of them (the
+app-wide auth accepts it everywhere, as 0.6.x clients only know that form).
+
+An alias of a modern write (PUT/POST/DELETE) answers GET, as 0.6.x did, so it is mounted `writes=True`:
+a link or <img> on any web page could otherwise trigger it with the browser's session cookie
+(app.is_authenticated then takes only the key, or the Authorization header, on a GET).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import bottle
+
+from lrr_lite.http.api.common import ApiError, json_reply, param
+from lrr_lite.library import pages
+
+# legacy path, modern method, modern rule, takes ?id=, needs the API key
+ALIASES: list[tuple[str, str, str, bool, bool]] = [
+    ("/api/archivelist", "GET", "/api/archives", False, False),
+    ("/api/untagged", "GET", "/api/archives/untagged", False, False),
+    ("/api/thumbnail", "GET", "/api/archives/<archive_id>/thumbnail", True, False),
+    ("/api/servefile", "GET", "/api/archives/<archive_id>/download", True, False),
+    ("/api/page", "GET", "/api/archives/<archive_id>/page", True, False),
+    ("/api/clear_new", "DELETE", "/api/archives/<archive_id>/isnew", True, False),
+    ("/api/tagstats", "GET", "/api/database/stats", False, False),
+    ("/api/clean_temp", "DELETE", "/api/tempfolder", False, True),
+    ("/api/discard_cache", "DELETE", "/api/search/cache", False, True),
+    ("/api/backup", "GET", "/api/database/backup", False, True),
+    ("/api/clear_new_all", "DELETE", "/api/database/isnew", False, True),
+    ("/api/drop_database", "POST", "/api/database/drop", False, True),
+    ("/api/clean_database", "POST", "/api/database/clean", False, True),
+    ("/api/shinobu_status", "GET", "/api/shinobu", False, True),
+    ("/api/stop_shinobu", "POST", "/api/shinobu/stop", False, True),
+    ("/api/restart_shinobu", "POST", "/api/shinobu/restart", False, True),
+    ("/api/use_plugin", "POST", "/api/plugins/use", False, True),
+    ("/api/plugin/use", "POST", "/api/plugins/use", False, True),
+]
+
+
+def _modern(app: bottle.Bottle, method: str, rule: str) -> Callable[..., Any] | None:
+    for route in app.routes:
+        if route.rule == rule and route.method == method:
+            return route.callback
+    return None
+
+
+def _require_id(endpoint: str) -> str:
+    archive_id = param("id")
+    if not archive_id:
+        raise ApiError(endpoint.rsplit("/", 1)[-1], f"API usage: {endpoint}?id=YOUR_ID", envelope=False)
+    return archive_id
+
+
+def mount(app: bottle.Bottle, ctx) -> None:
+    for path, method, rule, takes_id, secure in ALIASES:
+        target = _modern(app, method, rule)
+        if target is None:  # its modern twin is not served (yet): the alias isn't either
+            continue
+
+        def alias(path=path, target=target, takes_id=takes_id):
+            if takes_id:
+                return target(archive_id=_require_id(path))
+            return target()
+
+        writes = method != "GET"
+        app.route(path, method=["GET", "POST"] if writes else ["GET", "HEAD"], callback=alias,
+                  secure=secure, writes=writes, operation=path.rsplit("/", 1)[-1])
+
+    @app.get("/api/extract", operation="extract")
+    def extract() -> str:
+        archive_id = _require_id("/api/extract")
+        _, page_list = pages.pages_of(ctx, archive_id)
+        # 0.7 clients resolve these relative to the server root
+        return json_reply({"pages": [f"./api/page?id={archive_id}&path={quote(name, safe='/')}"
+                                     for name in page_list]})

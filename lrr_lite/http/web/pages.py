@@ -1,0 +1,390 @@
+"""Server-side HTML for the web UI: plain string building, every interpolated value through `esc`.
+
+Nothing here trusts a title, a tag, a setting or a request parameter: text goes through `esc`
+(html.escape with quotes), URLs are percent-encoded and then escaped. No inline scripts or styles, so the
+Content-Security-Policy can forbid them.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, quote_plus, urlencode
+
+from lrr_lite.library.tags import split_tags
+
+MAX_TAGS_SHOWN = 8
+SORTS = (("title", "Title"), ("date_added", "Date added"), ("lastread", "Last read"))
+ORDERS = (("asc", "Ascending"), ("desc", "Descending"))
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+# -- layout ------------------------------------------------------------------------------------------------
+
+def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, body_attrs: str = "",
+           scripts: tuple[str, ...] = (), nav: bool = True) -> str:
+    site = str(ctx.settings.get("htmltitle") or "lrr_lite")
+    head_title = f"{title} - {site}" if title else site
+    script_tags = "".join(f'<script src="{esc(static[s])}" defer></script>' for s in scripts)
+    links = ""
+    if nav:
+        account = ('<a href="/logout">Log out</a>' if authed and ctx.settings.get("enablepass")
+                   else "" if authed else '<a href="/login">Log in</a>')
+        links = (f'<header class="top"><a class="brand" href="/">{esc(site)}</a><nav>'
+                 f'<a href="/">Library</a><a href="/settings">Settings</a>{account}</nav></header>')
+    prefix = ctx.config.base_url_path
+    document = ("<!DOCTYPE html>\n"
+                '<html lang="en"><head><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f'<title>{esc(head_title)}</title>'
+                f'<link rel="stylesheet" href="{esc(static["style.css"])}">'
+                f'<link rel="icon" href="{esc(static["favicon.svg"])}" type="image/svg+xml">'
+                f'{script_tags}</head><body data-base="{esc(prefix)}"{body_attrs}>{links}{body}</body></html>\n')
+    return _under_prefix(document, prefix)
+
+
+# Every URL attribute this module writes is a root path ("/..."); interpolated text is escaped, so a
+# quote inside a title can never open one of these attributes.
+_ROOT_URL = re.compile(r'(\s(?:href|src|action)=")/(?!/)')
+
+
+def _under_prefix(document: str, prefix: str) -> str:
+    """The page with its root-path links moved under the URL prefix (SEMANTICS §20)."""
+    return _ROOT_URL.sub(lambda m: m.group(1) + prefix + "/", document) if prefix else document
+
+
+def message_page(ctx, static, title: str, message: str, *, authed: bool) -> str:
+    return layout(ctx, static, title, f'<main class="narrow"><h1>{esc(title)}</h1><p>{esc(message)}</p>'
+                  '<p><a href="/">Back to the library</a></p></main>', authed=authed)
+
+
+# -- library -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LibraryState:
+    q: str = ""
+    sort: str = "title"
+    order: str = "asc"
+    new: bool = False
+    untagged: bool = False
+    cat: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, query) -> LibraryState:
+        def text(name: str, limit: int = 1000) -> str:
+            try:
+                value = query.getunicode(name) or ""
+            except (UnicodeError, ValueError):
+                value = ""
+            return value[:limit]
+
+        sort = text("sort")
+        order = text("order")
+        try:
+            page = max(1, min(int(text("p", 12) or 1), 10**9))
+        except ValueError:
+            page = 1
+        return cls(q=text("q"), sort=sort if sort in dict(SORTS) else "title",
+                   order=order if order in dict(ORDERS) else "asc",
+                   new=text("new") in ("1", "on", "true"), untagged=text("untagged") in ("1", "on", "true"),
+                   cat=text("cat", 100), page=page)
+
+    def url(self, **changes: Any) -> str:
+        state = {**self.__dict__, **changes}
+        params: list[tuple[str, str]] = []
+        if state["q"]:
+            params.append(("q", state["q"]))
+        if state["sort"] != "title":
+            params.append(("sort", state["sort"]))
+        if state["order"] != "asc":
+            params.append(("order", state["order"]))
+        if state["new"]:
+            params.append(("new", "1"))
+        if state["untagged"]:
+            params.append(("untagged", "1"))
+        if state["cat"]:
+            params.append(("cat", state["cat"]))
+        if state["page"] > 1:
+            params.append(("p", str(state["page"])))
+        return "/?" + urlencode(params, quote_via=quote, safe=":$") if params else "/"
+
+
+def tag_search(tag: str) -> str:
+    """The filter that finds exactly this tag (§5.2: a trailing `$` makes a term exact)."""
+    tag = tag.strip()
+    if tag.startswith(("-", '"')) or '"' in tag:
+        return tag
+    return tag + "$"
+
+
+def _card(archive: dict[str, Any]) -> str:
+    """One result: cover and title in one link to the reader, then pages and tags (kept terse: a full page
+    of 100 cards must stay well under the 100 KB page budget)."""
+    aid = quote(archive["arcid"], safe="")
+    title = archive["title"] or archive["filename"]
+    tags = split_tags(archive.get("tags") or "")
+    shown = "".join(f'<a href="{esc("/?q=" + quote_plus(tag_search(t), safe=":$"))}">{esc(t)}</a>'
+                    for t in tags[:MAX_TAGS_SHOWN])
+    more = f"<span>+{len(tags) - MAX_TAGS_SHOWN}</span>" if len(tags) > MAX_TAGS_SHOWN else ""
+    new = '<span class="new">NEW</span>' if archive.get("isnew") == "true" else ""
+    pages = int(archive.get("pagecount") or 0)
+    progress = int(archive.get("progress") or 0)
+    count = f"{progress}/{pages} p." if progress and pages else f"{pages} p." if pages else ""
+    if archive["arcid"].startswith("TANK_"):  # a tankoubon: its own cover, and a page listing its volumes
+        href, cover = f"/tank?id={aid}", f"/api/tankoubons/{aid}/thumbnail"
+        new += '<span class="tank">TANK</span>'
+    else:
+        href, cover = f"/reader?id={aid}", f"/api/archives/{aid}/thumbnail"
+    return (f'<li><a href="{esc(href)}"><img src="{esc(cover)}" loading="lazy" '
+            f'alt="">{new}<b>{esc(title)}</b></a><i>{esc(count)}</i><div class="tags">{shown}{more}</div></li>')
+
+
+def _select(name: str, options: tuple[tuple[str, str], ...], current: str) -> str:
+    opts = "".join(f'<option value="{esc(v)}"{" selected" if v == current else ""}>{esc(label)}</option>'
+                   for v, label in options)
+    return f'<select name="{name}" aria-label="{name}">{opts}</select>'
+
+
+def _pager(state: LibraryState, pages: int) -> str:
+    if pages <= 1:
+        return ""
+    current = min(state.page, pages)
+    wanted = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
+    parts: list[str] = []
+    if current > 1:
+        parts.append(f'<a rel="prev" href="{esc(state.url(page=current - 1))}">&larr; Prev</a>')
+    last = 0
+    for n in wanted:
+        if n - last > 1:
+            parts.append("<span>&hellip;</span>")
+        parts.append(f'<b>{n}</b>' if n == current else f'<a href="{esc(state.url(page=n))}">{n}</a>')
+        last = n
+    if current < pages:
+        parts.append(f'<a rel="next" href="{esc(state.url(page=current + 1))}">Next &rarr;</a>')
+    return f'<nav class="pager" aria-label="pages">{"".join(parts)}</nav>'
+
+
+def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]], filtered: int, total: int,
+                 page_size: int, categories: list[dict[str, Any]], *, authed: bool) -> str:
+    chips = [f'<a class="chip{" on" if not state.cat else ""}" href="{esc(state.url(cat="", page=1))}">All</a>']
+    for cat in sorted(categories, key=lambda c: (c["pinned"] != "1", str(c["name"]).lower())):
+        on = " on" if cat["id"] == state.cat else ""
+        chips.append(f'<a class="chip{on}" href="{esc(state.url(cat=cat["id"], page=1))}">{esc(cat["name"])}</a>')
+    hidden_cat = f'<input type="hidden" name="cat" value="{esc(state.cat)}">' if state.cat else ""
+    form = (f'<form class="search" method="get" action="/" role="search">'
+            f'<input type="search" name="q" value="{esc(state.q)}" placeholder="Search title, artist:name, '
+            f'-tag, &quot;exact&quot;$" aria-label="Search" id="q">{hidden_cat}'
+            f'<button type="submit">Search</button>'
+            f'<div class="opts">{_select("sort", SORTS, state.sort)}{_select("order", ORDERS, state.order)}'
+            f'<label><input type="checkbox" name="new" value="1"{" checked" if state.new else ""}> New only</label>'
+            f'<label><input type="checkbox" name="untagged" value="1"{" checked" if state.untagged else ""}>'
+            f' Untagged only</label></div></form>')
+    pages = max(1, math.ceil(filtered / page_size)) if page_size > 0 else 1
+    summary = (f'<p class="summary" id="summary">{filtered} result{"" if filtered == 1 else "s"}'
+               f' of {total} archives{f" &middot; page {min(state.page, pages)} of {pages}" if pages > 1 else ""}</p>')
+    cards = "".join(_card(a) for a in archives)
+    grid = f'<ul class="grid" id="grid">{cards}</ul>' if cards else '<p class="empty">Nothing found.</p>'
+    motd = str(ctx.settings.get("motd") or "")
+    body = (f'<main>{f"<p class=motd>{esc(motd)}</p>" if motd else ""}{form}'
+            f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{_pager(state, pages)}'
+            f'{grid}{_pager(state, pages)}</main>')
+    return layout(ctx, static, "", body, authed=authed, scripts=("library.js",))
+
+
+def tank_page(ctx, static, tank: dict[str, Any], volumes: list[dict[str, Any]], *, authed: bool) -> str:
+    """A tankoubon's volumes in their order, as library cards."""
+    summary = f'<p class="summary">{esc(tank["summary"])}</p>' if tank.get("summary") else ""
+    cards = "".join(_card(a) for a in volumes)
+    grid = f'<ul class="grid" id="grid">{cards}</ul>' if cards else '<p class="empty">No volumes.</p>'
+    count = f'<p class="summary" id="summary">{len(volumes)} volume{"" if len(volumes) == 1 else "s"}</p>'
+    body = f'<main><h1>{esc(tank["name"])}</h1>{summary}{count}{grid}</main>'
+    return layout(ctx, static, str(tank["name"]), body, authed=authed)
+
+
+# -- reader ------------------------------------------------------------------------------------------------
+
+def reader_page(ctx, static, archive: dict[str, Any], start: int, *, authed: bool) -> str:
+    title = archive["title"] or archive["filename"]
+    track = "0" if ctx.settings.get("localprogress") else "1"
+    attrs = (f' class="reader" data-id="{esc(archive["arcid"])}" data-pages="{int(archive["pagecount"])}"'
+             f' data-start="{int(start)}" data-track="{track}"'
+             f' data-new="{"1" if archive.get("isnew") == "true" else "0"}"')
+    body = (f'<header class="rbar"><a href="/" class="back" title="Library">&larr;</a>'
+            f'<h1 id="rtitle">{esc(title)}</h1>'
+            f'<span class="pos"><span id="pn">{int(start)}</span> / <span id="pc">{int(archive["pagecount"])}</span></span>'
+            '<span class="ctl"><button type="button" id="prev" title="Previous page">&lsaquo;</button>'
+            '<button type="button" id="next" title="Next page">&rsaquo;</button>'
+            '<select id="fit" aria-label="Fit"><option value="width">Fit width</option>'
+            '<option value="height">Fit height</option><option value="original">Original</option></select>'
+            '<button type="button" id="dir" title="Reading direction">LTR</button>'
+            '<button type="button" id="stripbtn" title="Page strip">Pages</button></span></header>'
+            '<nav id="strip" class="strip" hidden></nav>'
+            '<main id="stage" class="stage"><img id="page" alt="Page"><p id="msg" class="msg"></p></main>'
+            '<noscript><p class="msg">The reader needs JavaScript.</p></noscript>')
+    return layout(ctx, static, title, body, authed=authed, body_attrs=attrs, scripts=("reader.js",), nav=False)
+
+
+# -- login ------------------------------------------------------------------------------------------------
+
+def login_page(ctx, static, next_url: str, error: str, *, authed: bool) -> str:
+    if not ctx.settings.get("enablepass"):
+        inner = "<p>Password protection is off: every page is open. Set a password in the settings to turn it on.</p>"
+    else:
+        err = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
+        inner = (f'{err}<form method="post" action="/login" class="login">'
+                 f'<input type="hidden" name="next" value="{esc(next_url)}">'
+                 '<label>Password <input type="password" name="password" id="password" autofocus '
+                 'autocomplete="current-password" required></label>'
+                 '<button type="submit" id="loginbtn">Log in</button></form>')
+    return layout(ctx, static, "Login", f'<main class="narrow"><h1>Login</h1>{inner}</main>', authed=authed)
+
+
+# -- settings ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    kind: str  # "bool", "int", "str" or "secret" (never rendered: only replaced or cleared)
+    low: int = 0
+    high: int = 0  # int: inclusive range; str: maximum length
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("htmltitle", "Site title", "str", high=100),
+    Field("motd", "Message of the day", "str", high=500),
+    Field("apikey", "API key", "secret", high=200),
+    Field("enablepass", "Password protection", "bool"),
+    Field("nofunmode", "No-Fun mode (everything needs login)", "bool"),
+    Field("pagesize", "Archives per page", "int", 1, 1000),
+    Field("localprogress", "Client-side progress tracking only", "bool"),
+    Field("authprogress", "Progress updates need login", "bool"),
+    Field("enablecors", "Allow cross-origin requests (CORS)", "bool"),
+    Field("excludednamespaces", "Namespaces excluded from tag statistics", "str", high=500),
+    Field("enableresize", "Resize large pages in the reader", "bool"),
+    Field("sizethreshold", "Resize threshold (KB)", "int", 10, 100000),
+    Field("readerquality", "Resized page quality", "int", 1, 100),
+    Field("tempmaxsize", "Page cache size (MB)", "int", 1, 4096),
+    Field("usedateadded", "Add date_added tags", "bool"),
+    Field("usedatemodified", "... from the file's modification time", "bool"),
+    Field("tagruleson", "Apply tag rules", "bool"),
+    Field("replacedupe", "Replace duplicates on upload", "bool"),
+    Field("hqthumbpages", "High-quality page thumbnails", "bool"),
+    Field("downloadmaxsize", "Largest URL download (MB)", "int", 1, 102400),
+    Field("downloadtimeout", "URL download timeout (s)", "int", 5, 3600),
+    Field("downloaddeadline", "Longest a whole URL download may take (s)", "int", 5, 86400),
+    Field("downloadallowlocal", "URL downloads may reach this server and loopback addresses", "bool"),
+    Field("debugmode", "Debug mode", "bool"),
+)
+
+
+def validate(fields: tuple[Field, ...], form) -> tuple[dict[str, Any], dict[str, str]]:
+    """(changes, errors by key) from a submitted form; nothing is written when errors is non-empty."""
+    changes: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+
+    def get(name: str) -> str:
+        try:
+            return form.getunicode(name) or ""
+        except (UnicodeError, ValueError):
+            return ""
+
+    for f in fields:
+        raw = get(f.key)
+        if f.kind == "bool":
+            changes[f.key] = 1 if raw in ("1", "on", "true") else 0
+        elif f.kind == "int":
+            try:
+                value = int(raw.strip())
+            except ValueError:
+                errors[f.key] = "Enter a whole number."
+                continue
+            if not f.low <= value <= f.high:
+                errors[f.key] = f"Enter a number from {f.low} to {f.high}."
+                continue
+            changes[f.key] = value
+        elif f.kind == "secret":
+            # empty = keep the current value; `<key>_clear` removes it
+            clear = get(f.key + "_clear") in ("1", "on", "true")
+            secret = raw.strip()
+            if clear and raw:
+                errors[f.key] = "Enter a new key or remove the key, not both."
+            elif clear:
+                changes[f.key] = ""
+            elif raw and not secret:
+                errors[f.key] = "A key can't be only spaces."
+            elif len(raw) > f.high:
+                errors[f.key] = f"At most {f.high} characters."
+            elif any(c in raw for c in "\r\n\x00"):
+                errors[f.key] = "One line only."
+            elif secret:
+                changes[f.key] = secret
+        else:
+            if len(raw) > f.high:
+                errors[f.key] = f"At most {f.high} characters."
+            elif any(c in raw for c in "\r\n\x00"):
+                errors[f.key] = "One line only."
+            else:
+                changes[f.key] = raw.strip()
+    new, again = get("new_password"), get("new_password2")
+    if new or again:
+        if new != again:
+            errors["new_password"] = "The two passwords differ."
+        elif len(new) > 256:
+            errors["new_password"] = "At most 256 characters."
+        else:
+            changes["password"] = new
+    return changes, errors
+
+
+def _secret_row(ctx, f: Field, err: str) -> str:
+    """A secret (the API key) says whether it is set and takes a replacement, but is never written into the
+    page: any script running on this origin, or a shoulder, could read it there."""
+    is_set = bool(ctx.settings.get(f.key))
+    state = "A key is set (it is never shown)." if is_set else "No key is set: protected endpoints need a login."
+    if f.key == "apikey" and getattr(ctx.config, "api_key", None) is not None:
+        state += " The server's configuration sets it at start-up: a change here lasts until the next restart."
+    clear = (f'<label class="row chk"><input type="checkbox" name="{f.key}_clear" id="s_{f.key}_clear" value="1">'
+             f' Remove the {esc(f.label)}</label>' if is_set else "")
+    return (f'<fieldset class="secret"><legend>{esc(f.label)}</legend><p id="s_{f.key}_state">{state}</p>'
+            f'<label class="row">{"Replace it with" if is_set else "Set it to"} <input type="text" name="{f.key}" '
+            f'id="s_{f.key}" maxlength="{f.high}" value="" autocomplete="off" spellcheck="false"></label>'
+            f'{clear}{err}</fieldset>')
+
+
+def settings_page(ctx, static, fields: tuple[Field, ...], values: dict[str, Any], errors: dict[str, str],
+                  csrf: str, saved: bool, *, authed: bool) -> str:
+    rows: list[str] = []
+    for f in fields:
+        value = values.get(f.key, ctx.settings.get(f.key))
+        err = f'<span class="error">{esc(errors[f.key])}</span>' if f.key in errors else ""
+        if f.kind == "bool":
+            checked = " checked" if str(value) in ("1", "on", "true") else ""
+            rows.append(f'<label class="row chk"><input type="checkbox" name="{f.key}" id="s_{f.key}" value="1"'
+                        f'{checked}> {esc(f.label)}</label>{err}')
+        elif f.kind == "secret":
+            rows.append(_secret_row(ctx, f, err))
+        elif f.kind == "int":
+            rows.append(f'<label class="row">{esc(f.label)} <input type="number" name="{f.key}" id="s_{f.key}" '
+                        f'min="{f.low}" max="{f.high}" value="{esc(value)}" required></label>{err}')
+        else:
+            rows.append(f'<label class="row">{esc(f.label)} <input type="text" name="{f.key}" id="s_{f.key}" '
+                        f'maxlength="{f.high}" value="{esc(value)}"></label>{err}')
+    pw_err = f'<span class="error">{esc(errors["new_password"])}</span>' if "new_password" in errors else ""
+    rows.append('<label class="row">New password <input type="password" name="new_password" id="s_new_password" '
+                f'autocomplete="new-password"></label><label class="row">Repeat it <input type="password" '
+                f'name="new_password2" id="s_new_password2" autocomplete="new-password"></label>{pw_err}')
+    note = ('<p class="ok" id="saved" role="status">Settings saved.</p>' if saved else "")
+    if errors:
+        note = '<p class="error" role="alert">Nothing was saved: fix the fields marked below.</p>'
+    body = (f'<main class="narrow"><h1>Settings</h1>{note}<form method="post" action="/settings" class="settings">'
+            f'<input type="hidden" name="csrf" value="{esc(csrf)}">{"".join(rows)}'
+            '<button type="submit" id="save">Save</button></form></main>')
+    return layout(ctx, static, "Settings", body, authed=authed)

@@ -1,0 +1,333 @@
+"""The search engine: a parsed filter and options become SQL over precomputed columns (SEMANTICS §5).
+
+Archives are filtered and sorted by SQLite with bound parameters only: each term is a set of integer keys
+(terms.py: tags through the distinct-tag table, titles, IDs, page/read numbers), counted or collected
+(hits.py), and the sort uses keys stored at write time (`sort_key`, `ns_values`), so a page of results is an
+index walk or a sort of the hits, never a scan of Python objects; this module plans which. Tankoubons (few)
+are evaluated in Python (tanks.py) and merged in when grouping is on.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from lrr_lite.library.search.grammar import Term, parse_filter
+from lrr_lite.library.search.hits import collect, count_where, materialize, single_tag_count, visible_count
+from lrr_lite.library.search.query import IN_HITS, READ, VISIBLE, Query, Result, Where
+from lrr_lite.library.search.tanks import matching_tanks, merged_page
+from lrr_lite.library.search.terms import resolutions, resolve
+from lrr_lite.storage.db import Database
+
+__all__ = ["Query", "Result", "random_ids", "search", "visible_count"]
+
+
+def _category(db: Database, category: str | None) -> tuple[list[str] | None, list[Term]]:
+    """(static member IDs or None, extra terms of a dynamic category); unknown categories are ignored."""
+    if not category:
+        return None, []
+    row = db.query_one("SELECT id, search FROM categories WHERE id = ?", (category,))
+    if row is None:
+        return None, []
+    if row["search"]:
+        return None, parse_filter(row["search"])
+    members = [r["archive_id"] for r in db.query(
+        "SELECT archive_id FROM category_archives WHERE category_id = ? ORDER BY position", (category,))]
+    return members, []
+
+
+def _archive_where(db: Database, q: Query, terms: list[Term] | None, members: list[str] | None,
+                   exclude_tank_members: bool, probe: bool = False) -> Where | None:
+    """The WHERE clause over `archives a` (terms as ID sets, or as per-row probes), or None when the
+    result is certainly empty."""
+    where = Where()
+    where.add(VISIBLE)
+    # Archive-level conditions name only columns of the narrow `archives_flags` index (membership by the
+    # integer key, computed once), so testing them never reads the wide rows.
+    if exclude_tank_members:
+        where.add_membership(False, "SELECT x.num FROM tank_archives t JOIN archives x ON x.id = t.archive_id")
+    if members is not None:
+        if not members:
+            return None
+        where.add_membership(True, "SELECT x.num FROM category_archives c JOIN archives x ON x.id = c.archive_id "
+                             "WHERE c.category_id = ?", q.category)
+    if q.untaggedonly:
+        where.add("a.untagged = 1")
+    if q.newonly:
+        where.add("a.isnew = 1")
+    if q.hidecompleted:
+        where.add("NOT (a.pagecount > 0 AND a.progress * 1.0 / a.pagecount > 0.85)")
+    if q.sort == "lastread":
+        where.add(READ)
+    if terms is None:  # flags only: the caller evaluates the terms itself
+        return where
+    for resolved in (resolve(db, term) for term in terms):
+        if probe:
+            sql, params = resolved.probe_sql()
+            where.add(f"{'NOT ' if resolved.term.negated else ''}{sql}", *params)
+        else:
+            sql, params = resolved.set_sql()
+            where.add(f"a.num {'NOT IN' if resolved.term.negated else 'IN'} ({sql})", *params)
+    return where
+
+
+# -- tankoubons --------------------------------------------------------------------------------------------
+
+# An in-order walk (title index or namespace values) stops after one page; it tests each row it passes.
+# Testing with per-row probes (a few index lookups) pays for a short walk; testing against the hit set
+# materialized in a temp table is cheap enough for a longer one; past that, collecting and sorting wins.
+PROBE_WALK_LIMIT = 4_000
+
+# Walking the title index past rows that are not hits costs ~0.5 us a row; sorting the hits costs ~3 us a
+# hit (each one's row is read for its sort key). Measured at 100k archives: a tag with 876 hits, page 1:
+# sort 2.4 ms, walk 6.9 ms; 45k hits from start=30000: sort 199 ms, walk 27 ms.
+WALK_RATIO = 6
+
+
+def _skipped(offset: int, limit: int, count: int, title_sort: bool) -> int:
+    """Hits a walk passes before the page: a title walk starts from whichever end is nearer."""
+    return min(offset, max(count - offset - limit, 0)) if title_sort else offset
+
+
+def _rows_walked(offset: int, limit: int, visible: int, count: int, title_sort: bool) -> float:
+    """Rows an in-order walk passes to fill the page, hits being spread evenly among the visible archives."""
+    return (_skipped(offset, limit, count, title_sort) + limit) * visible / max(count, 1)
+
+
+def _probe_walk_pays(q: Query, offset: int, limit: int, visible: int, count: int) -> bool:
+    """Whether a walk testing each row by probes beats collecting the hits first. On the title index a probe
+    costs about what collecting costs per hit, so it may pass as many rows as there are hits; other orders
+    read each walked archive's row for its title key as well, so only short walks pay there."""
+    if limit < 0:
+        return False
+    title_sort = q.sort == "title"
+    allowed = max(PROBE_WALK_LIMIT, count) if title_sort else PROBE_WALK_LIMIT
+    return _rows_walked(offset, limit, visible, count, title_sort) <= allowed
+
+
+def _walk_pays(offset: int, limit: int, visible: int, count: int, title_sort: bool) -> bool:
+    """Whether walking the sort order (and skipping non-hits) beats sorting the `count` hits."""
+    if limit < 0:
+        return False  # everything asked for: one sort
+    return _rows_walked(offset, limit, visible, count, title_sort) <= WALK_RATIO * count
+
+
+def _page_bounds(start: int, page_size: int) -> tuple[int, int]:
+    """(offset, limit); start=-1 means everything."""
+    if start == -1:
+        return 0, -1
+    return max(start, 0), page_size
+
+
+def _title_page(db: Database, q: Query, where: Where, walk: bool, offset: int, limit: int,
+                count: int) -> list[str]:
+    descending = q.descending
+    from_end = walk and limit >= 0 and _skipped(offset, limit, count, True) < offset
+    if from_end:  # a deep page: walk the order backwards from the last hit (the order is total: exact)
+        descending = not descending
+        offset, limit = max(count - offset - limit, 0), min(limit, count - offset)
+    d = "DESC" if descending else "ASC"
+    hint = "INDEXED BY archives_sort" if walk else ""
+    rows = db.query(f"SELECT a.id FROM archives a {hint} WHERE {where.sql()} ORDER BY a.sort_key {d}, a.num {d} "
+                    "LIMIT ? OFFSET ?", where.params + [limit, offset])
+    ids = [r[0] for r in rows]
+    return ids[::-1] if from_end else ids
+
+# Past this offset a namespace-sorted page is found in two steps (see _keyed_position).
+DEEP_OFFSET = 1_000
+
+
+def _keyed_position(db: Database, q: Query, where: Where, offset: int) -> tuple[Any, int] | None:
+    """Where hit number `offset` of the keyed part lies: (its value_key, how many hits sort strictly before
+    that value), or None when the keyed part holds no more than `offset` hits.
+
+    SQLite's own plan for a deep page reads every skipped archive's row for the title tie-break (~2.5 us
+    each: 130 ms at start=50000 of 100k); these two queries walk the value index only, testing membership
+    by the integer key, so the page query can then seek straight to the value."""
+    d = "DESC" if q.descending else "ASC"
+    if set(where.clauses) <= {VISIBLE, IN_HITS}:
+        # no filter, or hits already collected: tested on the index entry itself (hidden archives are few)
+        source = "ns_values v INDEXED BY ns_values_key"
+        test = " AND ".join("v.num NOT IN (SELECT num FROM archives WHERE path = '')" if c == VISIBLE
+                            else "v.num IN temp.search_hits" for c in where.clauses)
+    else:
+        source = "ns_values v INDEXED BY ns_values_key JOIN archives a INDEXED BY archives_flags ON a.num = v.num"
+        test = where.sql()
+    row = db.query_one(f"SELECT v.value_key FROM {source} WHERE v.ns = ? AND {test} ORDER BY v.value_key {d} "
+                       "LIMIT 1 OFFSET ?", [q.sort] + where.params + [offset])
+    if row is None:
+        return None
+    before = db.row(f"SELECT COUNT(*) FROM {source} WHERE v.ns = ? AND v.value_key {'>' if q.descending else '<'} "
+                          f"? AND {test}", [q.sort, row[0]] + where.params)[0]
+    return row[0], before
+
+
+def _namespace_page(db: Database, q: Query, where: Where, offset: int, limit: int) -> list[str]:
+    """Items carrying the namespace first (by its value), then the rest by title, in both directions."""
+    d = "DESC" if q.descending else "ASC"
+    keyed_join = "JOIN ns_values v ON v.ns = ? AND v.num = a.num"
+    bound, params, skip = "", [], offset
+    found = _keyed_position(db, q, where, offset) if offset >= DEEP_OFFSET and limit >= 0 else None
+    if found is not None:  # start at the value the page begins in, past the hits sorted before it
+        bound, params, skip = f"AND v.value_key {'<=' if q.descending else '>='} ?", [found[0]], offset - found[1]
+    rows = db.query(f"SELECT a.id FROM archives a {keyed_join} {bound} WHERE {where.sql()} "
+                    f"ORDER BY v.value_key {d}, a.sort_key, a.num LIMIT ? OFFSET ?",
+                    [q.sort] + params + where.params + [limit, skip])
+    ids = [r[0] for r in rows]
+    if limit >= 0 and len(ids) >= limit:
+        return ids  # a full page of keyed items: no need to know how many there are
+    keyed = offset + len(ids) if ids or offset == 0 else count_where(db, where, keyed_join, [q.sort])
+    rest = -1 if limit < 0 else limit - len(ids)
+    rows = db.query(f"SELECT a.id FROM archives a WHERE {where.sql()} AND a.num NOT IN "
+                    "(SELECT num FROM ns_values WHERE ns = ?) ORDER BY a.sort_key, a.num LIMIT ? OFFSET ?",
+                    where.params + [q.sort, rest, max(offset - keyed, 0)])
+    return ids + [r[0] for r in rows]
+
+
+def search(db: Database, q: Query, page_size: int) -> Result:
+    token = resolutions.set({})
+    try:
+        return _search(db, q, page_size)
+    finally:
+        resolutions.reset(token)
+
+
+def _search(db: Database, q: Query, page_size: int) -> Result:
+    terms = parse_filter(q.filter)
+    members, dynamic_terms = _category(db, q.category)
+    terms += dynamic_terms
+    tanks_exist = q.groupby_tanks and db.query_one("SELECT 1 FROM tank_archives LIMIT 1") is not None
+    visible = visible_count(db)
+    total = _grouped_total(db) if tanks_exist else visible
+    where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist)
+    tanks = matching_tanks(db, q, terms, members) if tanks_exist else []
+    offset, limit = _page_bounds(q.start, page_size)
+    if tanks:
+        hits, merged = _tank_merge_hits(db, q, terms, members, where)
+        walk = _walk_pays(offset, limit, visible, merged, title_sort=False)
+        return merged_page(db, q, hits, merged, tanks, offset, limit, total, walk)
+    if where is None:
+        return Result([], 0, total)
+    count: int
+    if len(where.clauses) == 1:  # no filter at all: the indexes give every answer directly
+        count, walk = visible, True
+    else:
+        tag_count = single_tag_count(db, q, terms, where)
+        # A broad filter (an exclusion, say) walks a short way whatever the page, where collecting would
+        # copy every hit.
+        probe = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True) \
+            if tag_count is not None and _probe_walk_pays(q, offset, limit, visible, tag_count) else None
+        if tag_count is not None and probe is not None:
+            where, count, walk = probe, tag_count, True
+        elif terms:
+            where, count = _collect_terms(db, q, terms, members, tanks_exist)
+            walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
+        else:  # archive flags only: counted in their narrow index; a short walk tests them row by row
+            count = count_where(db, where)
+            walk = _probe_walk_pays(q, offset, limit, visible, count)
+            if count and not walk:
+                where, count = materialize(db, where)
+                walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
+    if count == 0 or offset >= count:
+        return Result([], count, total)
+    if q.sort == "title":
+        ids = _title_page(db, q, where, walk, offset, limit, count)
+    elif q.sort == "lastread":
+        rows = db.query(f"SELECT a.id FROM archives a WHERE {where.sql()} ORDER BY a.lastreadtime "
+                        f"{'ASC' if q.descending else 'DESC'}, a.sort_key, a.num LIMIT ? OFFSET ?",
+                        where.params + [limit, offset])
+        ids = [r[0] for r in rows]  # LANraragi's default (asc) lists the most recently read first
+    else:
+        ids = _namespace_page(db, q, where, offset, limit)
+    return Result(ids, count, total)
+
+
+def _collect_terms(db: Database, q: Query, terms: list[Term], members: list[str] | None,
+                   exclude_tank_members: bool) -> tuple[Where, int]:
+    """The filter's hits collected (collect()), with the archive-level conditions of the query; only called
+    once `_archive_where` has found the result not certainly empty."""
+    flags = _archive_where(db, q, None, members, exclude_tank_members=exclude_tank_members)
+    assert flags is not None  # the caller's `where` was not None for the same inputs
+    return collect(db, [resolve(db, t) for t in terms], flags)
+
+
+def _tank_merge_hits(db: Database, q: Query, terms: list[Term], members: list[str] | None,
+                     where: Where | None) -> tuple[Where | None, int]:
+    """The archives to merge with matching tanks, and how many: a filter's hits collected once, so the
+    merge's ordered reads only probe them."""
+    if where is None:
+        return None, 0
+    if terms:
+        return _collect_terms(db, q, terms, members, exclude_tank_members=True)
+    if not where.row_conditions().clauses and [inside for inside, _, _ in where.memberships] == [False]:
+        # everything outside tankoubons: the present archives less the (few) present tank members
+        return where, visible_count(db) - db.row(
+            "SELECT COUNT(*) FROM archives WHERE path != '' AND id IN (SELECT archive_id FROM tank_archives)")[0]
+    return where, count_where(db, where)
+
+
+def _grouped_total(db: Database) -> int:
+    """Archives outside tankoubons plus tankoubons with a present member (tank members are few)."""
+    return visible_count(db) + db.row(
+        "SELECT (SELECT COUNT(DISTINCT ta.tank_id) FROM tank_archives ta JOIN archives a ON a.id = ta.archive_id "
+        "WHERE a.path != '') - (SELECT COUNT(*) FROM archives a WHERE a.path != '' AND a.id IN "
+        "(SELECT archive_id FROM tank_archives))")[0]
+
+
+def _random_visible(db: Database, count: int) -> list[str]:
+    """Uniform picks among all visible archives by drawing integer keys: O(count), not O(library)."""
+    top = db.row("SELECT MAX(num) FROM archives")[0] or 0
+    visible = visible_count(db)
+    picked: dict[int, str] = {}
+    tries = 0
+    while len(picked) < min(count, visible) and tries < 50:
+        tries += 1
+        draw = random.sample(range(1, top + 1), min(top, max(2 * (count - len(picked)), 16)))
+        marks = ",".join("?" * len(draw))
+        for num, archive_id in db.query(f"SELECT num, id FROM archives WHERE num IN ({marks}) AND path != ''", draw):
+            if len(picked) < count:
+                picked[num] = archive_id
+    if len(picked) < min(count, visible):  # a sparse key range (many deletions): fall back to a full draw
+        nums = [r[0] for r in db.query("SELECT num FROM archives INDEXED BY archives_visible WHERE path != ''")]
+        chosen = random.sample(nums, min(count, len(nums)))
+        marks = ",".join("?" * len(chosen))
+        return [r[0] for r in db.query(f"SELECT id FROM archives WHERE num IN ({marks})", chosen)]
+    return list(picked.values())
+
+
+def random_ids(db: Database, q: Query, count: int) -> list[str]:
+    """`count` distinct random picks among the search's matches (order irrelevant)."""
+    token = resolutions.set({})
+    try:
+        return _random_ids(db, q, count)
+    finally:
+        resolutions.reset(token)
+
+
+def _random_ids(db: Database, q: Query, count: int) -> list[str]:
+    count = max(0, min(count, 10_000))
+    terms = parse_filter(q.filter)
+    members, dynamic_terms = _category(db, q.category)
+    terms += dynamic_terms
+    tanks_exist = q.groupby_tanks and db.query_one("SELECT 1 FROM tank_archives LIMIT 1") is not None
+    where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist)
+    tank_ids = [t.id for t in matching_tanks(db, q, terms, members)] if tanks_exist else []
+    picked: list[str] = []
+    if where is not None and len(where.clauses) == 1:
+        picked = _random_visible(db, count)
+    elif where is not None:
+        if terms:
+            where, n = _collect_terms(db, q, terms, members, tanks_exist)
+        else:
+            where, n = materialize(db, where)
+        cursor = db.conn.cursor()
+        cursor.row_factory = None  # plain int tuples: cheap even for every hit of a broad filter
+        nums = [num for (num,) in cursor.execute("SELECT num FROM temp.search_hits")]
+        chosen = random.sample(nums, min(count, n, len(nums)))
+        if chosen:
+            marks = ",".join("?" * len(chosen))
+            picked = [r[0] for r in db.query(f"SELECT id FROM archives WHERE num IN ({marks})", chosen)]
+    if tank_ids:
+        pool = picked + tank_ids
+        picked = random.sample(pool, min(count, len(pool)))
+    return picked

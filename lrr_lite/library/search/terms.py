@@ -1,0 +1,143 @@
+"""A filter term resolved against the library: the distinct tags it hits (§5.2: exact tag, else the glob
+fallback), its title and ID patterns, and the SQL forms of its hit set (a union of SELECTs, or a per-row probe).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+from typing import Any
+
+from lrr_lite.library.search.grammar import Term, glob_pattern, literal_prefix, numeric_filter
+from lrr_lite.storage.db import Database
+
+
+def _upper_bound(prefix: str) -> str:
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def tag_glob(term: Term) -> str:
+    return glob_pattern(term.text, suffix="*") if ":" in term.text else glob_pattern(term.text, "*", "*")
+
+
+_HEXISH = frozenset("0123456789abcdef*?")
+_DATE_TAG_CHARS = frozenset("date_added:timestamp0123456789")
+# the terms resolved during one search (each is planned in several forms): set by search() and random_ids()
+resolutions: contextvars.ContextVar[dict[Term, Resolved] | None] = contextvars.ContextVar("resolutions",
+                                                                                         default=None)
+MAX_LISTED_TAGS = 500  # past this many matching tags, refer to them by subquery, not by bound list
+
+
+@dataclass
+class Resolved:
+    """A term with its tag matches looked up once; turned into SQL in a set form (for counting and
+    sorting many hits) and a probe form (for walking an index in order and testing row by row)."""
+
+    term: Term
+    numeric: tuple[str, str, int] | None
+    tag_ids: list[int]
+    tag_total: int            # sum of the matching tags' archive counts (an upper bound on the hits)
+    tag_subquery: tuple[str, list[Any]] | None  # when too many tags match to list them
+    title_glob: str
+    id_glob: str | None
+
+    def tags_sql(self) -> tuple[str, list[Any]] | None:
+        """What goes inside `tag_id IN (...)`: the matching tags' IDs, or a subquery when they are many."""
+        if self.tag_subquery:
+            return self.tag_subquery[0], list(self.tag_subquery[1])
+        if self.tag_ids:
+            return ",".join("?" * len(self.tag_ids)), list(self.tag_ids)
+        return None
+
+    def set_parts(self, titles: tuple[str, list[Any]] | None = None) -> list[tuple[str, list[Any]]]:
+        """SELECTs of `num` whose union is the term's hit set: numeric, tags, titles (by a pass over the
+        title index unless `titles` gives them), ID."""
+        parts: list[tuple[str, list[Any]]] = []
+        if self.numeric:
+            column = "pagecount" if self.numeric[0] == "pages" else "progress"
+            parts.append((f"SELECT num FROM archives INDEXED BY archives_flags WHERE path != '' AND "
+                          f"{column} {self.numeric[1]} ?", [self.numeric[2]]))
+        tags = self.tags_sql()
+        if tags:
+            parts.append((f"SELECT num FROM archive_tags WHERE tag_id IN ({tags[0]})", tags[1]))
+        parts.append(titles or (titles_sql(self.title_glob), [self.title_glob]))
+        if self.id_glob:
+            parts.append(("SELECT num FROM archives WHERE id GLOB ?", [self.id_glob]))
+        return parts
+
+    def set_sql(self) -> tuple[str, list[Any]]:
+        parts = self.set_parts()
+        # IN (...) dedupes by itself; UNION would sort the rows a second time
+        return " UNION ALL ".join(sql for sql, _ in parts), [p for _, params in parts for p in params]
+
+    def probe_sql(self) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.numeric:
+            column = "a.pagecount" if self.numeric[0] == "pages" else "a.progress"
+            parts.append(f"{column} {self.numeric[1]} ?")
+            params.append(self.numeric[2])
+        tags = self.tags_sql()
+        if tags:
+            parts.append(f"EXISTS (SELECT 1 FROM archive_tags x WHERE x.num = a.num AND x.tag_id IN ({tags[0]}))")
+            params += tags[1]
+        if ":" in self.title_glob:  # the few titles with a ':', found once, instead of each row's title
+            parts.append(f"a.num IN ({titles_sql(self.title_glob)})")
+        else:
+            parts.append("a.title_lc GLOB ?")
+        params.append(self.title_glob)
+        if self.id_glob:
+            parts.append("a.id GLOB ?")
+            params.append(self.id_glob)
+        return "(" + " OR ".join(parts) + ")", params
+
+
+def resolve(db: Database, term: Term) -> Resolved:
+    """Look up which distinct tags a term hits (§5.2: exact tag, else the glob fallback); memoized for
+    the duration of one search (the same term is planned in two forms)."""
+    memo = resolutions.get()
+    if memo is not None and term in memo:
+        return memo[term]
+    resolved = _resolve_uncached(db, term)
+    if memo is not None:
+        memo[term] = resolved
+    return resolved
+
+
+def _resolve_uncached(db: Database, term: Term) -> Resolved:
+    rows: list[Any] = []
+    subquery = None
+    if term.exact:
+        rows = db.query("SELECT tag_id, n FROM tag_names WHERE tag = ?", (term.text,))
+    if not rows:
+        pattern = tag_glob(term)
+        prefix = literal_prefix(pattern)
+        if prefix:  # `ns:value*`: a range of the tag index, then the glob on what is left
+            sql, params = "SELECT tag_id, n FROM tag_names WHERE tag >= ? AND tag < ? AND tag GLOB ?", \
+                [prefix, _upper_bound(prefix), pattern]
+        elif set(pattern) - _DATE_TAG_CHARS - set("*?[]"):
+            # `*text*` with a character no date tag has: date_added/timestamp tags (one per import
+            # second, most of the distinct tags of a big library) cannot match, so skip their ranges
+            sql = ("SELECT tag_id, n FROM tag_names WHERE tag < 'date_added:' AND tag GLOB ? UNION ALL "
+                   "SELECT tag_id, n FROM tag_names WHERE tag >= 'date_added;' AND tag < 'timestamp:' AND tag GLOB ? "
+                   "UNION ALL SELECT tag_id, n FROM tag_names WHERE tag >= 'timestamp;' AND tag GLOB ?")
+            params = [pattern, pattern, pattern]
+        else:  # `*text*`: a scan of the distinct tags (short strings), not of every archive's tags
+            sql, params = "SELECT tag_id, n FROM tag_names WHERE tag GLOB ?", [pattern]
+        rows = db.query(sql + f" LIMIT {MAX_LISTED_TAGS + 1}", params)
+        if len(rows) > MAX_LISTED_TAGS:
+            subquery = (sql.replace("tag_id, n", "tag_id"), params)
+    title_glob = glob_pattern(term.text) if term.exact else glob_pattern(term.text, "*", "*")
+    hexish = not term.exact and set(term.text) <= _HEXISH  # LANraragi globs `<title>\0<ID>`
+    return Resolved(term, numeric_filter(term.text), [r[0] for r in rows], sum(r[1] for r in rows), subquery,
+                     title_glob, title_glob if hexish else None)
+
+
+def titles_sql(title_glob: str) -> str:
+    """SELECT num of the titles matching a GLOB (one parameter), by a pass over a narrow title index."""
+    if ":" in title_glob:
+        # A pattern with a literal ':' (every `ns:value` term) can only match the few titles that have
+        # one: their partial index is read instead of every title.
+        return "SELECT num FROM archives INDEXED BY archives_colon_titles WHERE instr(title_lc, ':') > 0 " \
+               "AND title_lc GLOB ?"
+    return "SELECT num FROM archives INDEXED BY archives_title WHERE title_lc GLOB ?"

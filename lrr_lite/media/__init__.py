@@ -1,0 +1,1 @@
+"""Reading archives and decoding images, within memory limits."""
