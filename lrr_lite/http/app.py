@@ -74,6 +74,10 @@ class ApiPlugin:
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             request = bottle.request
+            # No API reply is a page: whatever an archive holds, a browser must neither guess another type
+            # for it nor run it as a document of our origin (an HTML or SVG member served by a route).
+            bottle.response.set_header("X-Content-Type-Options", "nosniff")
+            bottle.response.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
             if ctx.settings.get("enablecors"):
                 add_cors_headers(bottle.response)
             try:

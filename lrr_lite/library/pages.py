@@ -69,6 +69,20 @@ def read_member(ctx: Any, archive_id: str, name: str, row: Any = None) -> bytes:
         raise ArchiveError(f"Couldn't read the archive: {exc}") from None
 
 
+def open_member(ctx: Any, archive_id: str, name: str, row: Any) -> formats.MemberStream:
+    """The member named exactly `name` as a stream of chunks (read_member's errors; ArchiveError may also
+    come while it is iterated). The caller closes it, or hands it to the WSGI server, which does."""
+    if not name or "\x00" in name:
+        raise Invalid("Invalid path.")
+    known = name in (records.page_list(ctx.db, archive_id) or ())
+    try:
+        return formats.open_member(Path(row["path"]), name, cache=ctx.cache, key=archive_id, known_member=known)
+    except KeyError:
+        raise MemberNotFound(f"File not found in archive: {name}") from None
+    except (ArchiveError, OSError) as exc:
+        raise ArchiveError(f"Couldn't read the archive: {exc}") from None
+
+
 def read_page(ctx: Any, archive_id: str, page: int) -> bytes:
     """Page N (1-based) of the archive's page list."""
     _, pages = pages_of(ctx, archive_id)

@@ -31,7 +31,12 @@ from lrr_lite.http.api.files import (
 from lrr_lite.library import covers, pages, records
 from lrr_lite.library.intake import upload
 from lrr_lite.library.intake.ingest import Supplied
-from lrr_lite.media import formats, thumbs
+from lrr_lite.media import thumbs
+
+
+# Pages up to this size are read whole before the reply starts, so a corrupt one (its CRC is known only at its
+# end) is still answered 400; larger ones are streamed and never held whole (8 of them cost what 1 does).
+READ_WHOLE_BELOW = 8 * 1024 * 1024
 
 
 def page_url(base: str, archive_id: str, name: str) -> str:
@@ -196,16 +201,38 @@ def mount(app: bottle.Bottle, ctx) -> None:
         if not_modified(etag):
             bottle.response.status = 304
             return b""
-        data = pages.read_member(ctx, archive_id, name, row=row)
-        mime = formats.sniff_mime(data, name)
-        if resize and mime.startswith("image/") and len(data) > int(ctx.settings.get("sizethreshold")) * 1024:
-            try:
-                data = thumbs.resize_for_reader(data, quality=int(ctx.settings.get("readerquality")))
-                mime = "image/jpeg"
-            except ImageError:
-                pass  # serve the original rather than nothing
-        return send_bytes(data, mime, etag=etag, cache=LONG_CACHE,
-                          disposition=content_disposition("inline", name.rsplit("/", 1)[-1]))
+        # The page is streamed (never held whole: eight requests for a large page cost what one does) and
+        # served only as what its bytes are: an image inline, anything else (HTML, SVG, a script) as a
+        # download that the browser never renders on our origin.
+        stream = pages.open_member(ctx, archive_id, name, row)
+        try:
+            mime = stream.sniff_image()
+            filename = name.rsplit("/", 1)[-1]
+            kind = "inline" if mime else "attachment"
+            if stream.size <= READ_WHOLE_BELOW or (mime is not None and resize):
+                data = stream.read_all()  # bounded by formats.MAX_PAGE_BYTES
+                stream.close()
+                if mime is not None and resize and len(data) > int(ctx.settings.get("sizethreshold")) * 1024:
+                    try:
+                        data = thumbs.resize_for_reader(data, quality=int(ctx.settings.get("readerquality")))
+                        mime = "image/jpeg"
+                    except ImageError:
+                        pass  # serve the original rather than nothing
+                return send_bytes(data, mime or "application/octet-stream", etag=etag, cache=LONG_CACHE,
+                                  disposition=content_disposition(kind, filename))
+            response = bottle.response
+            response.content_type = mime or "application/octet-stream"
+            response.set_header("Cache-Control", LONG_CACHE)
+            response.set_header("ETag", etag)
+            response.set_header("Content-Length", str(stream.size))
+            response.set_header("Content-Disposition", content_disposition(kind, filename))
+            if bottle.request.method == "HEAD":
+                stream.close()
+                return b""
+            return stream  # waitress sends it chunk by chunk and closes it when the reply is done
+        except BaseException:
+            stream.close()
+            raise
 
     @app.put("/api/archives/<archive_id>/progress/<page_no>", progress=True, operation="update_progress")
     def progress(archive_id: str, page_no: str) -> str:

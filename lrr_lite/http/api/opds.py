@@ -164,9 +164,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
             if cached is not None:
                 return cached, "image/jpeg"
         data = pages.read_member(ctx, archive_id, name)
-        mime = formats.sniff_mime(data, name)
-        if not mime.startswith("image/"):
-            return data, mime
+        mime = formats.sniff_image(data[:4096])
+        if mime is None:  # not a picture: a download, never rendered on our origin (see the pse route)
+            return data, "application/octet-stream"
         if width is not None:
             try:
                 with Image.open(io.BytesIO(data)) as im:  # header only: is a downscale needed at all?
@@ -207,5 +207,6 @@ def mount(app: bottle.Bottle, ctx) -> None:
             return b""
         name = page_list[number - 1]
         data, mime = page_bytes(archive_id, number, name, width)
+        kind = "attachment" if mime == "application/octet-stream" else "inline"
         return send_bytes(data, mime, etag=etag, cache=PAGE_CACHE_CONTROL,
-                          disposition=content_disposition("inline", name.rsplit("/", 1)[-1]))
+                          disposition=content_disposition(kind, name.rsplit("/", 1)[-1]))
