@@ -33,7 +33,6 @@ from lrr_lite.library.intake import upload
 from lrr_lite.library.intake.ingest import Supplied
 from lrr_lite.media import thumbs
 
-
 # Pages up to this size are read whole before the reply starts, so a corrupt one (its CRC is known only at its
 # end) is still answered 400; larger ones are streamed and never held whole (8 of them cost what 1 does).
 READ_WHOLE_BELOW = 8 * 1024 * 1024
