@@ -20,6 +20,16 @@ from lrr_lite.media import memory
 from lrr_lite.storage.settings import DEFAULTS
 
 
+def _escape_controls(record: logging.LogRecord) -> bool:
+    """A file or member name with a newline (or another control character) must not forge a log line: the
+    message is written with such characters escaped (a traceback, added by the formatter, keeps its lines)."""
+    message = record.getMessage()
+    if not message.isprintable():
+        record.msg = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        record.args = None
+    return True
+
+
 def setup_logging(cfg: config.Config, to_file: bool = True) -> None:
     # Under systemd the journal adds its own timestamps; don't print them twice.
     fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
@@ -33,6 +43,7 @@ def setup_logging(cfg: config.Config, to_file: bool = True) -> None:
             print(f"lrr-lite: no log file in {cfg.logs}: {exc}", file=sys.stderr)
     for handler in handlers:
         handler.setFormatter(logging.Formatter(fmt))
+        handler.addFilter(_escape_controls)
     logging.basicConfig(level=getattr(logging, cfg.log_level, logging.INFO), handlers=handlers, force=True)
     logging.getLogger("libarchive").setLevel(logging.WARNING)  # it logs its own version details at INFO
 

@@ -325,3 +325,50 @@ def test_control_characters_in_names_never_break_a_reply(make_server):
     resp = server.get(f"/api/archives/{arc_id(data)}/download")
     assert resp.status_code == 200 and resp.content == data
     assert "filename*=UTF-8''new%0Aline.cbz" in resp.headers["Content-Disposition"]
+
+
+def test_log_lines_escape_control_characters_in_names():
+    import logging
+
+    from lrr_lite.__main__ import _escape_controls
+    from lrr_lite.library.intake.ingest import shown
+
+    assert shown("new\nline\r.cbz") == "new\\nline\\r.cbz"
+    assert shown(os.fsdecode(b"\xff.cbz")) == "\\udcff.cbz"
+    assert shown("日本語 ok.cbz") == "日本語 ok.cbz"
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "skipped %s: %s", ("a\nINFO forged", "why"), None)
+    assert _escape_controls(record) and record.getMessage() == "skipped a\\nINFO forged: why"
+
+
+def test_the_watcher_is_started_again_after_an_error_and_says_so(make_server, monkeypatch):
+    """An error that escapes the watch loop (here: the first walk fails once) does not end the thread: the
+    supervisor starts the loop again, /api/shinobu reports the restart and the error, and files still arrive."""
+    from lrr_lite.library.intake import watcher as watcher_module
+
+    server = make_server(scan=False).start()
+    real_scan = watcher_module.scan.scan
+    calls = {"n": 0}
+
+    def failing_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("the disk went away for a moment")
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(watcher_module.scan, "scan", failing_once)
+    start_watcher(server, "inotify")
+    deadline = time.monotonic() + 10
+    while server.ctx.watcher.restarts == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = server.get("/api/shinobu", auth=True).json()
+    assert status["is_alive"] == 1 and status["restarts"] == 1
+    assert status["last_error"] == "OSError: the disk went away for a moment"
+    data = cbz("after the restart")
+    deadline = time.monotonic() + 10
+    while server.ctx.watcher.mode != "inotify" or calls["n"] < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    (server.content / "After.cbz").write_bytes(data)
+    while arc_id(data) not in library(server):
+        assert time.monotonic() < deadline + 10, "the restarted watcher did not import the file"
+        time.sleep(0.05)

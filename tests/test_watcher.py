@@ -248,7 +248,9 @@ def test_shinobu_api_shapes_and_truth(make_server):
         assert server.get("/api/shinobu").status_code == 401
         assert server.post("/api/shinobu/restart").status_code == 401
         body = server.get("/api/shinobu", auth=True).json()
-        assert body == {"operation": "shinobu_status", "success": 1, "is_alive": 0, "pid": os.getpid()}
+        # LANraragi's four keys, plus the supervisor's restarts and last error (issue 11: it must say so)
+        assert body == {"operation": "shinobu_status", "success": 1, "is_alive": 0, "pid": os.getpid(),
+                        "restarts": 0, "last_error": None}
         body = server.post("/api/shinobu/restart", auth=True).json()
         assert body == {"operation": "shinobu_restart", "success": 1, "new_pid": os.getpid()}
         assert server.get("/api/shinobu", auth=True).json()["is_alive"] == 1

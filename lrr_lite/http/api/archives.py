@@ -228,6 +228,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
             if bottle.request.method == "HEAD":
                 stream.close()
                 return b""
+            if stream.file is not None:  # on disk (the page cache): sent from there, never copied through memory
+                stream.file.seek(0)
+                return stream.file  # Bottle hands it to waitress's wsgi.file_wrapper, which closes it
             return stream  # waitress sends it chunk by chunk and closes it when the reply is done
         except BaseException:
             stream.close()

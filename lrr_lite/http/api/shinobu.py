@@ -34,8 +34,10 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
     @app.get("/api/shinobu", secure=True, operation="shinobu_status")
     def status() -> str:
+        # `restarts` and `last_error` go beyond LANraragi: how often the watch loop was started again after
+        # an error, and the last error it met (None when all went well).
         return json_reply({"operation": "shinobu_status", "success": 1, "is_alive": int(watcher.is_alive()),
-                           "pid": watcher.pid})
+                           "pid": watcher.pid, "restarts": watcher.restarts, "last_error": watcher.last_error})
 
     @app.post("/api/shinobu/stop", secure=True, operation="shinobu_stop")
     def stop() -> str:

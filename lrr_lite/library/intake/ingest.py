@@ -63,9 +63,11 @@ def split_name(filename: str) -> tuple[str, str]:
 
 
 def shown(path: str) -> str:
-    """A path fit for a log line: undecodable bytes and control characters escaped."""
-    return path.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace") \
-        if not path.isprintable() or not path.isascii() else path
+    """A path fit for a log line: control characters (a newline would forge a line) and the surrogate
+    escapes of bytes that are not UTF-8 written as escapes; everything printable as it is."""
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
 
 
 @dataclass

@@ -142,6 +142,7 @@ class Watcher:
         self._thumbs_due = 0.0
         self._more = False
         self.last_error: str | None = None
+        self.restarts = 0  # times the supervisor started the watch loop again after an error
 
     # -- control (any thread) ----------------------------------------------------------------------------
 
@@ -218,47 +219,62 @@ class Watcher:
     # -- the thread --------------------------------------------------------------------------------------
 
     def _run(self, mode: str) -> None:
-        root = Path(self.ctx.config.content)
+        """The thread: a supervisor around the watch loop. An error that escapes the loop (it catches what
+        one turn raises) is logged, counted in `restarts` (shown by /api/shinobu) and the loop starts again
+        after a pause that doubles up to a minute, so the thread itself never ends on an error."""
+        pause = 1.0
         try:
-            self.mode = self._open(mode, root)
-            log.info("watcher: watching %s (%s%s)", root, self.mode,
-                     f", every {self.poll_interval:g}s" if self.mode == "poll" else "")
-            self._wait_for_startup_scan()
-            self._full_pass(root)
-            next_poll = time.monotonic() + self.poll_interval
             while not self._stop.is_set():
-                now = time.monotonic()
-                if self._ready_work():
-                    timeout = 0.0
-                elif self._pending:
-                    timeout = TICK
-                elif self.mode == "poll":
-                    timeout = max(0.0, next_poll - now)
-                else:
-                    timeout = 5.0
-                self._wait(timeout)
-                if self._stop.is_set():
-                    break
+                started = time.monotonic()
                 try:
-                    self._read_events(root)
-                    if self._rescan or (self.mode == "poll" and time.monotonic() >= next_poll):
-                        self._rescan = False
-                        self._full_pass(root)
-                        next_poll = time.monotonic() + self.poll_interval
-                    self._process_pending()
-                except Exception as exc:  # one bad turn is logged; the watcher goes on with the next
+                    self._watch(mode)
+                    return
+                except Exception as exc:
                     self.last_error = f"{exc.__class__.__name__}: {exc}"
-                    log.exception("watcher: error while handling changes (going on)")
-                    self._pending.clear()  # what caused it is met again by the next walk, not in a loop
-                    self._wait(1.0)
-        except Exception as exc:  # the thread dies; is_alive() says so and the log says why
-            self.last_error = f"{exc.__class__.__name__}: {exc}"
-            log.exception("watcher: stopped by an error")
+                    self.restarts += 1
+                    log.exception("watcher: stopped by an error; starting again in %.0f s", pause)
+                finally:
+                    if self._ino is not None:
+                        self._ino.close()
+                        self._ino = None
+                pause = 1.0 if time.monotonic() - started > 300 else min(pause * 2, 60.0)
+                self._wait(pause)
         finally:
-            if self._ino is not None:
-                self._ino.close()
-                self._ino = None
             log.info("watcher: stopped")
+
+    def _watch(self, mode: str) -> None:
+        root = Path(self.ctx.config.content)
+        self.mode = self._open(mode, root)
+        log.info("watcher: watching %s (%s%s)", root, self.mode,
+                 f", every {self.poll_interval:g}s" if self.mode == "poll" else "")
+        self._wait_for_startup_scan()
+        self._full_pass(root)
+        next_poll = time.monotonic() + self.poll_interval
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if self._ready_work():
+                timeout = 0.0
+            elif self._pending:
+                timeout = TICK
+            elif self.mode == "poll":
+                timeout = max(0.0, next_poll - now)
+            else:
+                timeout = 5.0
+            self._wait(timeout)
+            if self._stop.is_set():
+                break
+            try:
+                self._read_events(root)
+                if self._rescan or (self.mode == "poll" and time.monotonic() >= next_poll):
+                    self._rescan = False
+                    self._full_pass(root)
+                    next_poll = time.monotonic() + self.poll_interval
+                self._process_pending()
+            except Exception as exc:  # one bad turn is logged; the watcher goes on with the next
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.exception("watcher: error while handling changes (going on)")
+                self._pending.clear()  # what caused it is met again by the next walk, not in a loop
+                self._wait(1.0)
 
     def _open(self, mode: str, root: Path) -> str:
         if mode == "auto":

@@ -174,4 +174,4 @@ def open_member(
         if not known_member and name not in list_members(path):
             raise KeyError(name)
         fh = cache.fetch_open(ckey, name, lambda sink: streamreader.walk(path, sink))
-    return MemberStream(iter(lambda: fh.read(CHUNK_BYTES), b""), os.fstat(fh.fileno()).st_size, fh.close)
+    return MemberStream(iter(lambda: fh.read(CHUNK_BYTES), b""), os.fstat(fh.fileno()).st_size, fh.close, file=fh)

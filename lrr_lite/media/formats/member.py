@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from lrr_lite.errors import ArchiveError
 from lrr_lite.media.formats.limits import MAX_PAGE_BYTES
@@ -24,8 +25,12 @@ class MemberStream:
     response is done): waitress then sends it chunk by chunk and the page is never held whole.
     """
 
-    def __init__(self, chunks: Iterator[bytes], size: int, close: Callable[[], None] | None = None) -> None:
+    def __init__(self, chunks: Iterator[bytes], size: int, close: Callable[[], None] | None = None,
+                 file: BinaryIO | None = None) -> None:
         self.size = size
+        # The open file the chunks are read from, when the member is a file on disk (the page cache): a WSGI
+        # server can send that straight from disk (wsgi.file_wrapper) without copying it through memory.
+        self.file = file
         self._chunks = chunks
         self._source = chunks  # what close() closes, even after sniff_image() re-chained _chunks
         self._close = close
