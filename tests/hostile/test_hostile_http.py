@@ -68,3 +68,29 @@ def test_pages_named_with_control_characters(hostile_set: dict[str, Path], make_
         for url in server.get(f"/api/archives/{archive['arcid']}/files").json()["pages"]:
             page = server.get(url)
             assert page.status_code < 500, (archive["filename"], url, page.text[:300])
+
+
+def test_uploading_each_hostile_file(hostile_set: dict[str, Path], make_server, tmp_path: Path) -> None:
+    """Every hostile file, uploaded: 200, or a 4xx with a reason; never a 5xx; the server answers after each;
+    nothing is written outside the content and data folders; a refused upload leaves no file behind."""
+    server = make_server(scan=False).start()
+    outside_before = set(tmp_path.parent.rglob("*"))
+    refused = []
+    for name, path in sorted(hostile_set.items()):
+        with open(path, "rb") as fh:
+            resp = server.put("/api/archives/upload", auth=True,
+                              files={"file": (name, fh, "application/octet-stream")})
+        assert resp.status_code < 500, (name, resp.status_code, resp.text[:300])
+        body = resp.json()
+        if resp.status_code == 200:
+            assert body["success"] == 1 and server.get(f"/api/archives/{body['id']}/metadata").status_code == 200
+        else:
+            assert body["success"] == 0 and body["error"], (name, body)
+            refused.append(name)
+            assert not (server.content / name).exists(), name
+        assert server.get("/api/info").status_code == 200
+    assert {"bomb.cb7", "bomb.tar.gz", "png_renamed.cbz", "html_renamed.cbz"} <= set(refused)
+    assert server.ctx.jobs.wait_idle(120)  # the covers the uploads queued
+    made = {p for p in set(tmp_path.parent.rglob("*")) - outside_before
+            if not (p.is_relative_to(server.content) or p.is_relative_to(server.data))}
+    assert made == set(), sorted(made)[:5]
