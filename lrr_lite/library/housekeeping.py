@@ -49,17 +49,19 @@ def tag_stats(db: Database, settings: Settings, minweight: int = 1, hide_exclude
     return out
 
 
-def clear_new_all(db: Database) -> None:
+def clear_new_all(db: Database, settings: Settings) -> None:
     with db.write() as conn:
         conn.execute("UPDATE archives SET isnew = 0 WHERE isnew = 1")
+    settings.touch_cache()
 
 
-def clean_database(db: Database, backups_dir: Path) -> dict[str, int]:
+def clean_database(db: Database, settings: Settings, backups_dir: Path) -> dict[str, int]:
     """Delete records whose file is gone (after writing a backup, so a mistake is recoverable)."""
     backup.write_backup_file(db, backups_dir, backup.backup_name(prefix="autobackup"))
     gone = [r["id"] for r in db.query("SELECT id, path FROM archives") if not r["path"] or not Path(r["path"]).exists()]
     records.delete_rows(db, gone)
     log.info("clean: deleted %d records whose file is missing", len(gone))
+    settings.touch_cache()
     return {"deleted": len(gone), "unlinked": 0}
 
 

@@ -79,14 +79,12 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
     @app.delete("/api/database/isnew", secure=True, operation="clear_new_all")
     def clear_new_all() -> str:
-        housekeeping.clear_new_all(db)
-        ctx.settings.touch_cache()
+        housekeeping.clear_new_all(db, ctx.settings)
         return envelope("clear_new_all")
 
     @app.post("/api/database/clean", secure=True, operation="clean_database")
     def clean() -> str:
-        counts = housekeeping.clean_database(db, backups_dir)
-        ctx.settings.touch_cache()
+        counts = housekeeping.clean_database(db, ctx.settings, backups_dir)
         return json_reply({"operation": "clean_database", "deleted": counts["deleted"],
                            "unlinked": counts["unlinked"], "success": 1})
 

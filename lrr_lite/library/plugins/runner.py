@@ -120,8 +120,9 @@ def use_plugin(ctx, namespace: str | None, archive_id: str | None, arg: str | No
 
 def apply_data(ctx, archive_id: str, data: dict[str, Any]) -> None:
     """Store a plugin's result as LANraragi does after a queued or automatic run: tags appended (then
-    normalised like every tag write), title and summary replaced."""
-    with ctx.db.write() as conn:
+    normalised like every tag write), title and summary replaced, under the archive's lock like every other
+    write to it."""
+    with ctx.locks.hold("archive-write", archive_id), ctx.db.write() as conn:
         row = conn.execute("SELECT tags FROM archives WHERE id=?", (archive_id,)).fetchone()
         if row is None:
             return
