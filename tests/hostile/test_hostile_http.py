@@ -84,6 +84,8 @@ def test_uploading_each_hostile_file(hostile_set: dict[str, Path], make_server, 
         body = resp.json()
         if resp.status_code == 200:
             assert body["success"] == 1 and server.get(f"/api/archives/{body['id']}/metadata").status_code == 200
+            download = server.get(f"/api/archives/{body['id']}/download")
+            assert download.status_code == 200 and download.content == path.read_bytes(), name
         else:
             assert body["success"] == 0 and body["error"], (name, body)
             refused.append(name)
