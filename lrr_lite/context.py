@@ -31,7 +31,7 @@ class Context:
     ingest: Ingest
     collections: collections.Collections
     archives: Archives = field(init=False)
-    watcher: Any = None  # lrr_lite.watcher.Watcher, made by api/shinobu.mount, started by serve
+    watcher: Any = None  # library.intake.watcher.Watcher, made by http/api/shinobu.mount, started by serve
 
     @classmethod
     def open(cls, config: Config) -> Context:

@@ -1,4 +1,4 @@
-"""The few errors the library raises. They know nothing of HTTP: the API layer (app.py) maps each kind to
+"""The few errors the library raises. They know nothing of HTTP: the HTTP layer (http/app.py) maps each kind to
 LANraragi's JSON shape and status, using the operation name of the route that called.
 
 `data` holds values a client may need besides the message (e.g. the ID of the archive an upload collides

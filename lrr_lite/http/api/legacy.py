@@ -6,7 +6,7 @@ app-wide auth accepts it everywhere, as 0.6.x clients only know that form).
 
 An alias of a modern write (PUT/POST/DELETE) answers GET, as 0.6.x did, so it is mounted `writes=True`:
 a link or <img> on any web page could otherwise trigger it with the browser's session cookie
-(app.is_authenticated then takes only the key, or the Authorization header, on a GET).
+(auth.is_authenticated then takes only the key, or the Authorization header, on a GET).
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ def cross_site(request: bottle.BaseRequest) -> bool:
 
 
 def session_ok(ctx, request: bottle.BaseRequest) -> bool:
-    """True when the request carries a live logged-in session cookie (app.is_authenticated calls this).
+    """True when the request carries a live logged-in session cookie (auth.is_authenticated calls this).
 
     SameSite=Lax keeps the cookie off other sites' POSTs, but "site" ignores the port: another service on
     this host is same-site. So a write (anything but GET/HEAD) from a page that is not ours is refused too.

@@ -8,7 +8,7 @@ into a *pending* map; the same thread then settles and handles it:
 - a file is imported once it is complete: after IN_CLOSE_WRITE or a rename into place, or, when only a walk
   saw it, once its size and mtime have stayed the same for `settle` seconds (checked by re-stat on each tick,
   never a fixed per-file sleep). A file created but not yet closed waits for its IN_CLOSE_WRITE;
-- a vanished path leaves the file map (`scan.forget_vanished`): the archive keeps its metadata;
+- a vanished path leaves the file map (`Ingest.vanished`): the archive keeps its metadata;
 - a rename is a vanish plus a new path whose content hashes to the known ID: the entry follows the file;
 - changed content at a known path gives a new ID and the entry is re-keyed (metadata, categories, tanks,
   table of contents and stamps follow) unless another copy of the old content is still in the library;
