@@ -126,7 +126,7 @@ def test_minion_status_detail_queue(server):
     assert resp.json() == {"operation": "queue_minion_job", "success": 1, "job": job}
     assert server.wait_job(job)["state"] == "finished"
     detail = server.get(f"/api/minion/{job}/detail", auth=True).json()
-    assert detail["priority"] == 3 and detail["state"] == "finished" and detail["task"] == "thumbnail_task"
+    assert detail["priority"] == "3" and detail["state"] == "finished" and detail["task"] == "thumbnail_task"
     assert server.get(f"/api/minion/{job}/detail").status_code == 401
     bad = server.post("/api/minion/thumbnail_task/queue", auth=True, params={"args": "not json"})
     assert bad.status_code == 400 and bad.json()["success"] == 0
