@@ -36,10 +36,12 @@ def client_notes(notes: Any) -> dict[str, str]:
 def client_result(result: Any) -> Any:
     """The job's result; `errors` (where present) as a list of messages, as LANraragi's tasks give it, not
     our id -> message map (aio-lanraragi reads it as list[str])."""
-    if not isinstance(result, dict) or "errors" not in result or isinstance(result["errors"], list):
+    if not isinstance(result, dict) or "errors" not in result:
         return result
     errors = result["errors"]
-    if isinstance(errors, dict):
+    if isinstance(errors, list):
+        listed = [_text(message) for message in errors]
+    elif isinstance(errors, dict):
         listed = [f"{key}: {_text(message)}" for key, message in errors.items()]
     else:
         listed = [] if errors in (None, "") else [_text(errors)]
