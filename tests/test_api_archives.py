@@ -186,7 +186,7 @@ def test_thumbnails_cover_pages_jobs_and_placeholder(library):
     status = server.wait_job(body["job"])
     assert status == {"error": "", "notes": {}, "state": "finished", "task": "thumbnail_task"}
     detail = server.get(f"/api/minion/{body['job']}/detail", auth=True).json()
-    assert detail["id"] == body["job"] and detail["args"][1:] == [arc_id, 2]
+    assert detail["id"] == str(body["job"]) and detail["args"][1:] == [arc_id, 2]  # a string, as LANraragi sends it
     assert detail["result"].endswith(f"{arc_id}/2.jpg")
     page2 = server.get(f"/api/archives/{arc_id}/thumbnail", params={"page": 2, "no_fallback": "true"})
     assert page2.status_code == 200 and page2.headers["Content-Type"] == "image/jpeg"
@@ -209,7 +209,7 @@ def test_page_thumbnail_job_and_notes(library):
     job = resp.json()["job"]
     status = server.wait_job(job)
     assert status["state"] == "finished"
-    assert status["notes"]["total_pages"] == 4
+    assert status["notes"]["total_pages"] == "4"  # note values are strings, as in LANraragi
     assert all(status["notes"][str(n)] == "processed" for n in range(1, 5))
     resp = server.post(f"/api/archives/{arc_id}/files/thumbnails")
     assert resp.status_code == 200

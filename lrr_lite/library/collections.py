@@ -205,8 +205,14 @@ def list_tankoubons(db: Database, page: int, page_size: int) -> dict[str, Any]:
             "total": len(rows)}
 
 
-def get_tankoubon(db: Database, tank_id: str, *, page: int, page_size: int, full_data: bool) -> dict[str, Any]:
-    """One tank with a page of its members (negative page = all); `full_data` adds their archive JSON."""
+def get_tankoubon(db: Database, tank_id: str, *, page: int, page_size: int, full_data: bool,
+                  flat: bool = False) -> dict[str, Any]:
+    """One tank as `{"result", "total", "filtered"}`: `result` is the tank with a page of its members
+    (negative page = all), `total` counts every member, `filtered` the ones on this page. `full_data` adds
+    the archive JSON of the page's members to `result`, in member order exactly (members whose file is gone
+    are left out, §8). `flat` also puts the whole tank (`id`, `name`, `summary`, `tags`, `progress`, and
+    `archives` = every member) at the top level, beside the wrapper: LANraragi 0.9.8's shape of
+    GET /api/tankoubons/{id}, while older clients (the Mihon extension) still read `result`."""
     row = db.query_one("SELECT id, name, summary, tags, progress FROM tankoubons WHERE id=?", (tank_id,))
     if row is None:
         raise NotFound(NO_SUCH_TANK)
@@ -214,8 +220,11 @@ def get_tankoubon(db: Database, tank_id: str, *, page: int, page_size: int, full
     shown = _page_slice(members, page, page_size)
     result = _tank_object(row, shown)
     if full_data:
-        result["full_data"] = records.json_for_ids(db, shown)
-    return {"filtered": len(shown), "result": result, "total": len(members)}
+        by_id = {arc["arcid"]: arc for arc in records.json_for_ids(db, shown)}
+        result["full_data"] = [by_id[m] for m in shown if m in by_id]
+    reply: dict[str, Any] = _tank_object(row, members) if flat else {}
+    reply.update({"filtered": len(shown), "result": result, "total": len(members)})
+    return reply
 
 
 def create_tankoubon(db: Database, name: str | None, tank_id: str | None = None) -> str:

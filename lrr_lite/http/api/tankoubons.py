@@ -50,10 +50,11 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
     @app.get("/api/tankoubons/<tank_id>", operation="get_tankoubon")
     def get(tank_id: str) -> str:
+        # Flat tank (0.9.8 clients) with the older `result`/`total`/`filtered` wrapper beside it (Mihon).
         page = int_param("page", 0)
         return json_reply(collections.get_tankoubon(
             db, tank_id, page=page if page is not None else 0, page_size=page_size(),
-            full_data=truthy(param("include_full_data"))))
+            full_data=truthy(param("include_full_data")), flat=True))
 
     @app.get("/api/tankoubons/<tank_id>/full", operation="get_tankoubon_full")
     def get_full(tank_id: str) -> str:

@@ -119,9 +119,9 @@ def use_plugin(ctx, namespace: str | None, archive_id: str | None, arg: str | No
 
 
 def apply_data(ctx, archive_id: str, data: dict[str, Any]) -> None:
-    """Store a plugin's result as LANraragi does after a queued or automatic run: tags appended (then
+    """Store a plugin's result as LANraragi does after an automatic run on a new archive: tags appended (then
     normalised like every tag write), title and summary replaced, under the archive's lock like every other
-    write to it."""
+    write to it. A queued run (run_plugin_job) never calls this."""
     with ctx.locks.hold("archive-write", archive_id), ctx.db.write() as conn:
         row = conn.execute("SELECT tags FROM archives WHERE id=?", (archive_id,)).fetchone()
         if row is None:
@@ -137,11 +137,10 @@ def apply_data(ctx, archive_id: str, data: dict[str, Any]) -> None:
 
 
 def run_plugin_job(ctx, namespace: str, archive_id: str, arg: str) -> dict[str, Any]:
-    """Minion's run_plugin [ns, id, arg]: the use_plugin result, applied to the archive when it succeeded."""
-    result = use_plugin(ctx, namespace, archive_id, arg)
-    if result.get("success") and archive_id:
-        apply_data(ctx, archive_id, result["data"])
-    return result
+    """Minion's run_plugin [ns, id, arg] (POST /api/plugins/queue): the use_plugin result, recorded as the
+    job's result only. As in LANraragi the archive is untouched: a client queues a plugin to preview what it
+    finds and applies the tags itself (only auto_run, on new archives, writes a plugin's result)."""
+    return use_plugin(ctx, namespace, archive_id, arg)
 
 
 def enabled_plugins(ctx) -> list[Plugin]:
