@@ -95,3 +95,13 @@ def test_autoplugin_unknown_id_and_auth(server):
     assert srv.post("/api/autoplugin", params={"id": arc_id}).status_code == 401
     assert srv.post(f"/api/archives/{arc_id}/autoplugin").status_code == 401
     assert srv.post("/api/archives/short/autoplugin", auth=True).status_code == 400
+
+
+def test_autoplugin_is_post_only(server):
+    """A GET (a link or an <img> on another site) never runs plugins."""
+    srv, arc_id = server
+    set_enabled(srv.ctx.db, "regexplugin", True)
+    before = _tags(srv, arc_id)
+    resp = srv.get("/api/autoplugin", params={"id": arc_id, "key": srv.api_key})
+    assert resp.status_code in (404, 405) and resp.json()["success"] == 0
+    assert _tags(srv, arc_id) == before

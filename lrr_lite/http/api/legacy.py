@@ -104,9 +104,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
         return json_reply({"pages": [f"./api/page?id={archive_id}&path={quote(name, safe='/')}"
                                      for name in page_list]})
 
-    # Run the enabled auto-run plugins on one archive: 0.6.x's GET/POST /api/autoplugin?id=, 0.7.2's
-    # POST /api/archives/{id}/autoplugin. Key-protected like their modern counterpart /api/plugins/use.
-    @app.route("/api/autoplugin", method=["GET", "POST"], secure=True, writes=True, operation="autoplugin")
+    # Run the enabled auto-run plugins on one archive: POST /api/autoplugin?id= (0.6/0.7), POST
+    # /api/archives/{id}/autoplugin (0.7.2). Key-protected like their modern counterpart /api/plugins/use.
+    @app.post("/api/autoplugin", secure=True, writes=True, operation="autoplugin")
     def autoplugin() -> str:
         return _autoplugin_reply(ctx, _require_id("/api/autoplugin"))
 
