@@ -7,6 +7,12 @@ app-wide auth accepts it everywhere, as 0.6.x clients only know that form).
 An alias of a modern write (PUT/POST/DELETE) answers GET, as 0.6.x did, so it is mounted `writes=True`:
 a link or <img> on any web page could otherwise trigger it with the browser's session cookie
 (app.is_authenticated then takes only the key, or the Authorization header, on a GET).
+
+Two legacy operations have no modern twin and are served here: `/api/extract` (0.7's relative page URLs)
+and auto-plugin (`POST /api/autoplugin?id=`, `POST /api/archives/{id}/autoplugin`), which runs the enabled
+auto-run plugins on one archive through library.plugins.runner.auto_run and answers in 0.7's shape.
+A missing `id` is answered `{"error": "API usage: <endpoint>?id=YOUR_ID"}` (plus operation and success),
+the endpoint named without its /api/ prefix as 0.6/0.7's check_id_parameter did.
 """
 
 from __future__ import annotations
