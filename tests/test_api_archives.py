@@ -227,7 +227,7 @@ def test_metadata_update_auth_and_tag_normalisation(library):
     resp = server.put(url, params={"title": "The <Oracle> & 'Co'", "tags": " artist:john , b,b, c\n ",
                                    "summary": "sum"}, auth=True)
     assert resp.status_code == 200
-    assert resp.json() == {"operation": "update_metadata", "error": "", "success": 1,
+    assert resp.json() == {"operation": "update_metadata", "error": "", "success": 1, "status": 1,
                            "successMessage": "Updated metadata for &quot;The &lt;Oracle&gt; &amp; &#39;Co&#39;&quot;!"}
     meta = server.get(url).json()
     assert meta["title"] == "The <Oracle> & 'Co'" and meta["tags"] == "artist:john,b,c" and meta["summary"] == "sum"

@@ -37,7 +37,7 @@ def test_missing_id_message(server):
     for endpoint in ("/api/extract", "/api/thumbnail", "/api/page", "/api/servefile", "/api/clear_new"):
         resp = srv.get(endpoint)
         assert resp.status_code == 400
-        assert resp.json()["error"] == f"API usage: {endpoint}?id=YOUR_ID"
+        assert resp.json()["error"] == f"API usage: {endpoint.removeprefix('/api/')}?id=YOUR_ID"
 
 
 def test_thumbnail_servefile_clear_new(server):

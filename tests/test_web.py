@@ -186,7 +186,7 @@ def test_static_files(web):
     assert web.get("/static/reader.js").headers["Content-Type"].startswith("text/javascript")
     assert web.get("/static/nope.js").status_code == 404
     assert web.get("/static/..%2f__init__.py").status_code == 404
-    assert web.get("/favicon.ico").headers["Content-Type"] == "image/svg+xml"
+    assert web.get("/favicon.ico").headers["Content-Type"] == "image/x-icon"  # a real ICO: tests/test_favicon.py
 
 
 def page_weight(server, path: str = "/") -> tuple[int, dict[str, int]]:

@@ -52,8 +52,18 @@ PROJECT_URI = "http://github.org/Difegue/LANraragi"
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
-_ACQUISITION_TYPES = {"pdf": "application/pdf", "rar": "application/x-cbr", "cbr": "application/x-cbr",
-                      "epub": "application/epub+zip", "cbw": "application/xml"}
+# The acquisition link's type comes from the container detected in the file's first bytes
+# (media.formats.archive_kind), so a 7z named .cbz or a zip named .cbr is announced as what it is.
+# LANraragi guesses from the extension (rar/cbr application/x-cbr, else application/x-cbz; SEMANTICS §15):
+# readers that pick a handler by this type then fail on a 7z or a tar announced as CBZ.
+KIND_TYPES = {"zip": "application/vnd.comicbook+zip", "rar": "application/vnd.comicbook-rar",
+              "7z": "application/x-7z-compressed", "tar": "application/x-tar", "pdf": "application/pdf",
+              "epub": "application/epub+zip"}
+# Only when the bytes tell nothing (unreadable file, unknown magic): the extension's kind.
+_EXTENSION_KINDS = {"zip": "zip", "cbz": "zip", "rar": "rar", "cbr": "rar", "7z": "7z", "cb7": "7z",
+                    "tar": "tar", "cbt": "tar", "gz": "tar", "tar.gz": "tar", "lzma": "tar", "xz": "tar",
+                    "zst": "tar", "tar.zst": "tar", "pdf": "pdf", "epub": "epub"}
+_CBW_TYPE = "application/xml"
 
 
 def clean(text: Any) -> str:
@@ -111,6 +121,7 @@ class FeedPage:
     category: str | None = None
     filter: str = ""
     categories: list[Category] = field(default_factory=list)
+    kinds: Mapping[str, str | None] = field(default_factory=dict)  # archive ID -> detected container kind
 
 
 # -- small helpers --------------------------------------------------------------------------------------------
@@ -162,8 +173,13 @@ def first_value(tags: Iterable[str], namespace: str) -> str:
     return ""
 
 
-def acquisition_type(extension: str) -> str:
-    return _ACQUISITION_TYPES.get((extension or "").lower(), "application/x-cbz")
+def acquisition_type(kind: str | None, extension: str = "") -> str:
+    """The MIME type of an archive's download: from its detected kind, else from its extension."""
+    ext = (extension or "").lower()
+    if kind is None and ext == "cbw":
+        return _CBW_TYPE
+    kind = kind or _EXTENSION_KINDS.get(ext)
+    return KIND_TYPES.get(kind or "", "application/octet-stream")
 
 
 def serialize(root: etree._Element) -> bytes:
@@ -174,7 +190,8 @@ def serialize(root: etree._Element) -> bytes:
 # -- entries --------------------------------------------------------------------------------------------------
 
 
-def _fill_entry(entry: etree._Element, row: Mapping[str, Any], links: Links, *, alternate: bool) -> None:
+def _fill_entry(entry: etree._Element, row: Mapping[str, Any], links: Links, *, alternate: bool,
+                kind: str | None) -> None:
     archive_id = row["id"]
     tags = split_tags(row["tags"])
     date = timestamp(first_value(tags, "date_added") or None)
@@ -196,7 +213,7 @@ def _fill_entry(entry: etree._Element, row: Mapping[str, Any], links: Links, *, 
     _link(entry, "http://opds-spec.org/image", thumb, "image/jpeg")
     _link(entry, "http://opds-spec.org/image/thumbnail", thumb, "image/jpeg")
     _link(entry, "http://opds-spec.org/acquisition", links.url(f"/api/archives/{archive_id}/download"),
-          acquisition_type(row["extension"]), "Download/Read")
+          acquisition_type(kind, row["extension"]), "Download/Read")
     stream: dict[str, Any] = {f"{{{PSE}}}count": int(row["pagecount"] or 0)}
     if int(row["progress"] or 0):
         stream[f"{{{PSE}}}lastRead"] = int(row["progress"])
@@ -206,12 +223,13 @@ def _fill_entry(entry: etree._Element, row: Mapping[str, Any], links: Links, *, 
     _link(entry, "alternate", links.url("/reader", [("id", archive_id)]), "text/html", "Open in LANraragi")
 
 
-def entry_document(row: Mapping[str, Any], links: Links) -> bytes:
-    """GET /api/opds/{id}: a standalone OPDS entry."""
+def entry_document(row: Mapping[str, Any], links: Links, kind: str | None = None) -> bytes:
+    """GET /api/opds/{id} (and the 0.7-era /api/opds?id=): a standalone OPDS entry. `kind`: the archive's
+    detected container kind (media.formats.archive_kind), which sets the acquisition link's type."""
     entry = etree.Element(_a("entry"), nsmap=ENTRY_NSMAP)
     _link(entry, "start", links.url("/api/opds"), NAVIGATION)
     _link(entry, "self", links.url(f"/api/opds/{row['id']}"), ENTRY_TYPE)
-    _fill_entry(entry, row, links, alternate=False)
+    _fill_entry(entry, row, links, alternate=False, kind=kind)
     return serialize(entry)
 
 
@@ -266,7 +284,7 @@ def feed_document(page: FeedPage, links: Links) -> bytes:
             extra[f"{{{THR}}}count"] = cat.count
         _link(feed, FACET, links.url("/api/opds", [("category", cat.id), *facet_filter]), None, cat.name, **extra)
     for row in sorted(page.rows, key=lambda r: (r["title"] or r["filename"]).lower()):
-        _fill_entry(_sub(feed, _a("entry")), row, links, alternate=True)
+        _fill_entry(_sub(feed, _a("entry")), row, links, alternate=True, kind=page.kinds.get(row["id"]))
     return serialize(feed)
 
 

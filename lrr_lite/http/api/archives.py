@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import bottle
 
-from lrr_lite.errors import ArchiveError, ChecksumMismatch, ImageError, NotFound
+from lrr_lite.errors import ArchiveError, ChecksumMismatch, ImageError, Invalid, NotFound
 from lrr_lite.http.api.common import (
     ApiError,
     bool_param,
@@ -36,6 +36,7 @@ from lrr_lite.media import thumbs
 # Pages up to this size are read whole before the reply starts, so a corrupt one (its CRC is known only at its
 # end) is still answered 400; larger ones are streamed and never held whole (8 of them cost what 1 does).
 READ_WHOLE_BELOW = 8 * 1024 * 1024
+NO_PAGECOUNT = "Archive doesn't have a total page count recorded yet."
 
 
 def page_url(base: str, archive_id: str, name: str) -> str:
@@ -83,7 +84,8 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def update_metadata(archive_id: str) -> str:
         check_archive_id(archive_id)
         title = ctx.archives.update_metadata(archive_id, param("title"), param("tags"), param("summary"))
-        return envelope("update_metadata", f'Updated metadata for "{title}"!')
+        # `status` is what scripts written to the 0.7-era documentation read; newer clients ignore it
+        return envelope("update_metadata", f'Updated metadata for "{title}"!', status=1)
 
     @app.delete("/api/archives/<archive_id>", secure=True, operation="delete_archive")
     def delete(archive_id: str) -> str:
@@ -108,10 +110,14 @@ def mount(app: bottle.Bottle, ctx) -> None:
             reason = "".join(c if " " <= c <= "~" else " " for c in failed)[:200]  # one header line, ASCII
             bottle.response.set_header("X-Thumbnail-Error", reason)
             return send_placeholder()
-        if row is not None and row["path"] and (page == 0 or page <= row["pagecount"] or not row["pagecount"]):
+        no_fallback = bool_param("no_fallback")
+        # An unknown ID with no_fallback is answered as LANraragi does (SEMANTICS §17): 202 and the job it queued
+        # (which fails). Without no_fallback it gets the placeholder and queues nothing.
+        if (row is None and no_fallback) or (
+                row is not None and row["path"] and (page == 0 or page <= row["pagecount"] or not row["pagecount"])):
             args = [str(ctx.config.thumbs), archive_id, page]
             job = ctx.jobs.find_pending("thumbnail_task", args) or ctx.jobs.enqueue("thumbnail_task", args)
-            if bool_param("no_fallback"):
+            if no_fallback:
                 return json_reply({"operation": "serve_thumbnail", "success": 1, "job": job}, 202)
         return send_placeholder()
 
@@ -188,7 +194,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
         return json_reply({"operation": "generate_page_thumbnails", "success": 1, "job": job}, 202)
 
     @app.route("/api/archives/<archive_id>/page", method=["GET", "HEAD"], operation="serve_page",
-               errors=((pages.MemberNotFound, 404),))
+               errors=((NotFound, 404),))  # an unknown ID as a missing member (SEMANTICS §17)
     def page(archive_id: str):
         check_archive_id(archive_id)
         name = param("path")
@@ -243,7 +249,13 @@ def mount(app: bottle.Bottle, ctx) -> None:
         if ctx.settings.get("localprogress") and not ctx.settings.get("authprogress"):
             raise ApiError("update_progress", "Server-side Progress Tracking is disabled on this instance.")
         force = bool(param("force")) and param("force") not in ("0", "false")
-        when = ctx.archives.update_progress(archive_id, page_value, force=force)
+        try:
+            when = ctx.archives.update_progress(archive_id, page_value, force=force)
+        except NotFound:
+            if force:
+                raise
+            # LANraragi finds no page count for an ID it doesn't know, and says so (SEMANTICS §17)
+            raise Invalid(NO_PAGECOUNT) from None
         return json_reply({"id": archive_id, "lastreadtime": when, "operation": "update_progress",
                            "page": page_value, "success": 1})
 

@@ -7,6 +7,12 @@ app-wide auth accepts it everywhere, as 0.6.x clients only know that form).
 An alias of a modern write (PUT/POST/DELETE) answers GET, as 0.6.x did, so it is mounted `writes=True`:
 a link or <img> on any web page could otherwise trigger it with the browser's session cookie
 (auth.is_authenticated then takes only the key, or the Authorization header, on a GET).
+
+Two legacy operations have no modern twin and are served here: `/api/extract` (0.7's relative page URLs)
+and auto-plugin (`POST /api/autoplugin?id=`, `POST /api/archives/{id}/autoplugin`), which runs the enabled
+auto-run plugins on one archive through library.plugins.runner.auto_run and answers in 0.7's shape.
+A missing `id` is answered `{"error": "API usage: <endpoint>?id=YOUR_ID"}` (plus operation and success),
+the endpoint named without its /api/ prefix as 0.6/0.7's check_id_parameter did.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from urllib.parse import quote
 
 import bottle
 
-from lrr_lite.http.api.common import ApiError, json_reply, param
-from lrr_lite.library import pages
+from lrr_lite.http.api.common import ApiError, check_archive_id, json_reply, param
+from lrr_lite.library import pages, records
+from lrr_lite.library.plugins.runner import auto_run
+from lrr_lite.library.tags import split_tags
 
 # legacy path, modern method, modern rule, takes ?id=, needs the API key
 ALIASES: list[tuple[str, str, str, bool, bool]] = [
@@ -51,10 +59,32 @@ def _modern(app: bottle.Bottle, method: str, rule: str) -> Callable[..., Any] | 
 
 
 def _require_id(endpoint: str) -> str:
+    """The `id` parameter; without it 0.6/0.7's check_id_parameter answer, which names the endpoint without
+    its /api/ prefix: "API usage: thumbnail?id=YOUR_ID" (SEMANTICS §19)."""
     archive_id = param("id")
     if not archive_id:
-        raise ApiError(endpoint.rsplit("/", 1)[-1], f"API usage: {endpoint}?id=YOUR_ID", envelope=False)
+        name = endpoint.removeprefix("/api/")
+        raise ApiError(name, f"API usage: {name}?id=YOUR_ID", envelope=False)
     return archive_id
+
+
+AUTOPLUGIN_UNKNOWN = "ID not found in database or AutoPlugin disabled by admin."
+
+
+def _autoplugin_reply(ctx, archive_id: str) -> str:
+    """0.6/0.7's use_enabled_plugins: run the enabled auto-run plugins on one archive and apply their results.
+    Answered 200 either way, as it was: `success` 1 with a count message, or 0 for an unknown ID."""
+    row = records.get_row(ctx.db, archive_id)
+    if row is None or not row["path"]:
+        return json_reply({"operation": "autoplugin", "id": archive_id, "success": 0,
+                           "message": AUTOPLUGIN_UNKNOWN})
+    before = set(split_tags(row["tags"]))
+    result = auto_run(ctx, archive_id)
+    after_row = records.get_row(ctx.db, archive_id)
+    added = len(set(split_tags(after_row["tags"] if after_row is not None else "")) - before)
+    return json_reply({"operation": "autoplugin", "id": archive_id, "success": 1,
+                       "message": f"{result['successes']} Plugins used successfully, {result['failures']} "
+                                  f"Plugins failed, {added} tags added."})
 
 
 def mount(app: bottle.Bottle, ctx) -> None:
@@ -79,3 +109,13 @@ def mount(app: bottle.Bottle, ctx) -> None:
         # 0.7 clients resolve these relative to the server root
         return json_reply({"pages": [f"./api/page?id={archive_id}&path={quote(name, safe='/')}"
                                      for name in page_list]})
+
+    # Run the enabled auto-run plugins on one archive: POST /api/autoplugin?id= (0.6/0.7), POST
+    # /api/archives/{id}/autoplugin (0.7.2). Key-protected like their modern counterpart /api/plugins/use.
+    @app.post("/api/autoplugin", secure=True, writes=True, operation="autoplugin")
+    def autoplugin() -> str:
+        return _autoplugin_reply(ctx, _require_id("/api/autoplugin"))
+
+    @app.post("/api/archives/<archive_id>/autoplugin", secure=True, writes=True, operation="autoplugin")
+    def archive_autoplugin(archive_id: str) -> str:
+        return _autoplugin_reply(ctx, check_archive_id(archive_id))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import bottle
 from PIL import Image
 
 from lrr_lite import LRR_VERSION
-from lrr_lite.errors import ImageError
+from lrr_lite.errors import ImageError, NotFound
 from lrr_lite.http import feeds
 from lrr_lite.http.api.common import ApiError, check_archive_id, param
 from lrr_lite.http.api.files import content_disposition, not_modified, page_etag, send_bytes
@@ -25,9 +26,39 @@ from lrr_lite.library import pages, records
 from lrr_lite.library.search.engine import Query, search
 from lrr_lite.media import formats, thumbs
 
-ROW_COLUMNS = "id, filename, extension, title, tags, isnew, progress, pagecount, lastreadtime"
+ROW_COLUMNS = "id, path, filename, extension, title, tags, isnew, progress, pagecount, lastreadtime"
 PSE_CACHE_BYTES = 128 * 1024 * 1024
 PAGE_CACHE_CONTROL = "private, no-cache"  # revalidated (ETag) on every read, so reads reach progress tracking
+KIND_CACHE_SIZE = 65536
+
+
+class KindCache:
+    """Archive ID -> container kind read from the file's first bytes (the acquisition link's type).
+
+    The ID is the SHA-1 of the file's first 512,000 bytes and the kind is read from its first 512, so an ID's
+    kind never changes: entries need no invalidation. A feed page costs one small read per archive the
+    first time it is shown, then nothing. Unreadable files (None) are not remembered."""
+
+    def __init__(self, max_entries: int = KIND_CACHE_SIZE) -> None:
+        self.max_entries = max_entries
+        self._kinds: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def kind(self, archive_id: str, path: str) -> str | None:
+        with self._lock:
+            known = self._kinds.get(archive_id)
+        if known is not None:
+            return known
+        kind = formats.read_kind(path) if path else None
+        if kind is not None:
+            with self._lock:
+                self._kinds[archive_id] = kind
+                while len(self._kinds) > self.max_entries:
+                    self._kinds.popitem(last=False)
+        return kind
+
+    def kinds(self, rows: list) -> dict[str, str | None]:
+        return {r["id"]: self.kind(r["id"], r["path"]) for r in rows}
 
 
 class DownscaleCache:
@@ -109,6 +140,7 @@ def _categories(db) -> list[feeds.Category]:
 def mount(app: bottle.Bottle, ctx) -> None:
     db = ctx.db
     cache = DownscaleCache(ctx.config.temp / "pse")
+    kinds = KindCache()
 
     def links() -> feeds.Links:
         return feeds.Links(prefix=ctx.config.base_url_path, key=bottle.request.query.getunicode("key") or None)
@@ -118,17 +150,28 @@ def mount(app: bottle.Bottle, ctx) -> None:
         bottle.response.set_header("Content-Length", str(len(body)))
         return body
 
-    @app.get("/api/opds", operation="serve_opds_catalog")
+    def entry_reply(archive_id: str) -> bytes:
+        check_archive_id(archive_id)
+        rows = _rows(db, [archive_id])
+        if not rows:
+            raise NotFound(records.NO_SUCH_ID)
+        return xml_reply(feeds.entry_document(rows[0], links(), kinds.kind(archive_id, rows[0]["path"])))
+
+    @app.get("/api/opds", operation="serve_opds_catalog", errors=((NotFound, 404),))
     def catalog() -> bytes:
+        archive_id = param("id")
+        if archive_id:  # the 0.7-era form (SEMANTICS §19): that one archive's entry, as /api/opds/{id}
+            return entry_reply(archive_id)
         per_page = max(1, int(ctx.settings.get("pagesize")))
         start = max(0, feeds.positive_int(param("start")) or 0)  # lenient: junk or negative = the first page
         category = param("category") or None
         filter_ = param("filter", "") or ""
         result = search(db, Query(filter=filter_, category=category, start=start, groupby_tanks=False), per_page)
+        rows = _rows(db, result.ids)
         page = feeds.FeedPage(
             site_title=str(ctx.settings.get("htmltitle")), motd=str(ctx.settings.get("motd")), version=LRR_VERSION,
-            rows=_rows(db, result.ids), total=result.filtered, start=start, per_page=per_page,
-            category=category, filter=filter_, categories=_categories(db))
+            rows=rows, total=result.filtered, start=start, per_page=per_page,
+            category=category, filter=filter_, categories=_categories(db), kinds=kinds.kinds(rows))
         return xml_reply(feeds.feed_document(page, links()))
 
     @app.get("/api/opds/opensearch.xml", operation="serve_opds_catalog")
@@ -139,13 +182,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
         return xml_reply(feeds.opensearch_description(str(ctx.settings.get("htmltitle")), template),
                          feeds.OPENSEARCH_TYPE)
 
-    @app.get("/api/opds/<archive_id>", operation="serve_opds_item")
+    @app.get("/api/opds/<archive_id>", operation="serve_opds_item", errors=((NotFound, 404),))
     def item(archive_id: str) -> bytes:
-        check_archive_id(archive_id)
-        rows = _rows(db, [archive_id])
-        if not rows:
-            raise ApiError("serve_opds_item", records.NO_SUCH_ID, 404)
-        return xml_reply(feeds.entry_document(rows[0], links()))
+        return entry_reply(archive_id)
 
     def track_progress(row, page: int) -> None:
         """Server-side tracking on: the page read becomes the progress (once, however it was numbered)."""

@@ -251,9 +251,22 @@ def mount(app: bottle.Bottle, ctx) -> None:
         response.content_type = mime
         return data
 
-    @app.get("/favicon.ico", skip=SKIP)
+    # A real ICO at the path readers and browsers fetch by themselves (OPDS <icon>, KOReader, old browsers);
+    # pages link the SVG. favicon.ico is the SVG's drawing at 16, 32 and 48 px, written with Pillow.
+    icon = (STATIC_DIR / "favicon.ico").read_bytes()
+    icon_etag = '"' + hashlib.sha1(icon).hexdigest()[:16] + '"'
+
+    @app.route("/favicon.ico", method=["GET", "HEAD"], skip=SKIP)
     def favicon() -> bytes:
-        return static_file("favicon.svg")
+        response = bottle.response
+        response.set_header("ETag", icon_etag)
+        response.set_header("X-Content-Type-Options", "nosniff")
+        response.set_header("Cache-Control", "public, max-age=86400")
+        if icon_etag in [t.strip() for t in (bottle.request.get_header("If-None-Match") or "").split(",")]:
+            response.status = 304
+            return b""
+        response.content_type = "image/x-icon"
+        return icon
 
 
 def _settings_keys(ctx) -> set[str]:

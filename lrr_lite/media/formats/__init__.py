@@ -20,6 +20,7 @@ from pathlib import Path
 from lrr_lite.errors import ArchiveError
 from lrr_lite.media.formats import pdf, streamreader, zipreader
 from lrr_lite.media.formats.cache import PageCache
+from lrr_lite.media.formats.kinds import archive_kind, read_kind
 from lrr_lite.media.formats.limits import CHUNK_BYTES, MAX_PAGE_BYTES
 from lrr_lite.media.formats.member import MemberStream, from_bytes
 from lrr_lite.media.formats.mime import sniff_image, sniff_mime
@@ -37,6 +38,7 @@ __all__ = [
     "ArchiveError",
     "MemberStream",
     "PageCache",
+    "archive_kind",
     "detect_format",
     "is_archive_name",
     "is_page_name",
@@ -45,6 +47,7 @@ __all__ = [
     "list_pages",
     "open_member",
     "order_pages",
+    "read_kind",
     "read_member",
     "sniff_image",
     "sniff_mime",
