@@ -16,6 +16,7 @@ from lrr_lite.http.api.shinobu import start_if_enabled
 from lrr_lite.http.app import create_app
 from lrr_lite.library import tasks
 from lrr_lite.library.intake import scan
+from lrr_lite.library.intake.ingest import shown
 from lrr_lite.media import memory
 from lrr_lite.storage.settings import DEFAULTS
 
@@ -25,7 +26,7 @@ def _escape_controls(record: logging.LogRecord) -> bool:
     message is written with such characters escaped (a traceback, added by the formatter, keeps its lines)."""
     message = record.getMessage()
     if not message.isprintable():
-        record.msg = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        record.msg = shown(message)
         record.args = None
     return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,13 @@ def _thumbnail(data: bytes, quality: int) -> bytes:
 
 def cover_path(thumb_dir: Path, archive_id: str) -> Path:
     return thumb_dir / archive_id[:2] / f"{archive_id}.jpg"
+
+
+def drop_thumbnails(thumb_dir: Path, archive_id: str) -> None:
+    """Remove an archive's cover and page thumbnails (its content changed, or it is gone)."""
+    cover = cover_path(thumb_dir, archive_id)
+    cover.unlink(missing_ok=True)
+    shutil.rmtree(cover.parent / archive_id, ignore_errors=True)
 
 
 def page_thumb_path(thumb_dir: Path, archive_id: str, page: int) -> Path:

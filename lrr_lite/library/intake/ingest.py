@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lrr_lite.errors import ArchiveError, DomainError
-from lrr_lite.library import collections, records
+from lrr_lite.library import collections, pages, records
 from lrr_lite.library.locks import Locks
 from lrr_lite.media import formats
 from lrr_lite.storage.db import Database
@@ -62,12 +61,12 @@ def split_name(filename: str) -> tuple[str, str]:
     return stem, formats.json_extension(filename)
 
 
-def shown(path: str) -> str:
-    """A path fit for a log line: control characters (a newline would forge a line) and the surrogate
-    escapes of bytes that are not UTF-8 written as escapes; everything printable as it is."""
-    if path.isprintable():
-        return path
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
+def shown(text: str) -> str:
+    """A path (or any text) fit for a log line: control characters (a newline would forge a line) and the
+    surrogate escapes of bytes that are not UTF-8 written as escapes; everything printable as it is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass
@@ -170,7 +169,7 @@ class Ingest:
                 for item in ready:
                     outcomes[item.path] = self._record_one(conn, item, supplied, rekeyed)
         for old_id in rekeyed:  # the old ID's thumbnails show the old content
-            self._drop_thumbnails(old_id)
+            pages.drop_thumbnails(self.thumbs, old_id)
         results = [outcomes[path] for path, _ in batch]
         self._after(results, supplied, queue_cover)
         return results
@@ -201,12 +200,8 @@ class Ingest:
         return file_row is not None and file_row["archive_id"] == archive_id and file_row["size"] != st.st_size
 
     def _failed(self, path: str, st: os.stat_result, exc: Exception) -> Outcome:
-        reason = str(exc) or exc.__class__.__name__
-        log.warning("ingest: skipped %s: %s", shown(path), reason)
         with self.db.write() as conn:
-            conn.execute("INSERT OR REPLACE INTO bad_files(path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
-                         (path, st.st_size, st.st_mtime_ns, reason))
-        return Outcome(path, "failed", reason=reason)
+            return _record_bad(conn, path, st, exc)
 
     def _record_one(self, conn: sqlite3.Connection, item: _Prepared, supplied: Supplied | None,
                     rekeyed: list[str]) -> Outcome:
@@ -216,11 +211,7 @@ class Ingest:
         except (ArchiveError, OSError) as exc:
             conn.execute("ROLLBACK TO ingest_file")
             conn.execute("RELEASE ingest_file")
-            reason = str(exc) or exc.__class__.__name__
-            log.warning("ingest: skipped %s: %s", shown(item.path), reason)
-            conn.execute("INSERT OR REPLACE INTO bad_files(path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
-                         (item.path, item.st.st_size, item.st.st_mtime_ns, reason))
-            return Outcome(item.path, "failed", reason=reason)
+            return _record_bad(conn, item.path, item.st, exc)
         except BaseException:
             conn.execute("ROLLBACK TO ingest_file")
             conn.execute("RELEASE ingest_file")
@@ -314,10 +305,6 @@ class Ingest:
         conn.execute("UPDATE archives SET path=? WHERE id=? AND path=?", (other["path"] if other else "", old_id, path))
         return ""
 
-    def _drop_thumbnails(self, archive_id: str) -> None:
-        (self.thumbs / archive_id[:2] / f"{archive_id}.jpg").unlink(missing_ok=True)
-        shutil.rmtree(self.thumbs / archive_id[:2] / archive_id, ignore_errors=True)
-
     def _after(self, results: list[Outcome], supplied: Supplied | None, queue_cover: bool) -> None:
         """Steps after the record: plugins on new archives, the category, the cover, the search cache."""
         changed = False
@@ -377,6 +364,15 @@ class Ingest:
         """Unreadable files that are gone from the folder leave the list of bad files."""
         with self.db.write() as conn:
             conn.executemany("DELETE FROM bad_files WHERE path=?", [(p,) for p in paths])
+
+
+def _record_bad(conn: sqlite3.Connection, path: str, st: os.stat_result, exc: Exception) -> Outcome:
+    """Log and remember a file that cannot be read (retried when its size or mtime changes)."""
+    reason = str(exc) or exc.__class__.__name__
+    log.warning("ingest: skipped %s: %s", shown(path), reason)
+    conn.execute("INSERT OR REPLACE INTO bad_files(path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
+                 (path, st.st_size, st.st_mtime_ns, reason))
+    return Outcome(path, "failed", reason=reason)
 
 
 def rekey(conn: sqlite3.Connection, old_id: str, new_id: str) -> None:

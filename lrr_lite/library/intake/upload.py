@@ -132,9 +132,7 @@ def delete_archive(ctx: Any, archive_id: str, *, remove_record: bool = True) -> 
             pass
     if remove_record:
         records.delete_rows(ctx.db, [archive_id])
-    cover = pages.cover_path(ctx.config.thumbs, archive_id)
-    cover.unlink(missing_ok=True)
-    shutil.rmtree(cover.parent / archive_id, ignore_errors=True)
+    pages.drop_thumbnails(ctx.config.thumbs, archive_id)
     ctx.settings.touch_cache()
     return path
 
