@@ -23,8 +23,8 @@ import pytest
 from archive_factory import make_comic
 from lanraragi_api import LANraragiAPI
 from lanraragi_api.entity.minion import BasicJobStatus, FullJobStatus
+from spec_data import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "oracle-samples"
 MODELS = Path(__file__).parent / "client_models"
 EPOCH = re.compile(r"\d{10}(\.\d{1,5})?")  # Perl's print of Time::HiRes::time: 15 significant digits
 DETAIL_KEYS = {"args", "attempts", "children", "created", "delayed", "finished", "id", "notes", "parents", "priority",

@@ -13,9 +13,10 @@ import pytest
 from archive_factory import make_archive, make_comic, page_images
 from lxml import etree
 from PIL import Image
+from spec_data import OPDS_GRAMMAR
 
 ROOT = Path(__file__).resolve().parents[1]
-GRAMMAR_DIR = ROOT.parent / "shared" / "spec" / "opds"
+GRAMMAR_DIR = OPDS_GRAMMAR
 
 NS = {"a": "http://www.w3.org/2005/Atom", "opds": "http://opds-spec.org/2010/catalog",
       "pse": "http://vaemendis.net/opds-pse/ns", "thr": "http://purl.org/syndication/thread/1.0",
@@ -27,10 +28,7 @@ NASTY = "Tom & Jerry <b>\"quoted\"</b> l'été — 日本語 🎌"
 
 @pytest.fixture(scope="module")
 def grammar():
-    rng = GRAMMAR_DIR / "opds_v1.1.rng"
-    if not rng.is_file():
-        pytest.skip(f"OPDS grammar not found at {rng} (CI clones ../shared beside the repo)")
-    return etree.RelaxNG(etree.parse(str(rng)))
+    return etree.RelaxNG(etree.parse(str(GRAMMAR_DIR / "opds_v1.1.rng")))
 
 
 def validate(grammar, body: bytes) -> etree._Element:

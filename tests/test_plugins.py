@@ -6,15 +6,13 @@ import itertools
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
 from archive_factory import make_archive, make_image
+from spec_data import SAMPLES
 
 from lrr_lite.library.plugins import regexparse, runner, tagrules
 from lrr_lite.library.plugins.kskyaml import parse_flat_yaml
-
-SPEC = Path("/work/shared/spec/oracle-samples")
 
 ORACLE_COMICINFO = b"""<?xml version="1.0" encoding="utf-8"?>
 <ComicInfo xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
@@ -37,7 +35,7 @@ ORACLE_COMICINFO = b"""<?xml version="1.0" encoding="utf-8"?>
 
 
 def oracle(name: str):
-    return json.loads((SPEC / name).read_text(encoding="utf-8"))
+    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
 
 
 _made = itertools.count()
