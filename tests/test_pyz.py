@@ -118,7 +118,7 @@ def test_help_and_version_unpack_under_home(built: Built) -> None:
 
 def test_pyz_serves_a_library(built: Built, tmp_path: Path) -> None:
     content, data, unpack = tmp_path / "content", tmp_path / "data", tmp_path / "unpack"
-    # one archive per native path: zip (stdlib), 7z (the system's libarchive13), PDF (pdfium)
+    # one archive per native path: zip (stdlib), 7z (the system's libarchive13), PDF (pdfium, Pillow)
     make_comic(content / "Alpha.cbz", 3, "cbz")
     make_comic(content / "Beta.cb7", 2, "cb7")
     make_comic(content / "Gamma.pdf", 2, "pdf")
@@ -162,6 +162,8 @@ def test_pyz_serves_a_library(built: Built, tmp_path: Path) -> None:
                 assert abs(width / height - 120 / 160) < 0.02, (width, height)
             else:
                 assert page.content == first, name
+        feed = requests.get(base + "/api/opds", timeout=10)  # an Atom document lxml wrote
+        assert feed.status_code == 200 and "<feed" in feed.text
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
