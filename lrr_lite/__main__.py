@@ -237,9 +237,11 @@ def run(argv: list[str] | None = None) -> int:
         return set_command(cfg, args.key, args.value)
     if args.command == "scan":
         check_content(cfg, create=False)
+        check_data(cfg)
         setup_logging(cfg, to_file=False)
         return scan_command(cfg)
     check_content(cfg, create=cfg.create_content, hint="; create it first, or add --create-content")
+    check_data(cfg)  # before the log file is made under it
     setup_logging(cfg, to_file=True)
     ctx = open_context(cfg)
     try:
@@ -332,24 +334,25 @@ def serve(ctx: Context) -> int:
         ctx.jobs.enqueue("scan_library", [], priority=10)
     start_if_enabled(ctx)  # unless watch=off; it waits for the start-up scan job first
 
-    def stop(signum, frame):  # waitress exits its loop on KeyboardInterrupt/SystemExit
-        raise SystemExit(0)
+    # waitress's run() swallows KeyboardInterrupt and SystemExit (ending its loop): note which signal it was
+    exit_code = [0]
+
+    def stop(signum, frame):
+        exit_code[0] = 130 if signum == signal.SIGINT else 0  # Ctrl-C: the shell's convention; SIGTERM: a clean stop
+        raise SystemExit(exit_code[0])
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     log.info("lrr_lite %s: content %s, data %s, listening on http://%s:%d/", __version__, cfg.content,
-             cfg.data, cfg.host, getattr(server, "effective_port", cfg.port))
+             cfg.data, cfg.host, int(getattr(server, "effective_port", cfg.port)))
     if ctx.settings.get("enablepass") and not ctx.settings.get("apikey"):
         log.warning("no API key set: clients can read, but every write endpoint answers 401. "
                     "Start with --api-key KEY (or LRR_API_KEY) to set one.")
     try:
         server.run()
-    except KeyboardInterrupt:
+    finally:
         log.info("lrr_lite: stopping")
-        return 130
-    except SystemExit:
-        log.info("lrr_lite: stopping")
-    return 0
-
+    return exit_code[0]
 
 if __name__ == "__main__":
     sys.exit(main())
