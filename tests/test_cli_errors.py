@@ -15,14 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import requests
-
 from archive_factory import make_comic
 
 ENV = {"PATH": "/usr/bin:/bin"}
@@ -208,7 +207,7 @@ def outcomes(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, P
 
     try:
         with ThreadPoolExecutor(4) as pool:
-            results = dict(zip(CASES, pool.map(one, CASES)))
+            results = dict(zip(CASES, pool.map(one, CASES), strict=True))
     finally:
         busy.close()
     yield results
