@@ -301,7 +301,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag(opt), dest=opt.name, default=None, action=argparse.BooleanOptionalAction,
                                 help=opt.help)
         else:
-            extra = f" ({opt.allowed()})" if opt.choices or opt.low is not None else ""
+            extra = f" ({opt.allowed()})" if opt.low is not None else ""  # choices show in the metavar
             parser.add_argument(flag(opt), dest=opt.name, default=None, type=_flag_type(opt),
                                 metavar="{" + ",".join(opt.choices) + "}" if opt.choices else None,
                                 help=opt.help + extra)
