@@ -1,14 +1,15 @@
-"""Configuration precedence, the CLI, and the systemd unit."""
+"""Configuration precedence and checks, the CLI, and the log file."""
 
 from __future__ import annotations
 
-import shutil
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from lrr_lite import __main__ as entry
 from lrr_lite import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,12 +31,25 @@ def test_precedence_ini_env_cli(tmp_path):
 def test_lrr_network_and_bad_values(tmp_path):
     cfg = config.load(None, environ={"LRR_NETWORK": "http://*:3333"})
     assert (cfg.host, cfg.port) == ("0.0.0.0", 3333)
-    with pytest.raises(SystemExit):
+    with pytest.raises(config.ConfigError, match="LRR_PORT: 'many' is not a whole number"):
         config.load(None, environ={"LRR_PORT": "many"})
     ini = tmp_path / "c.ini"
     ini.write_text("[server]\nprot = 1\n")
-    with pytest.raises(SystemExit, match="unknown key"):
+    with pytest.raises(config.ConfigError, match="unknown key"):
         config.load(ini, environ={})
+    # every source is checked the same way, and names itself
+    for source, kwargs in (("--port", {"cli": {"port": 0}}), ("LRR_PORT", {"environ": {"LRR_PORT": "65536"}})):
+        with pytest.raises(config.ConfigError, match=source):
+            config.load(None, **{"environ": {}, **kwargs})
+    cfg = config.load(None, {"log_level": "debug", "watch": "POLL"}, environ={"LRR_SCAN_ON_START": "off"})
+    assert (cfg.log_level, cfg.watch, cfg.scan_on_start) == ("DEBUG", "poll", False)
+
+
+def test_only_the_default_content_folder_is_made_unasked():
+    assert config.load(None, {}, environ={}).create_content  # ./content, the README's first command
+    assert config.load(None, {"content": "content"}, environ={}).create_content
+    assert not config.load(None, {"content": "contnet"}, environ={}).create_content
+    assert config.load(None, {"content": "contnet", "create_content": True}, environ={}).create_content
 
 
 def test_example_config_documents_every_key():
@@ -59,26 +73,29 @@ def test_cli_show_config_set_and_scan(tmp_path):
     assert out.returncode == 0 and "port = 3100" in out.stdout and str(tmp_path / "content") in out.stdout
     out = run_cli("scan", "--content", "content", "--data", "data", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "'added': 1" in out.stdout
+    assert out.stdout.startswith(f"scanned {tmp_path / 'content'}: 1 seen, 1 added, 0 updated")
     assert list((tmp_path / "data" / "thumb").rglob("*.jpg"))
     out = run_cli("set", "nofunmode", "1", "--data", "data", cwd=tmp_path)
-    assert out.returncode == 0 and "nofunmode = 1" in out.stdout
+    assert out.returncode == 0 and out.stdout.startswith("nofunmode = 1")
     out = run_cli("set", "nosuchkey", "1", "--data", "data", cwd=tmp_path)
     assert out.returncode == 2
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
-def test_systemd_unit_verifies(tmp_path):
-    unit = (ROOT / "systemd" / "lrr-lite.service").read_text()
-    # verify needs the ExecStart binary to exist; point it at this venv's real entry point
-    exe = Path(sys.executable).parent / "lrr-lite"
-    if not exe.exists():
-        pytest.skip("lrr-lite entry point not installed in this environment")
-    unit = unit.replace("/opt/lrr-lite/.venv/bin/lrr-lite", str(exe))
-    target = tmp_path / "lrr-lite.service"
-    target.write_text(unit)
-    out = subprocess.run(["systemd-analyze", "verify", str(target)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    for directive in ("ProtectSystem=strict", "ReadWritePaths=/var/lib/lrr-lite", "NoNewPrivileges=true",
-                      "PrivateTmp=true", "Restart=on-failure", "MemoryMax=", "User=lrr"):
-        assert directive in unit
+def test_log_file_rotates(tmp_path, monkeypatch):
+    """A busy library logs a line per imported file: the file under the log folder is capped and rotated."""
+    monkeypatch.setattr(entry, "LOG_FILE_BYTES", 2000)
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        entry.setup_logging(config.load(None, {"data": str(tmp_path / "data")}, environ={}), to_file=True)
+        for n in range(200):
+            logging.getLogger("lrr_lite.test").info("imported file number %d of a long scan", n)
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = saved
+    files = sorted(p.name for p in (tmp_path / "data" / "log").iterdir())
+    assert files == ["lrr_lite.log", "lrr_lite.log.1", "lrr_lite.log.2", "lrr_lite.log.3"]
+    assert all(p.stat().st_size <= 2000 for p in (tmp_path / "data" / "log").iterdir())
+    assert "number 199" in (tmp_path / "data" / "log" / "lrr_lite.log").read_text()

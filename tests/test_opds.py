@@ -161,7 +161,7 @@ def test_feed_skeleton_and_entries(library):
     s, ids = library, library.ids
     feed = etree.fromstring(s.get("/api/opds").content)
     assert feed.findtext("a:id", namespaces=NS) == "urn:lrr:0"
-    assert feed.findtext("a:title", namespaces=NS) == "LANraragi"
+    assert feed.findtext("a:title", namespaces=NS) == "lrr_lite"  # the default title (htmltitle)
     assert feed.findtext("a:updated", namespaces=NS) == "2010-01-10T10:03:10Z"
     assert feed.findtext("a:icon", namespaces=NS) == "/favicon.ico"
     assert feed.findtext("a:author/a:name", namespaces=NS) == s.get("/api/info").json()["version"]

@@ -285,7 +285,7 @@ def test_settings_validation_and_save(web):
         resp = web.post("/settings", data={**form, "htmltitle": "Changed", field: value}, allow_redirects=False)
         assert resp.status_code == 400, (field, value)
         assert "Nothing was saved" in resp.text
-        assert web.ctx.settings.get("htmltitle") == "LANraragi"
+        assert web.ctx.settings.get("htmltitle") == "lrr_lite"
     resp = web.post("/settings", data={**form, "new_password": "a", "new_password2": "b"}, allow_redirects=False)
     assert resp.status_code == 400 and "The two passwords differ." in resp.text
     changed = {**form, "pagesize": "25", "htmltitle": "My <Library> “ü”", "nofunmode": "1"}
