@@ -161,8 +161,7 @@ def _date(label: str, epoch: int) -> str:
     """The date in ISO form (UTC), which library.js rewrites in the browser's locale and time zone."""
     day = time.strftime("%Y-%m-%d", time.gmtime(epoch))
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-    return (f'<time class="date" datetime="{stamp}" data-label="{esc(label)}" title="{esc(label)} {stamp}">'
-            f'{esc(label)} {day}</time>')
+    return f'<time class="date" datetime="{stamp}">{esc(label)} {day}</time>'
 
 
 def _card(archive: dict[str, Any]) -> str:
@@ -238,6 +237,8 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
     pages = max(1, math.ceil(filtered / page_size)) if page_size > 0 else 1
     summary = (f'<p class="summary" id="summary">{filtered} result{"" if filtered == 1 else "s"}'
                f' of {total} archives{f" &middot; page {min(state.page, pages)} of {pages}" if pages > 1 else ""}</p>')
+    if total == 0:  # the empty-library hint says it all
+        summary = ""
     cards = "".join(_card(a) for a in archives)
     if cards:
         grid = f'<ul class="grid" id="grid">{cards}</ul>'
@@ -252,13 +253,18 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
     return layout(ctx, static, "", body, authed=authed, scripts=("library.js",))
 
 
+COMMON_KINDS = ("cbz", "zip", "cbr", "rar", "cb7", "7z", "cbt", "tar", "pdf", "epub")
+
+
 def empty_library(ctx, *, authed: bool) -> str:
     """What a library without a single archive says: where files go and the other ways in.
 
     The content folder's absolute path is shown only to a browser that may see protected pages (logged in, or
     password protection off, when every visitor may change the settings anyway): a filesystem path tells a
     stranger on the LAN about the server's disks and accounts, and anyone else can't put files there anyway."""
-    kinds = " ".join(f"<code>.{esc(ext)}</code>" for ext in ARCHIVE_EXTENSIONS)
+    common = [ext for ext in COMMON_KINDS if ext in ARCHIVE_EXTENSIONS]  # the full list is long and odd
+    kinds = " ".join(f"<code>.{esc(ext)}</code>" for ext in common)
+    kinds += " &hellip;" if len(common) < len(ARCHIVE_EXTENSIONS) else ""
     if authed:
         where = f'the content folder <code id="content-path">{esc(ctx.config.content)}</code>'
     else:

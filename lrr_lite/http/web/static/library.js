@@ -7,8 +7,10 @@
   for (var d = 0; d < dates.length; d++) {
     var when = new Date(dates[d].getAttribute('datetime'));
     if (isNaN(when.getTime())) continue;
-    dates[d].textContent = dates[d].getAttribute('data-label') + ' ' +
+    var label = dates[d].textContent.split(' ')[0];  // "added", "posted"
+    dates[d].textContent = label + ' ' +
       when.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+    dates[d].title = label + ' ' + when.toLocaleString();
   }
   var form = document.querySelector('form.search');
   if (!form) return;
