@@ -144,6 +144,14 @@ def test_empty_library_says_where_archives_go(empty):
     assert "Nothing found." in miss and "Your library is empty" not in miss
 
 
+@pytest.mark.parametrize("watch, says", [("poll", "within 45 s"), ("off", "The next scan adds them")])
+def test_empty_library_says_when_files_appear(make_server, monkeypatch, watch, says):
+    monkeypatch.setattr(sys.modules["conftest"], "create_app", app_with_web)
+    server = make_server(config={"watch": watch, "poll_interval": 45.0}).start()
+    text = " ".join(parse(app_page(server, "/")).text)
+    assert says in text and "within seconds" not in text
+
+
 # -- the product's name -----------------------------------------------------------------------------------
 
 def test_pages_say_lrr_lite_and_the_api_keeps_its_fields(empty):

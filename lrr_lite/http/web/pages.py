@@ -269,15 +269,17 @@ def empty_library(ctx, *, authed: bool) -> str:
         where = f'the content folder <code id="content-path">{esc(ctx.config.content)}</code>'
     else:
         where = 'the server\'s content folder (<a href="/login">log in</a> to see where it is)'
-    watch = getattr(ctx.config, "watch", "auto")
-    if watch == "off":
-        when = "The next scan adds them: at the server's start, or <code>lrr-lite scan</code>."
-    elif watch == "poll":
-        when = f"They appear here within {float(getattr(ctx.config, 'poll_interval', 30)):.0f} s, no restart needed."
+    config = ctx.config
+    if config.watch == "off":  # nothing notices new files: say what does
+        when = ("The next scan adds them: <code>lrr-lite scan</code>"
+                f"{', or a restart of the server' if config.scan_on_start else ''}.")
+    elif config.watch == "poll":
+        when = f"They appear here within {config.poll_interval:.0f} s, no restart needed."
     else:
         when = "They appear here within seconds, no restart needed."
     return (f'<section class="empty" id="empty-library"><h2>Your library is empty</h2>'
-            f'<p>Put archive files ({kinds}) in {where}. Sub-folders are fine. {when}</p>'
+            f'<p>Put archive files ({kinds}) in {where}. Sub-folders are fine. {when} '
+            'A file that can\'t be read is named in the server\'s log, with the reason.</p>'
             '<p>Or send them over HTTP with the API key: <code>PUT /api/archives/upload</code> for a file, '
             '<code>POST /api/download_url</code> for a link.</p></section>')
 
