@@ -60,6 +60,10 @@ def test_titles_sort_unicode_aware(make_server):
     server.ctx.settings.set("enablepass", 0)
     html = app_page(server, "/")
     assert [unescape(t) for t in card_titles(html)] == ORDER
+    # a title the scan takes from a file name is keyed the same way
+    make_archive(server.content / "Ärger.cbz", {"1.jpg": make_image(22, 28)}, "cbz")
+    server.rescan()
+    assert titles_sorted(server) == ORDER[:4] + ["Ärger"] + ORDER[4:]
 
 
 def app_page(server, path: str) -> str:
