@@ -13,6 +13,7 @@ from lrr_lite.library.intake.ingest import Ingest
 from lrr_lite.library.jobs import JobQueue
 from lrr_lite.library.locks import Locks
 from lrr_lite.library.plugins.runner import auto_run
+from lrr_lite.library.search import rekey
 from lrr_lite.media import formats, thumbs
 from lrr_lite.storage.db import Database
 from lrr_lite.storage.settings import Settings
@@ -38,6 +39,7 @@ class Context:
         for folder in (config.data, config.thumbs, config.temp):
             folder.mkdir(parents=True, exist_ok=True)
         db = Database(config.db_path)
+        rekey.ensure_current(db)  # before anything sorts: keys written by an older natural_key, once
         settings = Settings(db)
         if config.api_key is not None:
             settings.set("apikey", config.api_key)

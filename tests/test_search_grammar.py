@@ -6,13 +6,14 @@ import fnmatch
 import functools
 import re
 import sqlite3
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrr_lite.library.search.grammar import Term, glob_pattern, literal_prefix, numeric_filter, parse_filter
-from lrr_lite.library.search.natural import natural_key
+from lrr_lite.library.search.natural import fold, natural_key
 
 
 def T(text: str, exact: bool = False, negated: bool = False) -> Term:
@@ -217,13 +218,30 @@ def test_numeric_terms_from_filters() -> None:
 
 # -- natural_key ----------------------------------------------------------------------------------------------
 
+# Perl's \W: Python's, except that combining marks are word characters (those of ALPHABET below)
+PERL_NONWORD = re.compile(r"[^\w\u0301\u3099\u05b8]+")
+
+
+def rank(text: str) -> list[tuple[int, int]]:
+    """The order of characters in folded text: symbols (ASCII first), then a-z, then other letters/marks/numbers
+    by code point (Unicode's block order: Greek, Cyrillic, …, kana, kanji, hangul)."""
+    def one(c: str) -> tuple[int, int]:
+        if unicodedata.category(c)[0] not in "LMN":
+            return (0, ord(c))
+        return (1 if "a" <= c <= "z" else 2, ord(c))
+
+    return [one(c) for c in text]
+
+
 def ref_cmp(a: str, b: str) -> int:
-    """Sort::Naturally's nsort comparator, ported line by line from the Perl (the §5.4 description)."""
+    """Sort::Naturally's nsort comparator, ported line by line from the Perl (the §5.4 description), with the
+    two changes lrr_lite makes: it compares folded text (not just lowercased), and characters by `rank`
+    (not by code point)."""
     def cmp(p, q) -> int:
         return (p > q) - (p < q)
 
-    x = re.sub(r"\W+", "", a.lower(), count=1)
-    y = re.sub(r"\W+", "", b.lower(), count=1)
+    x = PERL_NONWORD.sub("", fold(a), count=1)
+    y = PERL_NONWORD.sub("", fold(b), count=1)
     rv = 0
     if x == y:
         rv = 0
@@ -236,7 +254,7 @@ def ref_cmp(a: str, b: str) -> int:
             mx, my = re.match(r"\D+", x), re.match(r"\D+", y)
             n = min(len(mx.group()) if mx else 0, len(my.group()) if my else 0)
             if n:
-                rv = cmp(x[:n], y[:n])
+                rv = cmp(rank(x[:n]), rank(y[:n]))
                 if rv:
                     break
                 x, y = x[n:], y[n:]
@@ -325,14 +343,44 @@ def test_classic_natural_cases() -> None:
     assert nsorted(big) == [big[2], big[3], big[0], big[1], big[4]]
     # Unicode decimal digits are numbers too
     assert nsorted(["第１０巻", "第２巻", "第1巻"]) == ["第1巻", "第２巻", "第１０巻"]
-    # Perl's \w includes combining marks: in "e\u0301 b" the space is the first non-word run
-    # ("e\u0301b" vs "ec"; deleting the mark instead would give "e b" < "ec")
-    assert nsorted(["e\u0301 b", "e c"]) == ["e c", "e\u0301 b"]
+    # Perl's \w includes combining marks: in "\u05e9\u05b8 b" (a Hebrew letter with its vowel mark) the space
+    # is the first non-word run ("\u05e9\u05b8b" vs "\u05e9c": c < the mark; deleting the mark would give
+    # "\u05e9 b" < "\u05e9c"). (Changed with the folding: the old case, "e\u0301 b", now folds to "e b".)
+    assert nsorted(["\u05e9\u05b8 b", "\u05e9 c"]) == ["\u05e9 c", "\u05e9\u05b8 b"]
+    assert nsorted(["e\u0301 b", "e c"]) == ["e\u0301 b", "e c"]  # "eb" < "ec": the accent is folded away
+
+
+@pytest.mark.parametrize("text, folded", [
+    ("Çava", "cava"), ("Éclair", "eclair"), ("ångström", "angstrom"), ("Straße", "strasse"), ("Ærø", "aero"),
+    ("Łódź", "lodz"), ("Đorđe", "dorde"), ("Þór", "thor"), ("Ａ１ｂ", "a1b"), ("ﬁn", "fin"), ("Ωμέγα", "ωμεγα"),
+    ("Ёлка", "елка"), ("e\u0301", "e"),
+    # other scripts keep their marks and syllables: が is not か, hangul stays composed
+    ("がか", "がか"), ("ｶﾞ", "ガ"), ("한국어", "한국어"), ("東京", "東京"), ("\u05e9\u05b8", "\u05e9\u05b8"),
+])
+def test_fold(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+def test_titles_in_script_order() -> None:
+    """Accents folded (Çava between apple and Éclair), full-width letters as ASCII, numbers first by value, every
+    Latin title before Greek, kana, kanji; voiced kana right after their plain form, not mixed into it."""
+    titles = ["zebra", "Çava", "apple", "Éclair", "ångström", "東京", "ねこ", "Ｚｅｔａ", "10 things", "2 things",
+              "Ωmega", "{curly} after", "~tilde", "Über", "uber", "Ярость"]
+    assert nsorted([t.lower() for t in titles]) == [t.lower() for t in [
+        "2 things", "10 things", "ångström", "apple", "Çava", "{curly} after", "Éclair", "~tilde", "uber",
+        "Über", "zebra", "Ｚｅｔａ", "Ωmega", "Ярость", "ねこ", "東京"]]
+    assert nsorted(["かき", "が", "か", "き"]) == ["か", "かき", "が", "き"]
+    assert nsorted(["나", "가나", "가"]) == ["가", "가나", "나"]
+    # a symbol between words sorts before any letter at that point, whatever its code point (the "-" is the
+    # first non-word run, which is deleted)
+    assert nsorted(["x-a b", "x-a★b", "x-a~b", "x-aab", "x-a\u00e9b"]) == ["x-a b", "x-a~b", "x-a★b", "x-aab",
+                                                                         "x-a\u00e9b"]
 
 
 def test_keys_are_storable_and_injective() -> None:
     texts = ["", "a", "A", "a\x00b", "a\x01", "a\x02", "\x00", "\x01", "\ud7ff", "\ud800x", "\U0010fffe",
-             "\U0010ffff", "a\U0010ffff", "a1", "a01", "1", "01", "x" * 5, "9" * 400]
+             "\U0010ffff", "a\U0010ffff", "a1", "a01", "1", "01", "x" * 5, "9" * 400, "é", "e\u0301", "E", "L",
+             "{", "a{", "aL", "a\ud800", "a\U0010fffe", "Ａ", "가", "が"]
     keys = [natural_key(t) for t in texts]
     assert len(set(keys)) == len(texts)
     for k in keys:
@@ -345,8 +393,10 @@ def test_keys_are_storable_and_injective() -> None:
 
 
 ALPHABET = st.sampled_from(
-    list("aAbBzZ0123456789 -_.,!?[]()'\"~") + ["é", "Ä", "第", "巻", "１", "٣", "\x00", "\x01", "\x02",
-                                                "\ud7ff", "\ud800", "\U0010fffe", "\U0010ffff", "ß"])
+    list("aAbBzZ0123456789 -_.,!?[]()'\"~{|}`") + ["é", "Ä", "第", "巻", "１", "٣", "\x00", "\x01", "\x02",
+                                                     "\ud7ff", "\ud800", "\U0010fffe", "\U0010ffff", "ß", "Ç",
+                                                     "ø", "Æ", "\u0301", "か", "が", "\u3099", "가", "Ω", "ｚ",
+                                                     "Ｅ", "ё", "×", "・", "\u05b8"])
 TEXTS = st.text(alphabet=ALPHABET, max_size=12)
 
 

@@ -221,3 +221,51 @@ def test_api_key_is_replaced_never_shown(site, browser, tmp_path):
     assert site.ctx.settings.get("apikey") == ""
     assert all(path.stat().st_size > 1000 for path in shots.values())
     print("settings screenshots:", *shots.values())
+
+
+def test_first_look(make_server, monkeypatch, browser, tmp_path):
+    """Issue #13: an empty library explains where archives go; a card shows its date_added as a date in the
+    browser's locale, not as a `date_added:` chip; the page titles say lrr_lite."""
+    monkeypatch.setattr(sys.modules["conftest"], "create_app", app_with_web)
+    server = make_server().start()
+    content = str(server.content.resolve())
+    browser.get(server.url + "/")
+    hint = browser.wait(lambda: browser.find_all("#empty-library"), message="the empty-library hint")[0]
+    assert "Your library is empty" in hint.text and "Sub-folders are fine" in hint.text
+    assert "the server's content folder" in hint.text and content not in browser.find("body").text
+    assert "lrr_lite" in browser.title and "Nothing found." not in browser.find("body").text
+    browser.screenshot(tmp_path / "empty-anonymous.png")
+
+    # logged in, the hint names the folder
+    browser.find("#empty-library a[href='/login']").click()
+    browser.wait(lambda: "/login" in browser.url, message="the login page")
+    assert "lrr_lite" in browser.title
+    browser.find("#password").send_keys("kamimamita" + KEY_ENTER)
+    browser.wait(lambda: browser.find_all("#content-path"), message="the content path")
+    assert browser.find("#content-path").text == content
+    browser.screenshot(tmp_path / "empty-logged-in.png")
+    try:  # on a phone the long path wraps instead of pushing the page sideways
+        browser.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+        assert browser.script("return document.documentElement.scrollWidth <= window.innerWidth")
+        browser.screenshot(tmp_path / "empty-phone.png")
+    finally:
+        browser.cmd("POST", "/window/rect", {"width": 1000, "height": 800})
+
+    make_archive(server.content / "comics" / "Dated.cbz",
+                 {f"{p}.jpg": make_image(300, 420, text=f"Dated {p}") for p in (1, 2)}, "cbz")
+    server.rescan()
+    arcid = server.get("/api/archives").json()[0]["arcid"]
+    assert server.put(f"/api/archives/{arcid}/metadata", auth=True,
+                      data={"tags": "artist:alice, date_added:1796396660, fruit:kiwi"}).status_code == 200
+    browser.get(server.url + "/")
+    browser.wait(lambda: card_titles(browser) == ["Dated"], message="the card")
+    dates = browser.find_all("#grid time.date")
+    assert len(dates) == 1
+    local = browser.script("return 'added ' + new Date(1796396660000).toLocaleDateString(undefined, "
+                           "{year: 'numeric', month: 'short', day: 'numeric'})")
+    assert dates[0].text == local and "2026" in local  # the browser's own rendering of that day
+    assert [t.text for t in browser.find_all(".tags a")] == ["artist:alice", "fruit:kiwi"]
+    assert "date_added" not in browser.find("#grid").text and "1796396660" not in browser.find("#grid").text
+    assert "lrr_lite" in browser.title
+    browser.screenshot(tmp_path / "dated-card.png")
+    print("first-look screenshots:", *sorted(tmp_path.glob("*.png")))

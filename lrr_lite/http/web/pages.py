@@ -10,11 +10,13 @@ from __future__ import annotations
 import html
 import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
 from lrr_lite.library.tags import split_tags
+from lrr_lite.media.formats import ARCHIVE_EXTENSIONS
 
 MAX_TAGS_SHOWN = 8
 SORTS = (("title", "Title"), ("date_added", "Date added"), ("lastread", "Last read"))
@@ -27,9 +29,24 @@ def esc(value: Any) -> str:
 
 # -- layout ------------------------------------------------------------------------------------------------
 
+PRODUCT = "lrr_lite"
+# The site title and message of the day LANraragi ships with, which earlier lrr_lite versions used as their
+# defaults (and a settings save stored): they name the wrong product, so the pages show lrr_lite's own instead.
+# Any other value is the owner's choice and is shown as it is. /api/info keeps reporting the stored values.
+LEGACY_TEXTS = {"htmltitle": ("LANraragi", PRODUCT),
+                "motd": ("Welcome to this Library running LANraragi!", f"Welcome to this library running {PRODUCT}!")}
+
+
+def shown_setting(ctx, key: str) -> str:
+    """A text setting as the pages show it: the legacy LANraragi defaults replaced (LEGACY_TEXTS)."""
+    value = str(ctx.settings.get(key) or "")
+    legacy, ours = LEGACY_TEXTS.get(key, (None, ""))
+    return ours if value == legacy else value
+
+
 def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, body_attrs: str = "",
            scripts: tuple[str, ...] = (), nav: bool = True) -> str:
-    site = str(ctx.settings.get("htmltitle") or "lrr_lite")
+    site = shown_setting(ctx, "htmltitle") or PRODUCT
     head_title = f"{title} - {site}" if title else site
     script_tags = "".join(f'<script src="{esc(static[s])}" defer></script>' for s in scripts)
     links = ""
@@ -124,26 +141,57 @@ def tag_search(tag: str) -> str:
     return tag + "$"
 
 
+# Tags that hold an epoch (SEMANTICS §4: date_added is written at import, timestamp by source plugins): a card
+# shows them as a date, not as a `date_added:1796396660` chip nobody can read.
+DATE_TAGS = {"date_added": "added", "timestamp": "posted"}
+_MAX_EPOCH = 253402300799  # 9999-12-31: beyond, no calendar date to print
+
+
+def _date_of(tag: str) -> tuple[str, int] | None:
+    """(label, epoch) of a date tag with a plausible epoch value; None for any other tag."""
+    ns, sep, value = tag.partition(":")
+    label = DATE_TAGS.get(ns.strip().lower()) if sep else None
+    value = value.strip()
+    if label is None or not value.isascii() or not value.isdigit() or not 0 < int(value) <= _MAX_EPOCH:
+        return None
+    return label, int(value)
+
+
+def _date(label: str, epoch: int) -> str:
+    """The date in ISO form (UTC), which library.js rewrites in the browser's locale and time zone."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(epoch))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    return f'<time class="date" datetime="{stamp}">{esc(label)} {day}</time>'
+
+
 def _card(archive: dict[str, Any]) -> str:
-    """One result: cover and title in one link to the reader, then pages and tags (kept terse: a full page
-    of 100 cards must stay well under the 100 KB page budget)."""
+    """One result: cover and title in one link to the reader, then pages, dates and tags (kept terse: a full
+    page of 100 cards must stay well under the 100 KB page budget)."""
     aid = quote(archive["arcid"], safe="")
     title = archive["title"] or archive["filename"]
-    tags = split_tags(archive.get("tags") or "")
+    tags: list[str] = []
+    dates: dict[str, int] = {}
+    for tag in split_tags(archive.get("tags") or ""):
+        found = _date_of(tag)
+        if found is None:
+            tags.append(tag)
+        else:
+            dates[found[0]] = found[1]  # the last one wins, as LANraragi's namespace sort takes the last
     shown = "".join(f'<a href="{esc("/?q=" + quote_plus(tag_search(t), safe=":$"))}">{esc(t)}</a>'
                     for t in tags[:MAX_TAGS_SHOWN])
     more = f"<span>+{len(tags) - MAX_TAGS_SHOWN}</span>" if len(tags) > MAX_TAGS_SHOWN else ""
     new = '<span class="new">NEW</span>' if archive.get("isnew") == "true" else ""
     pages = int(archive.get("pagecount") or 0)
     progress = int(archive.get("progress") or 0)
-    count = f"{progress}/{pages} p." if progress and pages else f"{pages} p." if pages else ""
+    count = esc(f"{progress}/{pages} p." if progress and pages else f"{pages} p." if pages else "")
+    count += "".join(_date(label, epoch) for label, epoch in dates.items())
     if archive["arcid"].startswith("TANK_"):  # a tankoubon: its own cover, and a page listing its volumes
         href, cover = f"/tank?id={aid}", f"/api/tankoubons/{aid}/thumbnail"
         new += '<span class="tank">TANK</span>'
     else:
         href, cover = f"/reader?id={aid}", f"/api/archives/{aid}/thumbnail"
     return (f'<li><a href="{esc(href)}"><img src="{esc(cover)}" loading="lazy" '
-            f'alt="">{new}<b>{esc(title)}</b></a><i>{esc(count)}</i><div class="tags">{shown}{more}</div></li>')
+            f'alt="">{new}<b>{esc(title)}</b></a><i>{count}</i><div class="tags">{shown}{more}</div></li>')
 
 
 def _select(name: str, options: tuple[tuple[str, str], ...], current: str) -> str:
@@ -189,13 +237,51 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
     pages = max(1, math.ceil(filtered / page_size)) if page_size > 0 else 1
     summary = (f'<p class="summary" id="summary">{filtered} result{"" if filtered == 1 else "s"}'
                f' of {total} archives{f" &middot; page {min(state.page, pages)} of {pages}" if pages > 1 else ""}</p>')
+    if total == 0:  # the empty-library hint says it all
+        summary = ""
     cards = "".join(_card(a) for a in archives)
-    grid = f'<ul class="grid" id="grid">{cards}</ul>' if cards else '<p class="empty">Nothing found.</p>'
-    motd = str(ctx.settings.get("motd") or "")
+    if cards:
+        grid = f'<ul class="grid" id="grid">{cards}</ul>'
+    elif total == 0:
+        grid = empty_library(ctx, authed=authed)
+    else:
+        grid = '<p class="empty">Nothing found.</p>'
+    motd = shown_setting(ctx, "motd")
     body = (f'<main>{f"<p class=motd>{esc(motd)}</p>" if motd else ""}{form}'
             f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{_pager(state, pages)}'
             f'{grid}{_pager(state, pages)}</main>')
     return layout(ctx, static, "", body, authed=authed, scripts=("library.js",))
+
+
+COMMON_KINDS = ("cbz", "zip", "cbr", "rar", "cb7", "7z", "cbt", "tar", "pdf", "epub")
+
+
+def empty_library(ctx, *, authed: bool) -> str:
+    """What a library without a single archive says: where files go and the other ways in.
+
+    The content folder's absolute path is shown only to a browser that may see protected pages (logged in, or
+    password protection off, when every visitor may change the settings anyway): a filesystem path tells a
+    stranger on the LAN about the server's disks and accounts, and anyone else can't put files there anyway."""
+    common = [ext for ext in COMMON_KINDS if ext in ARCHIVE_EXTENSIONS]  # the full list is long and odd
+    kinds = " ".join(f"<code>.{esc(ext)}</code>" for ext in common)
+    kinds += " &hellip;" if len(common) < len(ARCHIVE_EXTENSIONS) else ""
+    if authed:
+        where = f'the content folder <code id="content-path">{esc(ctx.config.content)}</code>'
+    else:
+        where = 'the server\'s content folder (<a href="/login">log in</a> to see where it is)'
+    config = ctx.config
+    if config.watch == "off":  # nothing notices new files: say what does
+        when = ("The next scan adds them: <code>lrr-lite scan</code>"
+                f"{', or a restart of the server' if config.scan_on_start else ''}.")
+    elif config.watch == "poll":
+        when = f"They appear here within {config.poll_interval:.0f} s, no restart needed."
+    else:
+        when = "They appear here within seconds, no restart needed."
+    return (f'<section class="empty" id="empty-library"><h2>Your library is empty</h2>'
+            f'<p>Put archive files ({kinds}) in {where}. Sub-folders are fine. {when} '
+            'A file that can\'t be read is named in the server\'s log, with the reason.</p>'
+            '<p>Or send them over HTTP with the API key: <code>PUT /api/archives/upload</code> for a file, '
+            '<code>POST /api/download_url</code> for a link.</p></section>')
 
 
 def tank_page(ctx, static, tank: dict[str, Any], volumes: list[dict[str, Any]], *, authed: bool) -> str:
@@ -205,7 +291,7 @@ def tank_page(ctx, static, tank: dict[str, Any], volumes: list[dict[str, Any]], 
     grid = f'<ul class="grid" id="grid">{cards}</ul>' if cards else '<p class="empty">No volumes.</p>'
     count = f'<p class="summary" id="summary">{len(volumes)} volume{"" if len(volumes) == 1 else "s"}</p>'
     body = f'<main><h1>{esc(tank["name"])}</h1>{summary}{count}{grid}</main>'
-    return layout(ctx, static, str(tank["name"]), body, authed=authed)
+    return layout(ctx, static, str(tank["name"]), body, authed=authed, scripts=("library.js",))
 
 
 # -- reader ------------------------------------------------------------------------------------------------
@@ -363,7 +449,7 @@ def settings_page(ctx, static, fields: tuple[Field, ...], values: dict[str, Any]
                   csrf: str, saved: bool, *, authed: bool) -> str:
     rows: list[str] = []
     for f in fields:
-        value = values.get(f.key, ctx.settings.get(f.key))
+        value = values.get(f.key, shown_setting(ctx, f.key) if f.key in LEGACY_TEXTS else ctx.settings.get(f.key))
         err = f'<span class="error">{esc(errors[f.key])}</span>' if f.key in errors else ""
         if f.kind == "bool":
             checked = " checked" if str(value) in ("1", "on", "true") else ""

@@ -311,4 +311,13 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         retry_at   INTEGER NOT NULL   -- epoch s
     ) WITHOUT ROWID;
     """,
+    # 11: which version of today's code derived the stored values that are computed in Python (the title sort
+    # keys: `sort_key_version`). A frozen migration can't call today's natural_key, and storage may not import
+    # the library; so the library compares its version at open and re-keys the rows once (search/rekey.py).
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
