@@ -4,6 +4,10 @@ written: the natural sort key (search/natural.py) and the tag helpers (tags.py) 
 A migration must give the same database whenever it runs, so it may not call today's code: if the sort key
 or the tag rules change later, a new migration recomputes the stored values with the new code, and these
 copies stay as they are. Do not edit them; add a new copy for a new migration instead.
+
+The sort key changed once since (Unicode folding): migrations do not recompute it; the `meta` table (schema
+11) records which key version wrote the stored keys, and `library/search/rekey.py` re-keys with today's code
+when it differs, so later key changes need no frozen copy.
 """
 
 from __future__ import annotations
