@@ -7,10 +7,13 @@ lock stay plain functions in records.py.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+from lrr_lite.errors import Conflict
 from lrr_lite.library import pages, records, stamps
 from lrr_lite.library.intake import upload
 from lrr_lite.library.locks import Locks
@@ -18,6 +21,14 @@ from lrr_lite.storage.db import Database
 from lrr_lite.storage.settings import Settings
 
 LOCK = "archive-write"
+CHANGED_SINCE = "This archive's metadata changed since you opened it: nothing was saved."
+
+
+def metadata_version(row: sqlite3.Row) -> str:
+    """A short digest of the stored title, tags and summary: what an edit form carries to detect that someone
+    else saved in between (update_metadata_checked)."""
+    values = [row["title"] or "", row["tags"] or "", row["summary"] or ""]
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
 
 
 class Archives:
@@ -33,6 +44,23 @@ class Archives:
             title_now = records.update_metadata(self.db, archive_id, title, tags, summary)
         self.settings.touch_cache()
         return title_now
+
+    def update_metadata_checked(self, archive_id: str, expected: str, title: str | None, tags: str | None,
+                                summary: str | None) -> tuple[str, str]:
+        """update_metadata for the web edit form: only while the stored metadata is still the version the form
+        loaded (`expected`, from metadata_version), compared under the archive's lock so no write slips in
+        between. Otherwise Conflict carrying the stored values and their version, and nothing is written.
+        Returns (title now shown, new version). The API's PUT keeps LANraragi's last-writer-wins."""
+        with self.locks.hold(LOCK, archive_id):
+            row = records.require_row(self.db, archive_id)
+            current = metadata_version(row)
+            if current != expected:
+                raise Conflict(CHANGED_SINCE, version=current, title=row["title"] or row["filename"],
+                               tags=row["tags"] or "", summary=row["summary"] or "")
+            title_now = records.update_metadata(self.db, archive_id, title, tags, summary)
+            version = metadata_version(records.require_row(self.db, archive_id))
+        self.settings.touch_cache()
+        return title_now, version
 
     def delete(self, archive_id: str) -> str | None:
         """Delete the file and the record; the deleted file's path, or None when the ID is unknown."""

@@ -1,4 +1,5 @@
-"""The browser UI: library (/), reader (/reader?id=), login, settings, and its static files.
+"""The browser UI: library (/), archive page (/archive?id=, archive_routes.py), reader (/reader?id=), login,
+settings, and its static files.
 
 Served by the same Bottle app as the API. These routes skip the API plugin (they answer with HTML and
 redirects, not JSON) and apply LANraragi's web rules themselves: password protection off opens every
@@ -19,7 +20,7 @@ from urllib.parse import quote
 import bottle
 
 from lrr_lite.errors import NotFound
-from lrr_lite.http.web import pages, session
+from lrr_lite.http.web import archive_routes, pages, session
 from lrr_lite.http.web.throttle import LoginThrottle
 from lrr_lite.library import collections, records
 from lrr_lite.library.search.engine import Query, search
@@ -121,6 +122,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
         archives = records.json_for_ids(ctx.db, result.ids)
         return pages.library_page(ctx, static, state, archives, result.filtered, result.total, size,
                                   collections.list_categories(ctx.db), authed=authed())
+
+    archive_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login,
+                         nofun_gate=nofun_gate, local=local)
 
     @app.get("/tank", skip=SKIP)
     @page

@@ -165,7 +165,8 @@ def _date(label: str, epoch: int) -> str:
 
 
 def _card(archive: dict[str, Any]) -> str:
-    """One result: cover and title in one link to the reader, then pages, dates and tags (kept terse: a full
+    """One result: the cover (a link to the reader), the title (a link to the archive page), then pages, dates
+    and tags (kept terse: a full
     page of 100 cards must stay well under the 100 KB page budget)."""
     aid = quote(archive["arcid"], safe="")
     title = archive["title"] or archive["filename"]
@@ -188,10 +189,13 @@ def _card(archive: dict[str, Any]) -> str:
     if archive["arcid"].startswith("TANK_"):  # a tankoubon: its own cover, and a page listing its volumes
         href, cover = f"/tank?id={aid}", f"/api/tankoubons/{aid}/thumbnail"
         new += '<span class="tank">TANK</span>'
-    else:
-        href, cover = f"/reader?id={aid}", f"/api/archives/{aid}/thumbnail"
-    return (f'<li><a href="{esc(href)}"><img src="{esc(cover)}" loading="lazy" '
-            f'alt="">{new}<b>{esc(title)}</b></a><i>{count}</i><div class="tags">{shown}{more}</div></li>')
+        return (f'<li><a href="{esc(href)}"><img src="{esc(cover)}" loading="lazy" '
+                f'alt="">{new}<b>{esc(title)}</b></a><i>{count}</i><div class="tags">{shown}{more}</div></li>')
+    # The cover reads (one click to the reader, as in LANraragi's grid); the title opens the archive page
+    # (details, edit, delete, as a title does in Komga and Kavita).
+    return (f'<li><a href="/reader?id={esc(aid)}" title="Read"><img src="/api/archives/{esc(aid)}/thumbnail" '
+            f'loading="lazy" alt="">{new}</a><a href="/archive?id={esc(aid)}" class="t"><b>{esc(title)}</b></a>'
+            f'<i>{count}</i><div class="tags">{shown}{more}</div></li>')
 
 
 def _select(name: str, options: tuple[tuple[str, str], ...], current: str) -> str:
