@@ -166,7 +166,8 @@ def archive_page(ctx, static: dict[str, str], archive: dict[str, Any], *, catego
             f'<div class="ainfo"><h1 id="atitle">{esc(title)}</h1><nav class="acts">{"".join(buttons)}</nav>'
             f'{summary_html}{tag_html}<dl class="facts" id="afacts">{fact_html}</dl></div></div>'
             f'{_panels(aid, pages, editing) if editing is not None else ""}</main>')
-    return layout(ctx, static, str(title), body, authed=authed, scripts=("archive.js",))
+    return layout(ctx, static, str(title), body, authed=authed, scripts=("archive.js",),
+                  styles=("archive.css",))
 
 
 def _hidden(aid: str, csrf: str) -> str:

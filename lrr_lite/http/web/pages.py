@@ -45,9 +45,10 @@ def shown_setting(ctx, key: str) -> str:
 
 
 def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, body_attrs: str = "",
-           scripts: tuple[str, ...] = (), nav: bool = True) -> str:
+           scripts: tuple[str, ...] = (), styles: tuple[str, ...] = (), nav: bool = True) -> str:
     site = shown_setting(ctx, "htmltitle") or PRODUCT
     head_title = f"{title} - {site}" if title else site
+    style_tags = "".join(f'<link rel="stylesheet" href="{esc(static[s])}">' for s in styles)
     script_tags = "".join(f'<script src="{esc(static[s])}" defer></script>' for s in scripts)
     links = ""
     if nav:
@@ -61,6 +62,7 @@ def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, 
                 '<meta name="viewport" content="width=device-width, initial-scale=1">'
                 f'<title>{esc(head_title)}</title>'
                 f'<link rel="stylesheet" href="{esc(static["style.css"])}">'
+                f'{style_tags}'
                 f'<link rel="icon" href="{esc(static["favicon.svg"])}" type="image/svg+xml">'
                 f'{script_tags}</head><body data-base="{esc(prefix)}"{body_attrs}>{links}{body}</body></html>\n')
     return _under_prefix(document, prefix)
@@ -193,8 +195,8 @@ def _card(archive: dict[str, Any]) -> str:
                 f'alt="">{new}<b>{esc(title)}</b></a><i>{count}</i><div class="tags">{shown}{more}</div></li>')
     # The cover reads (one click to the reader, as in LANraragi's grid); the title opens the archive page
     # (details, edit, delete, as a title does in Komga and Kavita).
-    return (f'<li><a href="/reader?id={esc(aid)}" title="Read"><img src="/api/archives/{esc(aid)}/thumbnail" '
-            f'loading="lazy" alt="">{new}</a><a href="/archive?id={esc(aid)}" class="t"><b>{esc(title)}</b></a>'
+    return (f'<li><a href="/reader?id={esc(aid)}"><img src="/api/archives/{esc(aid)}/thumbnail" '
+            f'loading="lazy" alt="">{new}</a><a href="/archive?id={esc(aid)}"><b>{esc(title)}</b></a>'
             f'<i>{count}</i><div class="tags">{shown}{more}</div></li>')
 
 
