@@ -164,8 +164,8 @@ def archive_page(ctx, static: dict[str, str], archive: dict[str, Any], *, catego
             f'<div class="ahead"><div class="acover"><a href="/reader?id={qid}" title="Read">'
             f'<img id="acover" src="/api/archives/{qid}/thumbnail" alt="Cover">{new}</a></div>'
             f'<div class="ainfo"><h1 id="atitle">{esc(title)}</h1><nav class="acts">{"".join(buttons)}</nav>'
-            f'{summary_html}{tag_html}<dl class="facts" id="afacts">{fact_html}</dl></div></div>'
-            f'{_panels(aid, pages, editing) if editing is not None else ""}</main>')
+            f'{_panels(aid, pages, editing) if editing is not None else ""}'
+            f'{summary_html}{tag_html}<dl class="facts" id="afacts">{fact_html}</dl></div></div></main>')
     return layout(ctx, static, str(title), body, authed=authed, scripts=("archive.js",),
                   styles=("archive.css",))
 
@@ -191,7 +191,7 @@ def _panels(aid: str, pages: int, editing: Editing) -> str:
             f'<textarea name="tags" id="e_tags" rows="3">{esc(state.tags)}</textarea>'
             f'<label for="e_summary">Summary</label>'
             f'<textarea name="summary" id="e_summary" rows="4">{esc(state.summary)}</textarea>'
-            '<div id="e_conflict" class="error" role="alert" hidden></div>'
+            '<div id="e_conflict" class="diff conflict" role="alert" hidden></div>'
             '<div class="row"><button type="submit" id="e_save" class="main">Save</button>'
             '<a class="btn" href="#" id="e_cancel">Close</a><span id="e_status" role="status"></span></div></form>'
             f'<form method="post" action="/archive/plugin" id="pluginform" class="plugform">{hidden}'

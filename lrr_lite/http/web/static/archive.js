@@ -141,7 +141,10 @@
     if (lab) lab.htmlFor = 'e_taginput';
     box.addEventListener('click', function (e) { if (e.target === box) input.focus(); });
     input.addEventListener('focus', loadKnown);
-    input.addEventListener('blur', function () { setTimeout(flush, 150); });
+    // leaving the box keeps what was typed as a tag (unless the focus came back, e.g. from a chip's button)
+    input.addEventListener('blur', function () {
+      setTimeout(function () { if (document.activeElement !== input) flush(); }, 150);
+    });
     input.addEventListener('input', function () {
       if (input.value.indexOf(',') >= 0) {
         var parts = input.value.split(',');
@@ -171,7 +174,7 @@
   function setTags(raw) { tags = []; split(raw).forEach(addTag); renderTags(); }
   function showConflict(cur) {
     conflict.textContent = '';
-    conflict.appendChild(el('p', '', 'Not saved: this archive was changed (another tab, person or job) since ' +
+    conflict.appendChild(el('p', 'error', 'Not saved: this archive was changed (another tab, person or job) since ' +
       'you opened it. What is stored now:'));
     var dl = el('dl', 'facts');
     var row = el('dd', 'tagrow');
@@ -286,23 +289,25 @@
   }
 
   // -- cover from a page: a picker of page thumbnails ------------------------------------------------------
-  var pick = document.getElementById('c_pick'), coverForm = document.getElementById('coverform');
+  var picker = document.getElementById('c_pick'), coverForm = document.getElementById('coverform');
   var built = false;
+  function load(tag) {
+    var imgs = picker.querySelectorAll('img');
+    for (var k = 0; k < imgs.length; k++) imgs[k].src = api + '/thumbnail?page=' + (k + 1) + tag;
+  }
   function poll(job, tries) {
     fetch(base + '/api/minion/' + job, { credentials: 'same-origin' })
       .then(function (r) { return r.json(); })
       .then(function (j) {
-        if (j.state === 'finished') {
-          var imgs = pick.querySelectorAll('img');
-          for (var i = 0; i < imgs.length; i++) imgs[i].src = api + '/thumbnail?page=' + (i + 1) + '&t=' + job;
-        } else if (j.state !== 'failed' && tries < 120) setTimeout(function () { poll(job, tries + 1); }, 1000);
+        if (j.state === 'finished') load('&t=' + job);
+        else if (j.state !== 'failed' && tries < 120) setTimeout(function () { poll(job, tries + 1); }, 1000);
       })
       .catch(function () {});
   }
   function setCover(n) {
     var msg = document.getElementById('c_status') || el('p');
     msg.id = 'c_status';
-    pick.parentNode.insertBefore(msg, pick);
+    picker.parentNode.insertBefore(msg, picker);
     say(msg, 'Setting page ' + n + ' as the cover\u2026');
     post(coverForm, { page: String(n) }).then(function (res) {
       if (!(res.status === 200 && res.body.ok)) { say(msg, res.body.error || 'Not changed.', true); return; }
@@ -311,9 +316,9 @@
     });
   }
   function buildPicker() {
-    if (built || !pick) return;
+    if (built || !picker) return;
     built = true;
-    var n = parseInt(pick.getAttribute('data-pages'), 10) || 0;
+    var n = parseInt(picker.getAttribute('data-pages'), 10) || 0;
     for (var i = 1; i <= n; i++) {
       var b = el('button');
       b.type = 'button';
@@ -321,17 +326,17 @@
       var img = el('img');
       img.loading = 'lazy';
       img.alt = 'Page ' + i;
-      img.src = api + '/thumbnail?page=' + i;
       b.appendChild(img);
       b.appendChild(el('span', '', String(i)));
       b.addEventListener('click', setCover.bind(null, i));
-      pick.appendChild(b);
+      picker.appendChild(b);
     }
-    // page thumbnails are made on demand: ask for all, then reload the placeholders when the job ends
+    // page thumbnails are made on demand: ask for all first (then the images load what exists: the thumbnails
+    // when there is no job, placeholders that are reloaded when the job ends)
     fetch(api + '/files/thumbnails', { method: 'POST', credentials: 'same-origin' })
       .then(function (r) { return r.json(); })
-      .then(function (j) { if (j.job) poll(j.job, 0); })
-      .catch(function () {});
+      .then(function (j) { load(''); if (j.job) poll(j.job, 0); })
+      .catch(function () { load(''); });
   }
   if (coverForm) {
     coverForm.addEventListener('submit', function (e) {
