@@ -129,8 +129,8 @@ def archive_page(ctx, static: dict[str, str], archive: dict[str, Any], *, catego
         f'<dt>{esc(ns or "tags")}</dt><dd class="tagrow">{"".join(tag_link(t) for t in tags)}</dd>'
         for ns, tags in groups)
     tag_html = f'<dl class="nstags" id="atags">{rows}</dl>' if rows else '<p class="empty" id="atags">No tags.</p>'
-    facts = [("File", f'<span class="fname">{esc(archive["filename"])}.{esc(archive["extension"])}</span>'
-              if archive.get("extension") else esc(archive["filename"])),
+    file_name = f'{archive["filename"]}.{archive["extension"]}' if archive.get("extension") else archive["filename"]
+    facts = [("File", esc(file_name)),
              ("Size", esc(human_size(int(archive.get("size") or 0)))),
              ("Format", esc(str(archive.get("extension") or "?").upper())),
              ("Pages", str(pages))]
@@ -164,7 +164,7 @@ def archive_page(ctx, static: dict[str, str], archive: dict[str, Any], *, catego
             f'<div class="ahead"><div class="acover"><a href="/reader?id={qid}" title="Read">'
             f'<img id="acover" src="/api/archives/{qid}/thumbnail" alt="Cover">{new}</a></div>'
             f'<div class="ainfo"><h1 id="atitle">{esc(title)}</h1><nav class="acts">{"".join(buttons)}</nav>'
-            f'{_panels(aid, pages, editing) if editing is not None else ""}'
+            f'{_panels(aid, pages, file_name, editing) if editing is not None else ""}'
             f'{summary_html}{tag_html}<dl class="facts" id="afacts">{fact_html}</dl></div></div></main>')
     return layout(ctx, static, str(title), body, authed=authed, scripts=("archive.js",),
                   styles=("archive.css",))
@@ -174,7 +174,7 @@ def _hidden(aid: str, csrf: str) -> str:
     return f'<input type="hidden" name="id" value="{esc(aid)}"><input type="hidden" name="csrf" value="{esc(csrf)}">'
 
 
-def _panels(aid: str, pages: int, editing: Editing) -> str:
+def _panels(aid: str, pages: int, filename: str, editing: Editing) -> str:
     state = editing.state
     assert state is not None
     hidden = _hidden(aid, editing.csrf)
@@ -208,8 +208,8 @@ def _panels(aid: str, pages: int, editing: Editing) -> str:
              '<div id="c_pick" class="pick" data-pages="' + str(pages) + '"></div></section>')
     delete = (f'<section id="delete" class="panel" aria-label="Delete"><h2>Delete</h2>'
               f'<form method="post" action="/archive/delete" id="deleteform">{hidden}'
-              '<p>This deletes the archive file from the server\'s disk and removes it from the library, its '
-              'categories and tankoubons. It can\'t be undone.</p><div class="row">'
+              f'<p>This deletes <strong>{esc(filename)}</strong> from the server\'s disk and removes the archive from the '
+              'library, its categories and tankoubons. It can\'t be undone.</p><div class="row">'
               '<button type="submit" id="d_confirm" class="danger">Delete the file for good</button>'
               '<a class="btn" href="#" id="d_cancel">Cancel</a></div></form></section>')
     return edit + cover + delete

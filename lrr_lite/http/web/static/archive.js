@@ -235,7 +235,8 @@
       e.preventDefault();
       flush();
       out.hidden = false;
-      say(out, 'Running ' + sel.value + '\u2026');
+      var name = sel.options[sel.selectedIndex].text;
+      say(out, 'Running ' + name + '\u2026');
       post(plugForm).then(function (res) {
         if (!(res.status === 200 && res.body.ok)) { say(out, res.body.error || 'The plugin failed.', true); return; }
         var data = res.body, have = tags.map(function (t) { return t.toLowerCase(); });
@@ -244,8 +245,8 @@
         var summary = data.summary && data.summary !== fSummary.value ? data.summary : null;
         out.textContent = '';
         out.className = 'diff';
-        if (!added.length && !title && !summary) { out.appendChild(el('p', '', sel.value + ' found nothing new.')); return; }
-        out.appendChild(el('p', '', sel.value + ' proposes (nothing is changed until you accept and save):'));
+        if (!added.length && !title && !summary) { out.appendChild(el('p', '', name + ' found nothing new.')); return; }
+        out.appendChild(el('p', '', name + ' proposes (nothing is changed until you accept and save):'));
         var dl = el('dl', 'facts');
         if (added.length) {
           var row = el('dd', 'tagrow');
@@ -319,6 +320,7 @@
     if (built || !picker) return;
     built = true;
     var n = parseInt(picker.getAttribute('data-pages'), 10) || 0;
+    picker.parentNode.insertBefore(el('p', '', 'Or pick a page:'), picker);
     for (var i = 1; i <= n; i++) {
       var b = el('button');
       b.type = 'button';
