@@ -95,6 +95,14 @@ def test_archive_page_shows_everything_without_js(site):
                   'action="/archive/cover"', 'action="/archive/delete"', '<option value="regexplugin"'):
         assert panel in html, panel
     assert 'id="e_title" value="Apple"' in html and ">Line one\nline two</textarea>" in html
+    # the edit form's own address is the page with its panel open
+    resp = site.get(f"/archive/edit?id={aid}", allow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/archive?id={aid}#edit")
+    # No-Fun mode: the page itself needs a login, like the library and the reader
+    site.get("/logout")
+    site.ctx.settings.set("nofunmode", 1)
+    resp = site.get(f"/archive?id={aid}", allow_redirects=False)
+    assert resp.status_code == 303 and "/login?next=" in resp.headers["Location"]
 
 
 def test_hostile_metadata_is_text_and_unknown_ids_are_404(site):

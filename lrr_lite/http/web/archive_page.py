@@ -67,6 +67,12 @@ def tag_link(tag: str) -> str:
     return f'<a class="tag n{colour}" href="{esc(href)}">{esc(text.strip() if sep else tag)}</a>'
 
 
+def tag_chip(tag: str) -> str:
+    """A whole tag (namespace included) as a coloured chip, not a link."""
+    ns, sep, _ = tag.partition(":")
+    return f'<span class="tag n{ns_colour(ns.strip()) if sep else "x"}">{esc(tag)}</span>'
+
+
 @dataclass
 class EditState:
     """What the edit panel shows: the stored values, or a submission sent back (a conflict, a plugin
@@ -90,9 +96,9 @@ class Editing:
 
 def conflict_notice(current: dict[str, Any], reload_url: str) -> str:
     """The no-JS conflict message: the stored values beside the user's, which stay in the form."""
-    tags = "".join(tag_link(t) for t in split_tags(current.get("tags") or ""))
-    return ('<div class="error" role="alert" id="conflict-msg"><p><b>Not saved: someone else changed this archive '
-            'since you opened it.</b> Stored now:</p><dl class="facts">'
+    tags = "".join(tag_chip(t) for t in split_tags(current.get("tags") or ""))
+    return ('<div class="diff conflict" role="alert" id="conflict-msg"><p class="error">Not saved: someone else '
+            'changed this archive since you opened it. Stored now:</p><dl class="facts">'
             f'<dt>Title</dt><dd>{esc(current.get("title") or "")}</dd>'
             f'<dt>Tags</dt><dd class="tagrow">{tags or "none"}</dd>'
             f'<dt>Summary</dt><dd class="pre">{esc(current.get("summary") or "") or "none"}</dd></dl>'
@@ -111,7 +117,7 @@ def plugin_notice(namespace: str, result: dict[str, Any], before: dict[str, str]
         rows += f'<dt>Title</dt><dd><del>{esc(before["title"])}</del> &rarr; <ins>{esc(data["title"])}</ins></dd>'
     if data.get("summary") and data["summary"] != before["summary"]:
         rows += f'<dt>Summary</dt><dd class="pre"><ins>{esc(data["summary"])}</ins></dd>'
-    return (f'<div class="ok" role="status" id="plugin-msg"><p>{esc(namespace)} proposes:</p>'
+    return (f'<div class="diff" role="status" id="plugin-msg"><p>{esc(namespace)} proposes:</p>'
             f'<dl class="facts">{rows}</dl><p>It is in the form below, not saved: Save to keep it, or '
             f'<a href="{esc(reload_url)}">reload</a> to discard it.</p></div>')
 
@@ -186,7 +192,7 @@ def _panels(aid: str, pages: int, filename: str, editing: Editing) -> str:
             f'<form method="post" action="/archive/edit" id="editform" class="editform">{hidden}'
             f'<input type="hidden" name="version" id="e_version" value="{esc(state.version)}">'
             f'<label for="e_title">Title</label><input type="text" name="title" id="e_title" '
-            f'value="{esc(state.title)}" maxlength="1000">'
+            f'value="{esc(state.title)}" maxlength="1000" required>'
             f'<label for="e_tags">Tags <small>(comma-separated, namespace:tag)</small></label>'
             f'<textarea name="tags" id="e_tags" rows="3">{esc(state.tags)}</textarea>'
             f'<label for="e_summary">Summary</label>'
