@@ -157,6 +157,22 @@ class JobQueue:
         job["result"] = json.loads(job["result"]) if job["result"] is not None else None
         return job
 
+    def recent(self, limit: int = 30) -> list[dict[str, Any]]:
+        """The running and queued jobs, then the latest others, newest first (read-only; the admin page's list).
+        Running ones come first whatever their age, so a long scan never drops off the list."""
+        rows = self.db.query(
+            "SELECT * FROM (SELECT * FROM jobs WHERE state IN ('active','inactive') ORDER BY id DESC LIMIT ?) "
+            "UNION ALL SELECT * FROM (SELECT * FROM jobs WHERE state NOT IN ('active','inactive') "
+            "ORDER BY id DESC LIMIT ?)", (limit, limit))
+        jobs = []
+        for row in rows:
+            job = dict(row)
+            job["args"] = json.loads(job["args"])
+            job["notes"] = json.loads(job["notes"] or "{}")
+            job["result"] = json.loads(job["result"]) if job["result"] is not None else None
+            jobs.append(job)
+        return jobs
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until no job is queued or running, in any lane (tests and the CLI scan use this)."""
         deadline = time.monotonic() + timeout

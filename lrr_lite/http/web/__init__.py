@@ -20,7 +20,7 @@ from urllib.parse import quote
 import bottle
 
 from lrr_lite.errors import NotFound
-from lrr_lite.http.web import archive_routes, pages, session
+from lrr_lite.http.web import admin_routes, archive_routes, collection_routes, pages, session
 from lrr_lite.http.web.throttle import LoginThrottle
 from lrr_lite.library import collections, records
 from lrr_lite.library.search.engine import Query, search
@@ -125,6 +125,9 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
     archive_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login,
                          nofun_gate=nofun_gate, local=local)
+    collection_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login, local=local)
+    admin_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login,
+                       nofun_gate=nofun_gate, local=local)
 
     @app.get("/tank", skip=SKIP)
     @page

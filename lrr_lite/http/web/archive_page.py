@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from lrr_lite.http.web.collection_pages import category_add_form, category_remove_button
 from lrr_lite.http.web.pages import _date_of, esc, layout, tag_search
+from lrr_lite.library.collections import list_categories
 from lrr_lite.library.tags import split_tags
 
 PALETTE = 8  # namespace colours .n0 … .n7 in style.css; archive.js computes the same index
@@ -145,9 +147,17 @@ def archive_page(ctx, static: dict[str, str], archive: dict[str, Any], *, catego
     shown = min(progress, pages) if pages else 0
     facts.append(("Progress", f'<progress id="aprogress" max="{max(pages, 1)}" value="{shown}"></progress> '
                               f'{f"page {progress} of {pages}" if progress else "not started"}'))
-    if categories:
-        facts.append(("Categories", "".join(f'<a class="chip" href="{esc("/?cat=" + quote(c["id"], safe=""))}">'
-                                            f'{esc(c["name"])}</a>' for c in categories)))
+    # with the right to edit, a static category's chip has an x, and a select adds to another one
+    # (collection_routes.py answers both)
+    cat_links = "".join(
+        f'<span class="catchip"><a class="chip" href="{esc("/?cat=" + quote(c["id"], safe=""))}">{esc(c["name"])}</a>'
+        f'{category_remove_button(aid, c, editing.csrf) if editing is not None and not c["search"] else ""}</span>'
+        for c in categories)
+    if editing is not None:
+        cat_links += category_add_form(aid, categories, [c for c in list_categories(ctx.db) if not c["search"]],
+                                       editing.csrf)
+    if cat_links:
+        facts.append(("Categories", cat_links))
     if tanks:
         facts.append(("Tankoubons", "".join(f'<a class="chip" href="{esc("/tank?id=" + quote(t["id"], safe=""))}">'
                                             f'{esc(t["name"])}</a>' for t in tanks)))

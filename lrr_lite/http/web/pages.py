@@ -44,6 +44,10 @@ def shown_setting(ctx, key: str) -> str:
     return ours if value == legacy else value
 
 
+# the management pages (collection_routes.py, admin_routes.py), linked for a browser that may use them
+MANAGE_LINKS = '<a href="/categories">Categories</a><a href="/tankoubons">Tankoubons</a><a href="/admin">Admin</a>'
+
+
 def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, body_attrs: str = "",
            scripts: tuple[str, ...] = (), styles: tuple[str, ...] = (), nav: bool = True) -> str:
     site = shown_setting(ctx, "htmltitle") or PRODUCT
@@ -55,7 +59,8 @@ def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, 
         account = ('<a href="/logout">Log out</a>' if authed and ctx.settings.get("enablepass")
                    else "" if authed else '<a href="/login">Log in</a>')
         links = (f'<header class="top"><a class="brand" href="/">{esc(site)}</a><nav>'
-                 f'<a href="/">Library</a><a href="/settings">Settings</a>{account}</nav></header>')
+                 f'<a href="/">Library</a>{MANAGE_LINKS if authed else ""}'
+                 f'<a href="/settings">Settings</a>{account}</nav></header>')
     prefix = ctx.config.base_url_path
     document = ("<!DOCTYPE html>\n"
                 '<html lang="en"><head><meta charset="utf-8">'

@@ -1,0 +1,261 @@
+"""Routes of the maintenance page (/admin), its job list for admin.js (/admin/jobs.json), its POSTs (maintenance
+jobs, backup, restore in two steps, plugin settings) and the statistics page (/statistics).
+
+The POSTs are guarded as /settings is (actions.Actions: login + CSRF token) and call what the API calls:
+ctx.jobs.enqueue with the Minion task names, library.housekeeping, library.backup, the plugin runner's settings.
+A restore is checked first: the upload is parked in the temp folder under a random token and the page says
+what it would change (counts in the backup against the library); only the confirming POST queues the job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import bottle
+
+from lrr_lite.errors import DomainError, Invalid, NotFound
+from lrr_lite.http.web import admin_pages
+from lrr_lite.http.web.actions import Actions, form, reply_json
+from lrr_lite.library import backup, housekeeping
+from lrr_lite.library.plugins import get_plugin, plugin_infos, runner
+
+log = logging.getLogger(__name__)
+
+LOG_LINES = 200
+LOG_READ = 256 * 1024  # the tail is read from the file's last bytes, never the whole (5 MB) file
+RESTORE_PREFIX = "restore-web-"  # under temp/, matched by housekeeping's leftover patterns (restore-*.json)
+RESTORE_TTL = 3600  # an unconfirmed upload is removed after an hour
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+NOTICES = {"rescan": "Rescan queued: see its job below.", "thumbs_missing": "Thumbnail job queued.",
+           "thumbs_all": "Thumbnail job queued.", "clear_new": "Every new flag was cleared.",
+           "restore": "Restore queued: see its job below.", "plugin": "Plugin settings saved."}
+
+
+def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, authed: Callable[[], bool],
+          require_login: Callable[[], None], nofun_gate: Callable[[], None], local: Callable[[str], str]) -> None:
+    """Add the maintenance and statistics routes to the web UI (called by web.mount)."""
+    skip = ["lrr_api"]
+    act = Actions(ctx, static, authed=authed, require_login=require_login, local=local)
+
+    def plugins() -> list[dict]:
+        out = []
+        for info in plugin_infos("metadata"):
+            plugin = get_plugin(info["namespace"])
+            if plugin is None:
+                continue
+            values = plugin.param_values(runner.stored_params(ctx.db, info["namespace"]))
+            out.append({**info, "enabled": runner.is_enabled(ctx.db, info["namespace"]), "values": values})
+        return out
+
+    def log_tail() -> str:
+        where = ctx.config.logs / "lrr_lite.log"
+        if os.environ.get("JOURNAL_STREAM"):
+            return admin_pages.log_html(None, str(where), journal=True)
+        try:
+            with open(where, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - LOG_READ))
+                data = fh.read()
+        except OSError:
+            return admin_pages.log_html(None, str(where), journal=False)
+        lines = data.decode("utf-8", "replace").splitlines()
+        if size > LOG_READ and lines:
+            lines = lines[1:]  # the first one is cut
+        return admin_pages.log_html(lines[-LOG_LINES:], str(where), journal=False)
+
+    def show(notice: str = "", restore: admin_pages.Restore | None = None) -> str:
+        return admin_pages.admin_page(ctx, static, ctx.jobs.recent(), plugins(), log_tail(), act.csrf(),
+                                      notice=notice, restore=restore, authed=True)
+
+    @app.get("/admin", skip=skip)
+    @page
+    def admin_view() -> str:
+        require_login()
+        query = bottle.request.query
+        done = query.get("done") or ""
+        text = NOTICES.get(done, "")
+        if done == "clean":
+            text = f"Database cleaned: {query.get('n') or 0} records whose file is gone were removed."
+        notice = f'<p class="ok" id="notice" role="status">{admin_pages.esc(text)}</p>' if text else ""
+        return show(notice)
+
+    @app.get("/admin/jobs.json", skip=skip)
+    def admin_jobs() -> bytes:
+        """The job list admin.js polls (a web route: same login as the page, no API key)."""
+        bottle.response.set_header("Cache-Control", "no-store")
+        if not authed():
+            return reply_json({"error": "Log in to see the jobs."}, 401)
+        return reply_json({"jobs": [admin_pages.job_json(j) for j in ctx.jobs.recent()]})
+
+    @app.post("/admin/run", skip=skip)
+    @page
+    def admin_run() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        action = form("action")
+        job = None
+        extra = ""
+        try:
+            if action == "rescan":
+                job = ctx.jobs.enqueue("scan_library", [], priority=10)
+            elif action in ("thumbs_missing", "thumbs_all"):
+                job = ctx.jobs.enqueue("regen_all_thumbnails",
+                                       [str(ctx.config.thumbs), 1 if action == "thumbs_all" else 0])
+            elif action == "clean":
+                counts = housekeeping.clean_database(ctx.db, ctx.settings, ctx.config.data / "backups")
+                extra = f"&n={counts['deleted']}"
+            elif action == "clear_new":
+                housekeeping.clear_new_all(ctx.db, ctx.settings)
+            else:
+                raise Invalid(f"Unknown action: {action}")
+        except DomainError as exc:
+            return act.failure(exc, "/admin")
+        log.info("maintenance from the web page: %s", action)
+        return act.done(f"/admin?done={action}{extra}", job=job)
+
+    @app.post("/admin/backup", skip=skip)
+    @page
+    def admin_backup() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        body = json.dumps(backup.make_backup(ctx.db), ensure_ascii=False).encode("utf-8")
+        name = time.strftime("lrr-lite-backup-%Y%m%d-%H%M%S.json", time.gmtime())
+        bottle.response.content_type = "application/json; charset=utf-8"
+        bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        return body
+
+    def parked(token: str) -> Path:
+        if not _TOKEN.fullmatch(token):
+            raise NotFound("This restore is no longer waiting: upload the backup again.")
+        path = ctx.config.temp / f"{RESTORE_PREFIX}{token}.json"
+        if not path.is_file():
+            raise NotFound("This restore is no longer waiting (done, or older than an hour): upload the backup "
+                           "again.")
+        return path
+
+    def sweep() -> None:
+        now = time.time()
+        for old in ctx.config.temp.glob(f"{RESTORE_PREFIX}*.json"):
+            try:
+                if now - old.stat().st_mtime > RESTORE_TTL:
+                    old.unlink()
+            except OSError:
+                continue
+
+    @app.post("/admin/restore/check", skip=skip)
+    @page
+    def admin_restore_check() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        try:
+            upload = bottle.request.files.get("file")
+        except ValueError:
+            upload = None
+        try:
+            if upload is None:
+                raise Invalid("Choose a backup file first.")
+            raw = upload.file.read()
+            try:
+                data = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                raise Invalid("This file is not JSON: not a backup.") from None
+            if not isinstance(data, dict) or not isinstance(data.get("archives", []), list):
+                raise Invalid("Not a LANraragi backup: expected an object with an 'archives' list.")
+            summary = _compare(ctx, data)
+        except DomainError as exc:
+            return act.failure(exc, "/admin#backup")
+        sweep()
+        ctx.config.temp.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(16)
+        (ctx.config.temp / f"{RESTORE_PREFIX}{token}.json").write_bytes(raw)
+        restore = admin_pages.Restore(token=token, name=upload.raw_filename or "the backup", **summary)
+        if act_json():
+            return reply_json({"ok": 1, "token": token, **summary})
+        return show(restore=restore)
+
+    def act_json() -> bool:
+        return "application/json" in (bottle.request.get_header("Accept") or "")
+
+    @app.post("/admin/restore", skip=skip)
+    @page
+    def admin_restore() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        try:
+            path = parked(form("token"))
+        except DomainError as exc:
+            return act.failure(exc, "/admin#backup")
+        job = ctx.jobs.enqueue("restore_backup", [str(path)])  # the job removes the file when done
+        log.info("restore of a backup queued from the web page (job %d)", job)
+        return act.done("/admin?done=restore#jobsbox", job=job)
+
+    @app.post("/admin/plugin", skip=skip)
+    @page
+    def admin_plugin() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        namespace = form("namespace")
+        plugin = get_plugin(namespace)
+        if plugin is None:
+            return act.failure(Invalid(runner.NOT_FOUND), "/admin#plugins")
+        values: list = []
+        for i, spec in enumerate(plugin.descriptor.get("parameters", [])):
+            raw = form(f"p{i}")
+            if spec.get("type") == "bool":
+                values.append(1 if raw in ("1", "on") else 0)
+            elif spec.get("type") == "int":
+                try:
+                    values.append(int(raw.strip() or 0))
+                except ValueError:
+                    return act.failure(Invalid(f"{spec.get('desc') or 'A parameter'}: enter a whole number."),
+                                       "/admin#plugins")
+            else:
+                values.append(raw)
+        runner.set_enabled(ctx.db, namespace, form("enabled") in ("1", "on"))
+        runner.set_params(ctx.db, namespace, values)
+        log.info("plugin %s configured from the web page", namespace)
+        return act.done("/admin?done=plugin#plugins")
+
+    @app.get("/statistics", skip=skip)
+    @page
+    def statistics() -> str:
+        nofun_gate()
+        db = ctx.db
+        row = db.query_one("SELECT COUNT(*), COALESCE(SUM(isnew), 0), COALESCE(SUM(pagecount), 0) FROM archives "
+                           "WHERE path != ''")
+        tags = housekeeping.tag_stats(db, ctx.settings, 1, True)
+        counts = [("archives", f"{row[0]:,}"), ("new", f"{row[1]:,}"), ("pages", f"{row[2]:,}"),
+                  ("distinct tags", f"{len(tags):,}"),
+                  ("categories", f"{db.query_one('SELECT COUNT(*) FROM categories')[0]:,}"),
+                  ("tankoubons", f"{db.query_one('SELECT COUNT(*) FROM tankoubons')[0]:,}")]
+        return admin_pages.stats_page(ctx, static, counts, tags, authed=authed())
+
+
+def _compare(ctx, data: dict) -> dict[str, int]:
+    """What a restore of `data` would change here (backup.restore_backup's rules)."""
+    db = ctx.db
+    here = {r[0] for r in db.query("SELECT id FROM archives")}
+    arcs = [a for a in data.get("archives", []) if isinstance(a, dict)]
+    cats = [c for c in data.get("categories", []) or [] if isinstance(c, dict)
+            and str(c.get("catid", "")).startswith("SET_")]
+    tanks = [t for t in data.get("tankoubons", []) or [] if isinstance(t, dict)
+             and str(t.get("tankid", "")).startswith("TANK_")]
+    cats_here = {r[0] for r in db.query("SELECT id FROM categories")}
+    tanks_here = {r[0] for r in db.query("SELECT id FROM tankoubons")}
+    return {"archives": len(arcs), "matching": sum(1 for a in arcs if a.get("arcid") in here),
+            "archives_here": len(here), "categories": len(cats), "categories_here": len(cats_here),
+            "categories_replaced": sum(1 for c in cats if c["catid"] in cats_here), "tanks": len(tanks),
+            "tanks_here": len(tanks_here), "tanks_replaced": sum(1 for t in tanks if t["tankid"] in tanks_here)}

@@ -1,0 +1,299 @@
+"""Routes of the category manager and the tankoubon editor: GET /categories, /tankoubons, /tankoubons/edit and
+their POSTs. Each POST is guarded as /settings is (actions.Actions: login + CSRF token) and calls one method of
+ctx.collections, the service the API uses. A write aimed at something deleted meanwhile says so (404), and a
+reorder sent from a page whose volume list is out of date is refused (409) rather than dropping or reviving a
+volume someone else changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from urllib.parse import quote
+
+import bottle
+
+from lrr_lite.errors import Conflict, DomainError, Invalid, NotFound
+from lrr_lite.http.web import collection_pages, pages
+from lrr_lite.http.web.actions import Actions, form
+from lrr_lite.library import collections, records
+from lrr_lite.library.search.engine import Query, search
+
+log = logging.getLogger(__name__)
+
+GONE_CATEGORY = "This category no longer exists (deleted from another page or client): nothing was changed."
+GONE_TANK = "This tankoubon no longer exists (deleted from another page or client): nothing was changed."
+STALE_ORDER = ("The volumes of this tankoubon changed since you opened the page (another tab, person or client): "
+               "your order was not saved. Reload to see the current list.")
+NOTICES = {"created": "Created.", "saved": "Saved.", "deleted": "Deleted.", "added": "Added.",
+           "removed": "Removed.", "moved": "Moved."}
+FOUND_LIMIT = 30
+
+
+def _notice() -> str:
+    return collection_pages.notice_html(NOTICES.get(bottle.request.query.get("done") or "", ""))
+
+
+def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, authed: Callable[[], bool],
+          require_login: Callable[[], None], local: Callable[[str], str]) -> None:
+    """Add the category and tankoubon routes to the web UI (called by web.mount)."""
+    skip = ["lrr_api"]
+    act = Actions(ctx, static, authed=authed, require_login=require_login, local=local)
+
+    # -- categories -------------------------------------------------------------------------------------------
+
+    @app.get("/categories", skip=skip)
+    @page
+    def categories_view() -> str:
+        require_login()
+        return collection_pages.categories_page(ctx, static, collections.list_categories(ctx.db), act.csrf(),
+                                                notice=_notice(), authed=True)
+
+    @app.post("/categories/create", skip=skip)
+    @page
+    def category_create() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        try:
+            new_id = ctx.collections.create_category(form("name").strip(), form("search").strip(),
+                                                     form("pinned") in ("1", "on"))
+        except DomainError as exc:
+            return act.failure(exc, "/categories")
+        log.info("category %s created from the web page", new_id)
+        return act.done("/categories?done=created", id=new_id)
+
+    def existing_category(cat_id: str) -> dict:
+        try:
+            return collections.get_category(ctx.db, cat_id)
+        except NotFound:
+            raise NotFound(GONE_CATEGORY) from None
+
+    @app.post("/categories/update", skip=skip)
+    @page
+    def category_update() -> bytes | str:
+        """Rename (and, for a dynamic category, change its search); its pin stays as stored."""
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        cat_id, name, query = form("id"), form("name").strip(), form("search").strip()
+        try:
+            if not name:
+                raise Invalid("A category needs a name.")
+            current = existing_category(cat_id)
+            if query and not current["search"]:
+                raise Invalid("A static category can't get a search: make a new dynamic category instead.")
+            if current["search"] and not query:
+                raise Invalid("A dynamic category needs a search.")
+            ctx.collections.update_category(cat_id, name, query, current["pinned"] == "1")
+        except NotFound:
+            return act.failure(NotFound(GONE_CATEGORY), "/categories")
+        except DomainError as exc:
+            return act.failure(exc, "/categories")
+        return act.done("/categories?done=saved")
+
+    @app.post("/categories/pin", skip=skip)
+    @page
+    def category_pin() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        cat_id = form("id")
+        try:
+            existing_category(cat_id)
+            # empty name and search keep the stored ones (collections.update_category)
+            ctx.collections.update_category(cat_id, "", "", form("pinned") in ("1", "on"))
+        except NotFound:
+            return act.failure(NotFound(GONE_CATEGORY), "/categories")
+        except DomainError as exc:
+            return act.failure(exc, "/categories")
+        return act.done("/categories?done=saved")
+
+    @app.post("/categories/delete", skip=skip)
+    @page
+    def category_delete() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        cat_id = form("id")
+        try:
+            existing_category(cat_id)  # the service deletes a missing one "successfully": say it was gone
+            ctx.collections.delete_category(cat_id)
+        except DomainError as exc:
+            return act.failure(exc, "/categories")
+        log.info("category %s deleted from the web page", cat_id)
+        return act.done("/categories?done=deleted")
+
+    @app.post("/categories/member", skip=skip)
+    @page
+    def category_member() -> bytes | str:
+        """Add an archive to a static category or remove it (the archive page's control)."""
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        cat_id, archive_id, op = form("id"), form("archive"), form("op")
+        back = f"/archive?id={quote(archive_id, safe='')}"
+        try:
+            existing_category(cat_id)
+            if op == "add":
+                message = ctx.collections.add_to_category(cat_id, archive_id)
+            elif op == "remove":
+                message = ctx.collections.remove_from_category(cat_id, archive_id)
+            else:
+                raise Invalid("Unknown operation: add or remove.")
+        except DomainError as exc:
+            return act.failure(exc, back)
+        return act.done(back, message=message)
+
+    # -- tankoubons -------------------------------------------------------------------------------------------
+
+    @app.get("/tankoubons", skip=skip)
+    @page
+    def tanks_view() -> str:
+        require_login()
+        tanks = collections.list_tankoubons(ctx.db, -1, 0)["result"]
+        return collection_pages.tanks_page(ctx, static, tanks, act.csrf(), notice=_notice(), authed=True)
+
+    def edit_url(tank_id: str, flag: str = "") -> str:
+        return f"/tankoubons/edit?id={quote(tank_id, safe='')}{flag}"
+
+    @app.get("/tankoubons/edit", skip=skip)
+    @page
+    def tank_edit() -> str:
+        require_login()
+        query = bottle.request.query
+        tank_id = (query.getunicode("id") or "").strip()
+        try:
+            tank = collections.get_tankoubon(ctx.db, tank_id, page=-1, page_size=0, full_data=False)["result"]
+        except NotFound:
+            bottle.response.status = 404
+            return pages.message_page(ctx, static, "Not found", GONE_TANK, authed=True)
+        by_id = {a["arcid"]: a for a in records.json_for_ids(ctx.db, tank["archives"])}
+        members = [by_id.get(a) or {"arcid": a, "title": a} for a in tank["archives"]]
+        try:
+            text = (query.getunicode("q") or "")[:1000]
+        except (UnicodeError, ValueError):
+            text = ""
+        found = []
+        if text.strip():
+            result = search(ctx.db, Query(filter=text, groupby_tanks=False), FOUND_LIMIT)
+            found = records.json_for_ids(ctx.db, result.ids)
+        return collection_pages.tank_edit_page(ctx, static, tank, members, act.csrf(), query=text, found=found,
+                                               notice=_notice(), authed=True)
+
+    @app.post("/tankoubons/create", skip=skip)
+    @page
+    def tank_create() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        try:
+            new_id = ctx.collections.create_tankoubon(form("name").strip())
+        except DomainError as exc:
+            return act.failure(exc, "/tankoubons")
+        log.info("tankoubon %s created from the web page", new_id)
+        return act.done(edit_url(new_id, "&done=created"), id=new_id)
+
+    def members_of(tank_id: str) -> list[str]:
+        try:
+            return collections.get_tankoubon(ctx.db, tank_id, page=-1, page_size=0, full_data=False)["result"][
+                "archives"]
+        except NotFound:
+            raise NotFound(GONE_TANK) from None
+
+    @app.post("/tankoubons/update", skip=skip)
+    @page
+    def tank_update() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        tank_id = form("id")
+        name = form("name").strip()
+        try:
+            if not name:
+                raise Invalid("A tankoubon needs a name.")
+            members_of(tank_id)
+            ctx.collections.update_tankoubon(tank_id, None, {
+                "name": name, "summary": form("summary").replace("\r\n", "\n"), "tags": form("tags")})
+        except DomainError as exc:
+            return act.failure(exc, edit_url(tank_id))
+        return act.done(edit_url(tank_id, "&done=saved"))
+
+    @app.post("/tankoubons/order", skip=skip)
+    @page
+    def tank_order() -> bytes | str:
+        """The whole new order (drag & drop); `expected` is the order the page showed: if the stored one
+        differs, nothing is written."""
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        tank_id = form("id")
+        wanted = [a for a in form("archives").split(",") if a]
+        expected = [a for a in form("expected").split(",") if a]
+        try:
+            current = members_of(tank_id)
+            if current != expected or sorted(wanted) != sorted(current):
+                raise Conflict(STALE_ORDER, archives=current)
+            ctx.collections.update_tankoubon(tank_id, wanted, None)
+        except DomainError as exc:
+            return act.failure(exc, edit_url(tank_id))
+        return act.done(edit_url(tank_id, "&done=moved"), archives=wanted)
+
+    @app.post("/tankoubons/move", skip=skip)
+    @page
+    def tank_move() -> bytes | str:
+        """One volume one place up or down (the no-JS and keyboard way to reorder)."""
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        tank_id, archive_id = form("id"), form("archive")
+        step = -1 if form("dir") == "up" else 1
+        try:
+            order = members_of(tank_id)
+            if archive_id not in order:
+                raise NotFound("This volume is no longer in the tankoubon: nothing was moved.")
+            at = order.index(archive_id)
+            to = at + step
+            if 0 <= to < len(order):
+                order[at], order[to] = order[to], order[at]
+                ctx.collections.update_tankoubon(tank_id, order, None)
+        except DomainError as exc:
+            return act.failure(exc, edit_url(tank_id))
+        return act.done(edit_url(tank_id, "&done=moved"), archives=order)
+
+    @app.post("/tankoubons/member", skip=skip)
+    @page
+    def tank_member() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        tank_id, archive_id, op = form("id"), form("archive"), form("op")
+        try:
+            members_of(tank_id)
+            if op == "add":
+                message = ctx.collections.add_to_tankoubon(tank_id, archive_id)
+            elif op == "remove":
+                message = ctx.collections.remove_from_tankoubon(tank_id, archive_id)
+            else:
+                raise Invalid("Unknown operation: add or remove.")
+        except DomainError as exc:
+            return act.failure(exc, edit_url(tank_id))
+        query = form("q")
+        back = edit_url(tank_id, ("&q=" + quote(query, safe="") if query else "") +
+                        ("&done=added" if op == "add" else "&done=removed"))
+        return act.done(back, message=message)
+
+    @app.post("/tankoubons/delete", skip=skip)
+    @page
+    def tank_delete() -> bytes | str:
+        refusal = act.guard()
+        if refusal is not None:
+            return refusal
+        tank_id = form("id")
+        try:
+            members_of(tank_id)
+            ctx.collections.delete_tankoubon(tank_id)
+        except DomainError as exc:
+            return act.failure(exc, "/tankoubons")
+        log.info("tankoubon %s deleted from the web page", tank_id)
+        return act.done("/tankoubons?done=deleted")
