@@ -55,7 +55,7 @@
       f.appendChild(msg);
       msg.textContent = 'Working\u2026';
       msg.className = 'msg';
-      fetch(f.action, { method: 'POST', body: new URLSearchParams(new FormData(f)), credentials: 'same-origin',
+      fetch(f.getAttribute('action'), { method: 'POST', body: new URLSearchParams(new FormData(f)), credentials: 'same-origin',
                         headers: { Accept: 'application/json' } })
         .then(function (r) { return r.json().catch(function () { return { error: 'The server answered ' + r.status + '.' }; }); },
               function () { return { error: 'The server could not be reached.' }; })
