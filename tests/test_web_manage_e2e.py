@@ -8,6 +8,7 @@ confirm). Every result is checked through the API. Screenshots at 1280x1000 and 
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
@@ -150,25 +151,27 @@ def test_tankoubon_reorder_by_drag_and_by_keyboard(site, browser, tmp_path):
     assert site.get(f"/api/tankoubons/{tid}").json()["summary"] == "Four fruits."
 
 
-def job_row(browser: Browser, label: str) -> dict | None:
+def job_row(browser: Browser, job: str) -> dict | None:
+    """The job list's row of job `job` (its id) as the page shows it, or None."""
     return browser.script("""
-        var label = arguments[0];
-        var rows = Array.from(document.querySelectorAll('#jobrows tr')).filter(function (r) {
-          return r.children[1].textContent === label; });
-        if (!rows.length) return null;
-        var bar = rows[0].querySelector('progress');
-        return {state: rows[0].querySelector('.state').textContent, value: bar.hasAttribute('value') ? bar.value : null,
-                max: bar.max, text: rows[0].querySelector('.jt').textContent};""", label)
+        var row = document.querySelector('#jobrows tr[data-id="' + arguments[0] + '"]');
+        if (!row) return null;
+        var bar = row.querySelector('progress');
+        return {label: row.children[1].textContent, state: row.querySelector('.state').textContent,
+                value: bar.hasAttribute('value') ? bar.value : null, max: bar.max,
+                text: row.querySelector('.jt').textContent};""", job)
 
 
 def test_rescan_job_and_a_restored_backup(site, browser, tmp_path):
     log_in(browser, site, "/admin")
     make_archive(site.content / "Elder.cbz", {"001.jpg": make_image(300, 420, text="Elder")}, "cbz")
     browser.find("#a_rescan").click()
-    browser.wait(lambda: "Queued as job" in browser.find("#tools").text, message="queued")
+    queued = browser.wait(lambda: re.search(r"Queued as job (\d+)", browser.find("#tools").text), message="queued")
     assert browser.url.endswith("/admin")  # stayed on the page: the list refreshes itself
-    seen = browser.wait(lambda: (lambda r: r if r and r["state"] == "finished" else None)(job_row(browser, "Rescan")),
+    job = queued.group(1)
+    seen = browser.wait(lambda: (lambda r: r if r and r["state"] == "finished" else None)(job_row(browser, job)),
                         timeout=30, message="rescan finished")
+    assert seen["label"] == "Rescan"
     assert seen["value"] == seen["max"] and "1 added" in seen["text"]
     assert len(site.get("/api/archives").json()) == 5
     shots(browser, tmp_path, "admin")
@@ -191,7 +194,10 @@ def test_rescan_job_and_a_restored_backup(site, browser, tmp_path):
     shots(browser, tmp_path, "restore-confirm", "#restore-confirm")
     browser.find("#r_confirm").click()
     browser.wait(lambda: "done=restore" in browser.url, message="restore queued")
-    browser.wait(lambda: (job_row(browser, "Restore") or {}).get("state") == "finished", timeout=30,
+    # the page came back with the queued job listed (server-rendered, newest first)
+    restore = browser.script("return Array.from(document.querySelectorAll('#jobrows tr')).filter(function (r) {"
+                             "return r.children[1].textContent === 'Restore'; })[0].getAttribute('data-id')")
+    browser.wait(lambda: (job_row(browser, restore) or {}).get("state") == "finished", timeout=30,
                  message="restore finished")
     assert site.get(f"/api/archives/{site.ids['Apple']}/metadata").json()["title"] == "Apple (restored)"
     assert site.get("/api/categories/SET_1234567890").json()["name"] == "From backup"

@@ -5,7 +5,9 @@ and works without JavaScript; admin.js polls the job list and moves the progress
 
 from __future__ import annotations
 
+import html
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -172,13 +174,18 @@ def admin_page(ctx, static: dict[str, str], jobs: list[dict[str, Any]], plugins:
     return layout(ctx, static, "Maintenance", body, authed=authed, styles=STYLES, scripts=("admin.js",))
 
 
+def _plain(text: Any) -> str:
+    """A descriptor's text as plain text: it holds HTML (`<br>`, entities) written for LANraragi's pages."""
+    return html.unescape(re.sub(r"<[^>]*>", " ", str(text or ""))).strip()
+
+
 def _plugin_form(p: dict[str, Any], csrf: str) -> str:
     ns = p["namespace"]
     fields = []
     for i, spec in enumerate(p["parameters"]):
         fid = f"pp_{ns}_{i}"
         value = p["values"].get(str(i))
-        desc = esc(spec.get("desc") or spec.get("name") or f"Parameter {i + 1}")
+        desc = esc(_plain(spec.get("desc") or spec.get("name") or f"Parameter {i + 1}"))
         if spec.get("type") == "bool":
             fields.append(f'<label class="chk"><input type="checkbox" name="p{i}" id="{esc(fid)}" value="1"'
                           f'{" checked" if value else ""}> {desc}</label>')
@@ -188,7 +195,7 @@ def _plugin_form(p: dict[str, Any], csrf: str) -> str:
                           f'id="{esc(fid)}" value="{esc(value if value is not None else "")}">')
     return (f'<details class="plugin" id="pl_{esc(ns)}"><summary><b>{esc(p["name"])}</b> '
             f'<span class="badge{" on" if p["enabled"] else ""}">{"auto-run" if p["enabled"] else "off"}</span> '
-            f'<span class="dim">{esc(p.get("description") or "")}</span></summary>'
+            f'<span class="dim">{esc(_plain(p.get("description")))}</span></summary>'
             f'<form method="post" action="/admin/plugin" class="pform">{_csrf(csrf)}'
             f'<input type="hidden" name="namespace" value="{esc(ns)}">'
             f'<label class="chk"><input type="checkbox" name="enabled" value="1" id="pe_{esc(ns)}"'

@@ -65,7 +65,7 @@ def _category_row(cat: dict[str, Any], csrf: str) -> str:
     pinned = cat["pinned"] == "1"
     open_href = "/?cat=" + quote(cid, safe="")
     if cat["search"]:
-        kind = (f'dynamic: <a class="search" href="{esc("/?q=" + quote_plus(cat["search"], safe=":$"))}">'
+        kind = (f'dynamic: <a class="dq" href="{esc("/?q=" + quote_plus(cat["search"], safe=":$"))}">'
                 f'{esc(cat["search"])}</a>')
         search_field = (f'<label for="s_{esc(cid)}">Search</label><input type="text" name="search" '
                         f'id="s_{esc(cid)}" value="{esc(cat["search"])}" maxlength="1000" required>')
