@@ -137,7 +137,8 @@ def test_tankoubon_reorder_by_drag_and_by_keyboard(site, browser, tmp_path):
     browser.wait(lambda: browser.find_all("#picks li"), message="found")
     assert "in it" in browser.find("#picks").text
     browser.get(f"{site.url}/tankoubons/edit?id={tid}")
-    browser.script("document.querySelector('#members li[data-id=\"%s\"] button.rm').click()" % ids["Damson"])
+    browser.script("document.querySelector('#members li[data-id=\"' + arguments[0] + '\"] button.rm').click()",
+                   ids["Damson"])
     browser.wait(lambda: "done=removed" in browser.url, message="removed")
     browser.find("#t_q").send_keys("damson" + KEY_ENTER)
     browser.wait(lambda: browser.find_all("#picks button.add"), message="pick")
