@@ -149,6 +149,20 @@ def test_tankoubon_create_edit_fill_reorder_delete(site):
                                                  "summary": "All of them", "tags": "genre:fruit"}, headers=JSON).ok
     got = tank(site, tid)
     assert (got["name"], got["summary"], got["tags"]) == ("Fruit Saga", "All of them", "genre:fruit")
+    # a save from a page loaded before someone else's change is refused; the user's text is not lost
+    version = re.search(r'id="t_version" value="([0-9a-f]+)"', site.get(f"/tankoubons/edit?id={tid}").text).group(1)
+    assert site.put(f"/api/tankoubons/{tid}", auth=True, json={"metadata": {"name": "Their Saga"}}).ok
+    mine = {"csrf": csrf, "id": tid, "name": "My Saga", "summary": "Mine", "tags": "", "version": version}
+    resp = site.post("/tankoubons/update", data=mine, headers=JSON)
+    assert resp.status_code == 409 and "changed since you opened" in resp.json()["error"]
+    assert resp.json()["name"] == "Their Saga"
+    page = site.post("/tankoubons/update", data=mine)
+    assert page.status_code == 409 and 'id="t_conflict"' in page.text and "Their Saga" in page.text
+    assert 'id="t_name" value="My Saga"' in page.text and tank(site, tid)["name"] == "Their Saga"
+    again = re.search(r'id="t_version" value="([0-9a-f]+)"', page.text).group(1)
+    assert site.post("/tankoubons/update", data={**mine, "version": again}, headers=JSON).ok  # deliberate overwrite
+    assert tank(site, tid)["name"] == "My Saga"
+
     # search and pick: the edit page lists what a search finds, with an Add button each
     html = site.get(f"/tankoubons/edit?id={tid}&q=fruit:red").text
     assert 'id="picks"' in html and "Apple" in html and "Cherry" in html and "Banana" not in html

@@ -126,6 +126,7 @@ def tank_edit_page(ctx, static: dict[str, str], tank: dict[str, Any], members: l
             f'{esc(tank["summary"] or "")}</textarea>'
             f'<label for="t_tags">Tags</label><textarea name="tags" id="t_tags" rows="2" '
             f'placeholder="namespace:tag, …">{esc(tank["tags"] or "")}</textarea>'
+            f'<input type="hidden" name="version" id="t_version" value="{esc(tank.get("version") or "")}">'
             '<span></span><div><button type="submit" class="main" id="t_save">Save</button></div></form></section>')
     order = ",".join(m["arcid"] for m in members)
     items = []
@@ -182,6 +183,14 @@ def tank_edit_page(ctx, static: dict[str, str], tank: dict[str, Any], members: l
             '<p id="m_status" role="status"></p></section>'
             f'{add}</main>')
     return layout(ctx, static, str(tank["name"]), body, authed=authed, styles=STYLES, scripts=("collections.js",))
+
+
+def stale_tank_notice(message: str, stored: dict[str, Any]) -> str:
+    """A refused save of a tank's details: why, and what is stored now."""
+    return (f'<div class="diff conflict" role="alert" id="t_conflict"><p class="error">{esc(message)}</p>'
+            f'<dl class="facts"><dt>Name</dt><dd>{esc(stored.get("name") or "")}</dd>'
+            f'<dt>Summary</dt><dd class="pre">{esc(stored.get("summary") or "") or "none"}</dd>'
+            f'<dt>Tags</dt><dd>{esc(stored.get("tags") or "") or "none"}</dd></dl></div>')
 
 
 # -- the archive page's category control ---------------------------------------------------------------------

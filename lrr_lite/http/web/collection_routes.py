@@ -7,6 +7,7 @@ volume someone else changed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from urllib.parse import quote
@@ -15,7 +16,7 @@ import bottle
 
 from lrr_lite.errors import Conflict, DomainError, Invalid, NotFound
 from lrr_lite.http.web import collection_pages, pages
-from lrr_lite.http.web.actions import Actions, form
+from lrr_lite.http.web.actions import Actions, form, wants_json
 from lrr_lite.library import collections, records
 from lrr_lite.library.search.engine import Query, search
 
@@ -28,6 +29,15 @@ STALE_ORDER = ("The volumes of this tankoubon changed since you opened the page 
 NOTICES = {"created": "Created.", "saved": "Saved.", "deleted": "Deleted.", "added": "Added.",
            "removed": "Removed.", "moved": "Moved."}
 FOUND_LIMIT = 30
+STALE_DETAILS = ("Not saved: this tankoubon's details were changed since you opened the page (another tab, person "
+                 "or client). Your text is still in the form; the stored values are shown beside it. Save again to "
+                 "replace them with yours.")
+
+
+def tank_version(tank: dict) -> str:
+    """A fingerprint of a tank's name, summary and tags: the edit form carries the one it loaded."""
+    text = "\0".join(str(tank.get(k) or "") for k in ("name", "summary", "tags"))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _notice() -> str:
@@ -161,13 +171,21 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
     @page
     def tank_edit() -> str:
         require_login()
+        return show_tank((bottle.request.query.getunicode("id") or "").strip())
+
+    def show_tank(tank_id: str, mine: dict | None = None) -> str:
+        """The editor; `mine` (a refused save) puts the user's values in the form beside the stored ones."""
         query = bottle.request.query
-        tank_id = (query.getunicode("id") or "").strip()
         try:
             tank = collections.get_tankoubon(ctx.db, tank_id, page=-1, page_size=0, full_data=False)["result"]
         except NotFound:
             bottle.response.status = 404
             return pages.message_page(ctx, static, "Not found", GONE_TANK, authed=True)
+        tank["version"] = tank_version(tank)
+        notice = _notice()
+        if mine is not None:
+            notice = collection_pages.stale_tank_notice(STALE_DETAILS, tank)
+            tank = {**tank, **mine}
         by_id = {a["arcid"]: a for a in records.json_for_ids(ctx.db, tank["archives"])}
         members = [by_id.get(a) or {"arcid": a, "title": a} for a in tank["archives"]]
         try:
@@ -179,7 +197,7 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
             result = search(ctx.db, Query(filter=text, groupby_tanks=False), FOUND_LIMIT)
             found = records.json_for_ids(ctx.db, result.ids)
         return collection_pages.tank_edit_page(ctx, static, tank, members, act.csrf(), query=text, found=found,
-                                               notice=_notice(), authed=True)
+                                               notice=notice, authed=True)
 
     @app.post("/tankoubons/create", skip=skip)
     @page
@@ -209,12 +227,24 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
             return refusal
         tank_id = form("id")
         name = form("name").strip()
+        mine = {"name": name, "summary": form("summary").replace("\r\n", "\n"), "tags": form("tags")}
         try:
             if not name:
                 raise Invalid("A tankoubon needs a name.")
             members_of(tank_id)
-            ctx.collections.update_tankoubon(tank_id, None, {
-                "name": name, "summary": form("summary").replace("\r\n", "\n"), "tags": form("tags")})
+            # the check and the write in one hold of the tank's lock (re-entrant: the service takes it again), so
+            # no API or web write lands between them
+            with ctx.locks.hold("tankoubon-write", tank_id):
+                stored = collections.get_tankoubon(ctx.db, tank_id, page=0, page_size=0, full_data=False)["result"]
+                if form("version") and form("version") != tank_version(stored):
+                    raise Conflict(STALE_DETAILS, name=stored["name"], summary=stored["summary"],
+                                   tags=stored["tags"], version=tank_version(stored))
+                ctx.collections.update_tankoubon(tank_id, None, mine)
+        except Conflict as exc:
+            if wants_json():
+                return act.failure(exc, edit_url(tank_id))
+            bottle.response.status = 409
+            return show_tank(tank_id, {**mine, "version": exc.data["version"]})
         except DomainError as exc:
             return act.failure(exc, edit_url(tank_id))
         return act.done(edit_url(tank_id, "&done=saved"))
@@ -231,10 +261,11 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
         wanted = [a for a in form("archives").split(",") if a]
         expected = [a for a in form("expected").split(",") if a]
         try:
-            current = members_of(tank_id)
-            if current != expected or sorted(wanted) != sorted(current):
-                raise Conflict(STALE_ORDER, archives=current)
-            ctx.collections.update_tankoubon(tank_id, wanted, None)
+            with ctx.locks.hold("tankoubon-write", tank_id):  # re-entrant: the check and the write as one
+                current = members_of(tank_id)
+                if current != expected or sorted(wanted) != sorted(current):
+                    raise Conflict(STALE_ORDER, archives=current)
+                ctx.collections.update_tankoubon(tank_id, wanted, None)
         except DomainError as exc:
             return act.failure(exc, edit_url(tank_id))
         return act.done(edit_url(tank_id, "&done=moved"), archives=wanted)
