@@ -43,6 +43,11 @@ def token(site, path: str = "/categories") -> str:
     return csrf_of(site.get(path).text)
 
 
+def was_of(html: str, cat_id: str) -> str:
+    """The fingerprint the category's rename form was loaded with."""
+    return re.search(f'name="id" value="{cat_id}"><input type="hidden" name="was" value="([0-9a-f]+)"', html).group(1)
+
+
 def categories(site) -> dict[str, dict]:
     return {c["name"]: c for c in site.get("/api/categories").json()}
 
@@ -100,6 +105,15 @@ def test_categories_create_pin_rename_delete_without_js(site):
     resp = site.post("/categories/update", data={"csrf": csrf, "id": shelf["id"], "name": "S", "search": "x"},
                      headers=JSON)
     assert resp.status_code == 400 and "static category" in resp.json()["error"]
+
+    # someone else renames it meanwhile: the stale form's rename is refused with the stored name
+    was = was_of(site.get("/categories").text, reds["id"])
+    assert site.put(f"/api/categories/{reds['id']}", auth=True, params={"name": "Theirs", "pinned": "1"}).ok
+    resp = site.post("/categories/update", data={"csrf": csrf, "id": reds["id"], "name": "Mine",
+                                                 "search": "fruit:red$", "was": was}, headers=JSON)
+    assert resp.status_code == 409 and 'it is now "Theirs"' in resp.json()["error"]
+    assert categories(site)["Theirs"]["id"] == reds["id"]
+    assert was_of(site.get("/categories").text, reds["id"]) != was  # a reloaded page carries the new fingerprint
 
     # someone else deletes it; renaming, pinning or deleting it from the stale page says so
     assert site.delete(f"/api/categories/{reds['id']}", auth=True).ok

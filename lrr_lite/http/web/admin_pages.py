@@ -143,7 +143,8 @@ def admin_page(ctx, static: dict[str, str], jobs: list[dict[str, Any]], plugins:
     rows = "".join(job_row(j) for j in jobs)
     job_html = ('<table class="jobs" id="jobs"><thead><tr><th>#</th><th>Job</th><th>State</th><th>Progress</th>'
                 f'<th>Queued</th></tr></thead><tbody id="jobrows">{rows}</tbody></table>'
-                + ('' if rows else '<p class="empty" id="nojobs">No jobs yet.</p>'))
+                + ('' if rows else '<p class="empty" id="nojobs">No jobs yet.</p>')
+                + '<noscript><p class="dim">Reload the page to see the jobs move on.</p></noscript>')
     tools = "".join((
         _button(csrf, "rescan", "Rescan the content folder", "a_rescan", "adds new files, updates changed ones"),
         _button(csrf, "thumbs_missing", "Make missing thumbnails", "a_thumbs"),

@@ -6,12 +6,18 @@ errors. Every interpolated value goes through `esc`.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from lrr_lite.http.web.pages import esc, layout
 
 STYLES = ("archive.css", "manage.css")
+
+
+def category_version(cat: dict[str, Any]) -> str:
+    """A fingerprint of a category's name and search: the rename form carries the one it was loaded with."""
+    return hashlib.sha1(f'{cat["name"]}\0{cat["search"]}'.encode()).hexdigest()[:16]
 
 
 def _csrf(csrf: str) -> str:
@@ -77,7 +83,7 @@ def _category_row(cat: dict[str, Any], csrf: str) -> str:
            f'{_hidden("pinned", "0" if pinned else "1")}<button type="submit" class="pin">'
            f'{"Unpin" if pinned else "Pin"}</button></form>')
     rename = (f'<details class="edit"><summary class="btn">Rename</summary><form method="post" '
-              f'action="/categories/update" class="grid2">{fields}'
+              f'action="/categories/update" class="grid2">{fields}{_hidden("was", category_version(cat))}'
               f'<label for="n_{esc(cid)}">Name</label><input type="text" name="name" id="n_{esc(cid)}" '
               f'value="{esc(cat["name"])}" maxlength="200" required>{search_field}'
               f'<span></span><div><button type="submit" class="main">Save</button></div></form></details>')

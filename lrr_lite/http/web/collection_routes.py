@@ -91,6 +91,13 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
             if not name:
                 raise Invalid("A category needs a name.")
             current = existing_category(cat_id)
+            was = form("was")
+            if was and was != collection_pages.category_version(current):
+                # someone renamed it (or changed its search) since this page was loaded: don't overwrite blindly
+                raise Conflict(f'Not saved: this category was changed since you opened the page; it is now '
+                               f'"{current["name"]}"{" with the search " + current["search"] if current["search"] else ""}. '
+                               'Reload and rename it again if you still want to.', name=current["name"],
+                               search=current["search"])
             if query and not current["search"]:
                 raise Invalid("A static category can't get a search: make a new dynamic category instead.")
             if current["search"] and not query:
