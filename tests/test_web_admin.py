@@ -173,7 +173,7 @@ def test_log_tail_statistics_and_weight(site, monkeypatch):
     html = site.get("/statistics").text
     text = re.sub(r"<[^>]+>", " ", html)
     assert re.search(r"2\s+archives", text) and 'id="cloud"' in html
-    assert 'href="/?q=colour:red$"' in html and re.search(r"colour</span> <small>1 tags", html)
+    assert 'href="/?q=colour:red$"' in html and re.search(r"colour</span> <small>1 tag<", html)
     for path in ("/admin", "/statistics"):
         total, parts = page_weight(site, path)
         print(f"{path} weight: {total} bytes {parts}")

@@ -216,21 +216,22 @@ def log_html(lines: list[str] | None, where: str, journal: bool) -> str:
 
 # -- statistics -------------------------------------------------------------------------------------------------
 
-def stats_page(ctx, static: dict[str, str], counts: list[tuple[str, str]], tags: list[dict[str, Any]], *,
-               authed: bool) -> str:
+def stats_page(ctx, static: dict[str, str], counts: list[tuple[str, str]], tags: list[dict[str, Any]],
+               namespaces: list[tuple[str, int]], *, authed: bool) -> str:
+    """`tags`: at least the cloud's and each shown namespace's top tags; `namespaces`: (namespace, how many
+    distinct tags it has) of the namespaces shown, in order."""
     facts = "".join(f'<div><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in counts)
     by_ns: dict[str, list[dict[str, Any]]] = {}
     for t in tags:
         by_ns.setdefault(t["namespace"], []).append(t)
-    ns_order = sorted(by_ns, key=lambda ns: -sum(t["weight"] for t in by_ns[ns]))[:12]
     blocks = []
-    for ns in ns_order:
-        top = sorted(by_ns[ns], key=lambda t: (-t["weight"], t["text"]))[:12]
+    for ns, count in namespaces:
+        top = sorted(by_ns.get(ns, []), key=lambda t: (-t["weight"], t["text"]))[:12]
         items = "".join(f'<li><a href="{esc(_search(t))}">{esc(t["text"])}</a><span>{t["weight"]}</span></li>'
                         for t in top)
         label = ns or "(no namespace)"
         blocks.append(f'<section class="nsbox"><h3><span class="tag n{ns_colour(ns) if ns else "x"}">'
-                      f'{esc(label)}</span> <small>{len(by_ns[ns])} tags</small></h3><ol>{items}</ol></section>')
+                      f'{esc(label)}</span> <small>{count:,} tag{"" if count == 1 else "s"}</small></h3><ol>{items}</ol></section>')
     cloud_tags = sorted(tags, key=lambda t: -t["weight"])[:80]
     cloud = ""
     if cloud_tags:

@@ -236,12 +236,48 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
         db = ctx.db
         row = db.query_one("SELECT COUNT(*), COALESCE(SUM(isnew), 0), COALESCE(SUM(pagecount), 0) FROM archives "
                            "WHERE path != ''")
-        tags = housekeeping.tag_stats(db, ctx.settings, 1, True)
+        tags, distinct, namespaces = _top_tags(ctx)
         counts = [("archives", f"{row[0]:,}"), ("new", f"{row[1]:,}"), ("pages", f"{row[2]:,}"),
-                  ("distinct tags", f"{len(tags):,}"),
+                  ("distinct tags", f"{distinct:,}"),
                   ("categories", f"{db.query_one('SELECT COUNT(*) FROM categories')[0]:,}"),
                   ("tankoubons", f"{db.query_one('SELECT COUNT(*) FROM tankoubons')[0]:,}")]
-        return admin_pages.stats_page(ctx, static, counts, tags, authed=authed())
+        return admin_pages.stats_page(ctx, static, counts, tags, namespaces, authed=authed())
+
+
+TOP_NAMESPACES, TOP_PER_NAMESPACE, CLOUD = 12, 12, 80
+
+
+def _top_tags(ctx) -> tuple[list[dict], int, list[tuple[str, int]]]:
+    """(the tags the statistics page shows, how many distinct tags there are, [(namespace, its tag count)] of the
+    namespaces shown), from the data of /api/database/stats (excluded namespaces left out). When only archives
+    carry tags (the usual case) SQLite picks the few shown: a 100k library has ~100k distinct tags, too many to
+    make a dict each per page view."""
+    db = ctx.db
+    if db.query_one("SELECT 1 FROM tankoubons WHERE tags != '' LIMIT 1") is not None:
+        tags = housekeeping.tag_stats(db, ctx.settings, 1, True)
+        totals: dict[str, list[int]] = {}
+        for t in tags:
+            entry = totals.setdefault(t["namespace"], [0, 0])
+            entry[0] += t["weight"]
+            entry[1] += 1
+        shown = sorted(totals, key=lambda ns: -totals[ns][0])[:TOP_NAMESPACES]
+        return tags, len(tags), [(ns, totals[ns][1]) for ns in shown]
+    hidden = sorted({ns.lower() for ns in ctx.settings.excluded_namespaces})
+    where = "n > 0 AND tag != ''" + (f" AND ns NOT IN ({','.join('?' * len(hidden))})" if hidden else "")
+    distinct = db.query_one(f"SELECT COUNT(*) FROM tag_names WHERE {where}", hidden)[0]
+    namespaces = [(r[0], r[1]) for r in db.query(
+        f"SELECT ns, COUNT(*) FROM tag_names WHERE {where} GROUP BY ns ORDER BY SUM(n) DESC LIMIT ?",
+        [*hidden, TOP_NAMESPACES])]
+    rows = list(db.query(f"SELECT ns, text, n FROM tag_names WHERE {where} ORDER BY n DESC, tag LIMIT ?",
+                         [*hidden, CLOUD]))
+    if namespaces:
+        marks = ",".join("?" * len(namespaces))
+        rows += db.query(
+            "SELECT ns, text, n FROM (SELECT ns, text, n, ROW_NUMBER() OVER (PARTITION BY ns ORDER BY n DESC, tag) "
+            f"AS r FROM tag_names WHERE {where} AND ns IN ({marks})) WHERE r <= ?",
+            [*hidden, *(ns for ns, _ in namespaces), TOP_PER_NAMESPACE])
+    picked = {(r["ns"], r["text"]): {"namespace": r["ns"], "text": r["text"], "weight": r["n"]} for r in rows}
+    return list(picked.values()), distinct, namespaces
 
 
 def _compare(ctx, data: dict) -> dict[str, int]:
