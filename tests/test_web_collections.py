@@ -210,6 +210,9 @@ def test_tankoubon_create_edit_fill_reorder_delete(site):
     assert site.post("/tankoubons/member", data={"csrf": csrf, "id": tid, "archive": ids["Apple"], "op": "remove"},
                      headers=JSON).ok
     assert ids["Apple"] not in tank(site, tid)["archives"]
+    resp = site.post("/tankoubons/move", data={"csrf": csrf, "id": tid, "archive": ids["Apple"], "dir": "up"},
+                     headers=JSON)  # a stale page moves a volume someone removed
+    assert resp.status_code == 404 and "no longer in the tankoubon" in resp.json()["error"]
     total, parts = page_weight(site, f"/tankoubons/edit?id={tid}&q=fruit")
     print(f"tankoubon editor weight: {total} bytes {parts}")
     assert total <= PAGE_LIMIT

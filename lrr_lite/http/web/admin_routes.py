@@ -22,7 +22,7 @@ import bottle
 
 from lrr_lite.errors import DomainError, Invalid, NotFound
 from lrr_lite.http.web import admin_pages
-from lrr_lite.http.web.actions import Actions, form, reply_json
+from lrr_lite.http.web.actions import Actions, form, reply_json, wants_json
 from lrr_lite.library import backup, housekeeping
 from lrr_lite.library.plugins import get_plugin, plugin_infos, runner
 
@@ -91,6 +91,7 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
     def admin_jobs() -> bytes:
         """The job list admin.js polls (a web route: same login as the page, no API key)."""
         bottle.response.set_header("Cache-Control", "no-store")
+        bottle.response.set_header("X-Content-Type-Options", "nosniff")
         if not authed():
             return reply_json({"error": "Log in to see the jobs."}, 401)
         return reply_json({"jobs": [admin_pages.job_json(j) for j in ctx.jobs.recent()]})
@@ -180,12 +181,9 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
         token = secrets.token_hex(16)
         (ctx.config.temp / f"{RESTORE_PREFIX}{token}.json").write_bytes(raw)
         restore = admin_pages.Restore(token=token, name=upload.raw_filename or "the backup", **summary)
-        if act_json():
+        if wants_json():
             return reply_json({"ok": 1, "token": token, **summary})
         return show(restore=restore)
-
-    def act_json() -> bool:
-        return "application/json" in (bottle.request.get_header("Accept") or "")
 
     @app.post("/admin/restore", skip=skip)
     @page

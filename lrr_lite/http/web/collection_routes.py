@@ -287,14 +287,15 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
         tank_id, archive_id = form("id"), form("archive")
         step = -1 if form("dir") == "up" else 1
         try:
-            order = members_of(tank_id)
-            if archive_id not in order:
-                raise NotFound("This volume is no longer in the tankoubon: nothing was moved.")
-            at = order.index(archive_id)
-            to = at + step
-            if 0 <= to < len(order):
-                order[at], order[to] = order[to], order[at]
-                ctx.collections.update_tankoubon(tank_id, order, None)
+            with ctx.locks.hold("tankoubon-write", tank_id):  # re-entrant: the read and the write as one
+                order = members_of(tank_id)
+                if archive_id not in order:
+                    raise NotFound("This volume is no longer in the tankoubon: nothing was moved.")
+                at = order.index(archive_id)
+                to = at + step
+                if 0 <= to < len(order):
+                    order[at], order[to] = order[to], order[at]
+                    ctx.collections.update_tankoubon(tank_id, order, None)
         except DomainError as exc:
             return act.failure(exc, edit_url(tank_id))
         return act.done(edit_url(tank_id, "&done=moved"), archives=order)
