@@ -10,7 +10,7 @@ import time
 
 import pytest
 from archive_factory import make_archive, make_image
-from test_web import app_with_web, login
+from test_web import app_with_web, login, page_weight
 from test_web_archive import csrf_of
 
 JSON = {"Accept": "application/json"}
@@ -155,3 +155,15 @@ def test_delete_needs_the_confirmed_count(site):
                                                    "confirmed": "5"})
     assert resp.status_code == 400 and "Confirm the deletion of 1 archive" in resp.json()["error"]
     assert (site.content / "Cherry.cbz").exists()
+
+
+def test_pages_stay_under_the_weight_budget(site):
+    """Every new page, and the library page as an editor sees it (selection script and styles), with its CSS
+    and JS, uncompressed: at most 150 KB (the issue's budget)."""
+    login(site)
+    job = run(site, op="add_tags", tags="x", ids=site.ids["Apple"])["job"]
+    for path in ("/", "/batch?sel=1", "/batch?all=1&q=fruit", f"/batch?job={job}", "/upload"):
+        total, parts = page_weight(site, path)
+        print(f"{path} weight: {total} bytes {parts}")
+        assert total <= 150 * 1024, (path, parts)
+    assert "/static/select.js" in page_weight(site, "/")[1]

@@ -148,7 +148,7 @@ def test_drop_six_files_on_the_upload_page(site, browser, tmp_path):
         " return ['done', 'error'].indexOf(li.getAttribute('data-state')) >= 0 })"), timeout=30, message="all ended")
     rows = browser.script("return Array.from(document.querySelectorAll('#u_list li')).map(function (li) {"
                           " return [li.querySelector('b').textContent, li.getAttribute('data-state'),"
-                          " li.querySelector('progress').value, li.querySelector('.msg').textContent] })")
+                          " li.querySelector('progress').value, li.querySelector('.note').textContent] })")
     done = {r[0]: r for r in rows if r[1] == "done"}
     assert sorted(done) == [f"Dropped {n}.cbz" for n in range(5)]
     assert all(r[2] == 100 and "Added as" in r[3] for r in done.values())

@@ -97,7 +97,7 @@ def test_the_plain_form_takes_several_files_and_lists_each_outcome(site):
     resp = site.post("/upload", files=files, data={"csrf": csrf, "tags": "via:form"})
     assert resp.status_code == 200
     assert 'class="ok"><b>Good.cbz</b>' in resp.text and 'class="ok"><b>Other.cbz</b>' in resp.text
-    assert 'class="bad"><b>bad.txt</b> <span>Unsupported file extension' in resp.text
+    assert 'class="bad"><b>bad.txt</b> <span class="note">Unsupported file extension' in resp.text
     titles = {a["title"]: a["tags"] for a in site.get("/api/archives").json()}
     assert set(titles) == {"Good", "Other"} and all("via:form" in t for t in titles.values())
 

@@ -257,8 +257,8 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
     body = (f'<main>{f"<p class=motd>{esc(motd)}</p>" if motd else ""}{form}'
             f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{_pager(state, pages)}'
             f'{grid}{_pager(state, pages)}</main>')
-    # data-select: library.js offers the selection mode (batch edits) to a browser that may edit
-    return layout(ctx, static, "", body, authed=authed, scripts=("library.js",),
+    # a browser that may edit gets the selection mode for batch edits (select.js); a guest's page stays lean
+    return layout(ctx, static, "", body, authed=authed, scripts=("library.js", "select.js") if authed else ("library.js",),
                   body_attrs=' data-select="1"' if authed else "", styles=("batch.css",) if authed else ())
 
 

@@ -62,7 +62,7 @@ def upload_page(ctx: Any, static: dict[str, str], csrf: str, results: list[dict[
     shown = ""
     if results is not None:  # the answer to the plain form: one line per file
         shown = "".join(f'<li class="{"ok" if r["ok"] else "bad"}"><b>{esc(r["name"])}</b> '
-                        f'<span>{esc(r["message"])}</span></li>' for r in results)
+                        f'<span class="note">{esc(r["message"])}</span></li>' for r in results)
     body = (
         '<main class="narrow upload"><h1>Upload</h1>'
         f'<form method="post" action="/upload" enctype="multipart/form-data" id="upform">'

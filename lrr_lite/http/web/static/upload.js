@@ -28,7 +28,7 @@
     var bar = document.createElement('progress');
     bar.max = 100; bar.value = 0;
     var msg = document.createElement('span');
-    msg.className = 'msg';
+    msg.className = 'note';
     msg.textContent = detail;
     li.appendChild(b); li.appendChild(bar); li.appendChild(msg);
     list.appendChild(li);
@@ -39,7 +39,7 @@
     li.className = ok ? 'ok' : 'bad';
     var bar = li.querySelector('progress');
     if (ok) bar.value = 100;
-    var msg = li.querySelector('.msg');
+    var msg = li.querySelector('.note');
     msg.textContent = text;
     if (ok && id) {
       var a = document.createElement('a');
@@ -66,7 +66,7 @@
     xhr.upload.onprogress = function (e) {
       if (e.lengthComputable) li.querySelector('progress').value = Math.floor(e.loaded * 100 / e.total);
     };
-    xhr.upload.onload = function () { li.querySelector('.msg').textContent = 'Checking…'; };
+    xhr.upload.onload = function () { li.querySelector('.note').textContent = 'Checking…'; };
     xhr.onload = function () {
       var body = {};
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
@@ -106,7 +106,7 @@
       .then(function (r) { return r.json(); })
       .then(function (s) {
         if (s.state === 'finished' || s.state === 'failed') finish(li, !!s.ok, s.message || s.state, s.id);
-        else { li.querySelector('.msg').textContent = s.state; setTimeout(function () { follow(li, job); }, 1000); }
+        else { li.querySelector('.note').textContent = s.state; setTimeout(function () { follow(li, job); }, 1000); }
       })
       .catch(function () { setTimeout(function () { follow(li, job); }, 3000); });
   }
