@@ -189,3 +189,23 @@ def test_full_library_page_weight_for_an_editor(site):
     total = len(html.encode()) + sum(len(files[n][0]) for n in ("style.css", "library.js", "select.js", "batch.css"))
     print(f"full library page weight for an editor (100 cards): {total} bytes")
     assert total <= 150 * 1024
+
+
+def test_a_large_selection_goes_as_a_file_part_and_is_bounded(site):
+    """batch.js sends the selection as a file part (a form field over 100 KB is refused by Bottle): 10,000 IDs
+    (410 KB) are taken, one more is refused with the reason."""
+    login(site)
+    csrf = csrf_of(site.get("/batch?sel=1").text)
+    real = [site.ids[n] for n in ("Apple", "Banana")]
+    fake = [f"{n:040x}" for n in range(1, 10_000 - len(real) + 1)]
+    ids = ",".join(real + fake)
+    resp = site.post("/batch", headers=JSON, data={"csrf": csrf, "op": "add_tags", "tags": "big"},
+                     files={"ids": ("ids.txt", ids.encode(), "text/plain")})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["count"] == 10_000
+    status = finished(site, resp.json()["job"])
+    assert status["total"] == 10_000 and status["failed"] == len(fake)
+    assert all("big" in tags_of(site, aid) for aid in real)
+    resp = site.post("/batch", headers=JSON, data={"csrf": csrf, "op": "add_tags", "tags": "big"},
+                     files={"ids": ("ids.txt", (ids + "," + "e" * 40).encode(), "text/plain")})
+    assert resp.status_code == 400 and "At most 10,000 selected archives" in resp.json()["error"]

@@ -25,6 +25,8 @@ from lrr_lite.library.tags import normalize_tags, split_tags
 TASK = "batch_edit"
 OPS = ("add_tags", "remove_tags", "plugin", "category", "delete")
 MAX_ARCHIVES = 100_000  # one batch; a larger library is edited a search at a time
+MAX_SELECTED = 10_000  # an explicit selection travels from the browser and is stored in the job's args
+# (41 bytes an ID): more than this goes as a search, which the job resolves when it runs
 MAX_SUCCESSES_LISTED = 2_000  # the result keeps every failure but only this many successes: a 100k batch's
 # full list would be a ~10 MB row the page polls; the counts stay exact
 NOTE_EVERY = 0.4  # seconds between progress notes
@@ -55,8 +57,9 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
     if ids is not None:
         if not isinstance(ids, list) or not ids:
             raise Invalid("No archive is selected.")
-        if len(ids) > MAX_ARCHIVES:
-            raise Invalid(f"At most {MAX_ARCHIVES:,} archives in one batch.")
+        if len(ids) > MAX_SELECTED:
+            raise Invalid(f"At most {MAX_SELECTED:,} selected archives in one batch: for more, use “all results” "
+                          "of a search.")
     elif not isinstance(args.get("search"), dict):
         raise Invalid("No archive is selected.")
     return args
@@ -117,7 +120,7 @@ def run(ctx: Any, job: JobContext | None, args: dict[str, Any]) -> dict[str, Any
     validate(args)
     op = str(args["op"])
     if args.get("ids") is not None:
-        ids = [str(i) for i in args["ids"]][:MAX_ARCHIVES]
+        ids = [str(i) for i in args["ids"]][:MAX_SELECTED]
     else:
         ids, matched = resolve_search(ctx, args["search"])
         confirmed = args.get("confirmed")
