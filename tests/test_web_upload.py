@@ -145,3 +145,19 @@ def test_url_downloads_are_queued_and_followed(site, remote):
     assert outcomes[0]["ok"] == 1 and outcomes[0]["id"]
     assert outcomes[1]["ok"] == 0 and "404" in outcomes[1]["message"]
     assert [a["arcid"] for a in site.get("/api/archives").json()] == [outcomes[0]["id"]]
+
+
+def test_behind_a_url_prefix_every_link_and_answer_carries_it(make_server, monkeypatch):
+    monkeypatch.setattr(sys.modules["conftest"], "create_app", app_with_web)
+    srv = make_server(config={"base_url_path": "/lrr/"}).start()
+    srv.post("/lrr/login", data={"password": "kamimamita", "next": "/lrr/upload"})
+    html = srv.get("/lrr/upload").text
+    assert 'action="/lrr/upload"' in html and 'action="/lrr/upload/url"' in html and 'href="/lrr/upload"' in html
+    resp = srv.post("/lrr/upload/file?name=P.cbz", data=cbz("p"),
+                    headers={**JSON, "X-CSRF-Token": csrf_of(html)})
+    assert resp.status_code == 200, resp.text
+    batch = srv.get("/lrr/batch?sel=1").text
+    assert 'action="/lrr/batch"' in batch
+    resp = srv.post("/lrr/batch", headers=JSON, data={"csrf": csrf_of(batch), "op": "add_tags", "tags": "x",
+                                                      "ids": resp.json()["id"]})
+    assert resp.status_code == 200 and resp.json()["url"].startswith("/lrr/batch?job=")
