@@ -67,7 +67,7 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
 
 def _edit_tags(ctx: Any, archive_id: str, tags: list[str], add: bool) -> str:
     """Add or remove tags through Archives.update_metadata_checked: the stored tags are read, changed and
-    written only if nothing else wrote in between (a second try on a conflict), so no edit is lost."""
+    written only if nothing else wrote in between (up to three tries on a conflict), so no edit is lost."""
     wanted = {t.lower() for t in tags}
     for _ in range(3):
         row = records.require_row(ctx.db, archive_id)
