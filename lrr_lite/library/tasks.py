@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lrr_lite.errors import DomainError
-from lrr_lite.library import backup, covers, duplicates, pages, records
+from lrr_lite.library import backup, batch, covers, duplicates, pages, records
 from lrr_lite.library.intake import download, scan, upload
 from lrr_lite.library.intake.ingest import Supplied
 from lrr_lite.library.jobs import JobContext
@@ -129,6 +129,9 @@ def register_all(ctx) -> None:
                     extract_archive):
         # downloads wait on remote servers: their own lane, so they never hold the general workers
         ctx.jobs.register(handler.__name__, handler, lane="download" if handler is download_url else None)
+    # the web UI's batch edits (library/batch.py): a lane of their own, so a 100k-archive batch never holds
+    # the general workers that thumbnails and scans need
+    ctx.jobs.register(batch.TASK, lambda job, args: batch.run(ctx, job, args[0] if args else {}), lane="batch")
 
 
 def regenerate_covers(ctx, force: bool, job: JobContext | None = None) -> dict[str, Any]:

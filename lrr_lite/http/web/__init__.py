@@ -20,7 +20,8 @@ from urllib.parse import quote
 import bottle
 
 from lrr_lite.errors import NotFound
-from lrr_lite.http.web import admin_routes, archive_routes, collection_routes, pages, session
+from lrr_lite.http.web import (admin_routes, archive_routes, batch_routes, collection_routes, pages, session,
+                               upload_routes)
 from lrr_lite.http.web.throttle import LoginThrottle
 from lrr_lite.library import collections, records
 from lrr_lite.library.search.engine import Query, search
@@ -128,6 +129,8 @@ def mount(app: bottle.Bottle, ctx) -> None:
     collection_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login, local=local)
     admin_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login,
                        nofun_gate=nofun_gate, local=local)
+    batch_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login, local=local)
+    upload_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login, local=local)
 
     @app.get("/tank", skip=SKIP)
     @page

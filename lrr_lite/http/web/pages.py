@@ -58,8 +58,9 @@ def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, 
     if nav:
         account = ('<a href="/logout">Log out</a>' if authed and ctx.settings.get("enablepass")
                    else "" if authed else '<a href="/login">Log in</a>')
+        upload = '<a href="/upload">Upload</a>' if authed else ""
         links = (f'<header class="top"><a class="brand" href="/">{esc(site)}</a><nav>'
-                 f'<a href="/">Library</a>{MANAGE_LINKS if authed else ""}'
+                 f'<a href="/">Library</a>{upload}{MANAGE_LINKS if authed else ""}'
                  f'<a href="/settings">Settings</a>{account}</nav></header>')
     prefix = ctx.config.base_url_path
     document = ("<!DOCTYPE html>\n"
@@ -261,7 +262,9 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
     body = (f'<main>{f"<p class=motd>{esc(motd)}</p>" if motd else ""}{form}'
             f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{_pager(state, pages)}'
             f'{grid}{_pager(state, pages)}</main>')
-    return layout(ctx, static, "", body, authed=authed, scripts=("library.js",))
+    # a browser that may edit gets the selection mode for batch edits (select.js); a guest's page stays lean
+    return layout(ctx, static, "", body, authed=authed, scripts=("library.js", "select.js") if authed else ("library.js",),
+                  body_attrs=' data-select="1"' if authed else "", styles=("batch.css",) if authed else ())
 
 
 COMMON_KINDS = ("cbz", "zip", "cbr", "rar", "cb7", "7z", "cbt", "tar", "pdf", "epub")
