@@ -20,8 +20,15 @@ from urllib.parse import quote
 import bottle
 
 from lrr_lite.errors import NotFound
-from lrr_lite.http.web import (admin_routes, archive_routes, batch_routes, collection_routes, pages, session,
-                               upload_routes)
+from lrr_lite.http.web import (
+    admin_routes,
+    archive_routes,
+    batch_routes,
+    collection_routes,
+    pages,
+    session,
+    upload_routes,
+)
 from lrr_lite.http.web.throttle import LoginThrottle
 from lrr_lite.library import collections, records
 from lrr_lite.library.search.engine import Query, search
