@@ -7,7 +7,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,12 +78,6 @@ class ServerProcess:
 
     def rss_mb(self) -> float:
         return self.status_kb("VmRSS") / 1024
-
-    def pss_mb(self) -> float:
-        """Proportional set size: shared pages (libraries, the mapped database) count by their share, so it
-        is what this process adds to the machine's memory, unlike RSS."""
-        with open(f"/proc/{self.proc.pid}/smaps_rollup") as fh:
-            return next(int(line.split()[1]) for line in fh if line.startswith("Pss:")) / 1024
 
     def smaps_rollup_kb(self) -> dict[str, int]:
         """The kB lines of /proc/PID/smaps_rollup (Rss, Pss, Pss_Anon, Pss_File, Swap ...): PSS charges shared
