@@ -421,7 +421,7 @@ def bench_searches(client: Client, cases: list[SearchCase], ids: list[str], gen:
         results.append(ok)
         print(f"{case.name} p50={m['p50']:.1f} p95={m['p95']:.1f} p99={m['p99']:.1f} "
               f"first_after_write_p50={m['first_p50']:.1f} first_after_write_p95={m['first_p95']:.1f} ms "
-              f"hits={m['hits']} (target p95 <= {SEARCH_P95_MS:.0f}) {verdict(ok)}  [{case.path}]", flush=True)
+              f"hits={m['hits']:.0f} (target p95 <= {SEARCH_P95_MS:.0f}) {verdict(ok)}  [{case.path}]", flush=True)
     return results
 
 
