@@ -1,4 +1,4 @@
-"""What the server benchmarks share: `lrr-lite serve` in a subprocess on a free loopback port, its RSS."""
+"""What the server benchmarks share: `lrr-lite serve` in a subprocess on a free loopback port, its RSS and PSS."""
 
 from __future__ import annotations
 
@@ -40,12 +40,15 @@ def _limit_as(limit: int) -> None:
 class ServerProcess:
     """`lrr-lite serve --no-scan-on-start` on a free loopback port (log in `log`); always stop() it."""
 
-    def __init__(self, content: Path, data: Path, log: Path, *extra: str, limit_as: int | None = None) -> None:
-        """limit_as: an address-space cap (bytes, RLIMIT_AS) for the server, a safety net for hostile runs."""
+    def __init__(self, content: Path, data: Path, log: Path, *extra: str, limit_as: int | None = None,
+                 prefix: tuple[str, ...] = ()) -> None:
+        """limit_as: an address-space cap (bytes, RLIMIT_AS) for the server, a safety net for hostile runs.
+        prefix: a command the server runs under, e.g. ("taskset", "-c", "0"); it must exec the server in
+        its own process (taskset does), so `proc.pid` stays the server's PID for /proc readings."""
         self.port = free_port()
         self.log = open(log, "ab")  # a file, not a pipe: a full pipe would stall the server
         self.proc = subprocess.Popen(
-            [str(LRR_LITE), "serve", "--content", str(content), "--data", str(data), "--port", str(self.port),
+            [*prefix, str(LRR_LITE), "serve", "--content", str(content), "--data", str(data), "--port", str(self.port),
              "--host", "127.0.0.1", "--no-scan-on-start", *extra],
             stdout=self.log, stderr=subprocess.STDOUT, env=clean_env(),
             preexec_fn=(lambda: _limit_as(limit_as)) if limit_as else None)
@@ -75,6 +78,17 @@ class ServerProcess:
 
     def rss_mb(self) -> float:
         return self.status_kb("VmRSS") / 1024
+
+    def smaps_rollup_kb(self) -> dict[str, int]:
+        """The kB lines of /proc/PID/smaps_rollup (Rss, Pss, Pss_Anon, Pss_File, Swap ...): PSS charges shared
+        pages (libraries, the mmapped database) by share, so it is the process's fair part of memory."""
+        out: dict[str, int] = {}
+        with open(f"/proc/{self.proc.pid}/smaps_rollup") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) == 3 and parts[2] == "kB":
+                    out[parts[0].rstrip(":")] = int(parts[1])
+        return out
 
     def stop(self) -> None:
         if self.proc.poll() is None:

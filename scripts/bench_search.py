@@ -344,8 +344,8 @@ class Client:
 class Server(ServerProcess):
     """The server with the benchmark's API key."""
 
-    def __init__(self, content: Path, data: Path, log: Path) -> None:
-        super().__init__(content, data, log, "--api-key", API_KEY)
+    def __init__(self, content: Path, data: Path, log: Path, *extra: str, prefix: tuple[str, ...] = ()) -> None:
+        super().__init__(content, data, log, "--api-key", API_KEY, *extra, prefix=prefix)
 
     def wait_ready(self, timeout: float = 300) -> None:
         client = Client(self.port)
@@ -416,24 +416,43 @@ def bench_searches(client: Client, cases: list[SearchCase], ids: list[str], gen:
         client.put_metadata(ids[i], gen.edited(i, salt=next(write_no)))
 
     for case in cases:
-        body, _ = client.get_ok(case.path)  # warm this query's code path once
-        reply = json.loads(body)
-        hits = reply.get("recordsFiltered", reply.get("recordsTotal"))
-        repeated = [client.get_ok(case.path)[1] for _ in range(runs)]
-        first = []
-        for _ in range(after_write):
-            rewrite()
-            first.append(client.get_ok(case.path)[1])
-        p95, first_p95 = pct(repeated, 95), pct(first, 95)
-        ok = p95 <= SEARCH_P95_MS and first_p95 <= SEARCH_P95_MS
+        m = measure_search(client, case, runs, after_write, rewrite)
+        ok = m["p95"] <= SEARCH_P95_MS and m["first_p95"] <= SEARCH_P95_MS
         results.append(ok)
-        print(f"{case.name} p50={pct(repeated, 50):.1f} p95={p95:.1f} p99={pct(repeated, 99):.1f} "
-              f"first_after_write_p50={pct(first, 50):.1f} first_after_write_p95={first_p95:.1f} ms "
-              f"hits={hits} (target p95 <= {SEARCH_P95_MS:.0f}) {verdict(ok)}  [{case.path}]", flush=True)
+        print(f"{case.name} p50={m['p50']:.1f} p95={m['p95']:.1f} p99={m['p99']:.1f} "
+              f"first_after_write_p50={m['first_p50']:.1f} first_after_write_p95={m['first_p95']:.1f} ms "
+              f"hits={m['hits']:.0f} (target p95 <= {SEARCH_P95_MS:.0f}) {verdict(ok)}  [{case.path}]", flush=True)
     return results
 
 
+def measure_search(client: Client, case: SearchCase, runs: int, after_write: int,
+                   rewrite: Callable[[], None]) -> dict[str, float]:
+    """One search timed `runs` times in a row and `after_write` times as the first call after `rewrite()`
+    (a metadata PUT): p50/p95/p99 and first_p50/first_p95 in ms, and the hit count."""
+    body, _ = client.get_ok(case.path)  # warm this query's code path once
+    reply = json.loads(body)
+    hits = reply.get("recordsFiltered", reply.get("recordsTotal"))
+    repeated = [client.get_ok(case.path)[1] for _ in range(runs)]
+    first = []
+    for _ in range(after_write):
+        rewrite()
+        first.append(client.get_ok(case.path)[1])
+    return {"p50": pct(repeated, 50), "p95": pct(repeated, 95), "p99": pct(repeated, 99),
+            "first_p50": pct(first, 50), "first_p95": pct(first, 95), "hits": float(hits if hits is not None else -1)}
+
+
 def bench_writes(port: int, ids: list[str], gen: Generator, seconds: float, clients: int = 4) -> bool:
+    m = measure_writes(port, ids, gen, seconds, clients)
+    ok = m["per_s"] >= WRITES_PER_S
+    print(f"metadata_writes_per_s={m['per_s']:.0f} ({m['done']:.0f} PUTs by {clients} clients in "
+          f"{m['seconds']:.1f}s, {m['locked']:.0f} more refused with 423; "
+          f"latency p50={m['p50']:.1f} p95={m['p95']:.1f} ms) (target >= {WRITES_PER_S:.0f}) "
+          f"{verdict(ok)}", flush=True)
+    return ok
+
+
+def measure_writes(port: int, ids: list[str], gen: Generator, seconds: float, clients: int = 4) -> dict[str, float]:
+    """`clients` threads PUT .../metadata for `seconds`: per_s, done, locked (423s), seconds, p50/p95 ms."""
     stop_at = time.perf_counter() + seconds
     done: list[list[float]] = [[] for _ in range(clients)]
     locked = [0] * clients
@@ -467,13 +486,8 @@ def bench_writes(port: int, ids: list[str], gen: Generator, seconds: float, clie
     if errors:
         raise SystemExit(f"metadata writer failed: {errors[0]!r}")
     lat = [ms for d in done for ms in d]
-    rate = len(lat) / elapsed
-    ok = rate >= WRITES_PER_S
-    print(f"metadata_writes_per_s={rate:.0f} ({len(lat)} PUTs by {clients} clients in {elapsed:.1f}s, "
-          f"{sum(locked)} more refused with 423; "
-          f"latency p50={pct(lat, 50):.1f} p95={pct(lat, 95):.1f} ms) (target >= {WRITES_PER_S:.0f}) "
-          f"{verdict(ok)}", flush=True)
-    return ok
+    return {"per_s": len(lat) / elapsed, "done": float(len(lat)), "locked": float(sum(locked)),
+            "seconds": elapsed, "p50": pct(lat, 50), "p95": pct(lat, 95)}
 
 
 def timed(label: str, fn: Callable[[], float], n: int, target: float, judge: str) -> bool:
