@@ -516,7 +516,7 @@ def migrate_cached(path: Path) -> None:
 
 def run(lib: Path, args: argparse.Namespace) -> bool:
     count = args.archives
-    work = lib / "run"
+    work = args.work or lib / "run"
     if work.exists():
         shutil.rmtree(work)
     (work / "data").mkdir(parents=True)
@@ -537,6 +537,9 @@ def run(lib: Path, args: argparse.Namespace) -> bool:
         ids = [by_path[str(archive_path(lib / "content", i))] for i in range(count)]
         print(f"server ready: {count} archives, rss_before_mb={rss_before:.1f}", flush=True)
 
+        if args.only_writes:  # the write rate alone (runs it --runs times), without the searches
+            results = [bench_writes(server.port, ids, gen, args.write_seconds) for _ in range(args.runs)]
+            return all(results)
         results = bench_searches(client, search_cases(gen, count), ids, gen, args.runs, args.after_write, rng)
 
         def full_list() -> float:
@@ -590,6 +593,8 @@ def main() -> None:
     parser.add_argument("--after-write", type=int, default=10, help="first-call-after-a-write samples per search")
     parser.add_argument("--write-seconds", type=float, default=10.0)
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--only-writes", action="store_true", help="only the 4-client metadata writes, --runs times")
+    parser.add_argument("--work", type=Path, help="run folder (default DIR/run): lets runs share one built library")
     args = parser.parse_args()
     if args.quick:
         args.archives, args.runs, args.after_write, args.write_seconds = 10_000, 10, 5, 3.0

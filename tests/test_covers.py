@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import time
 import zipfile
 
@@ -52,3 +53,44 @@ def test_a_failed_cover_waits_for_its_retry_and_says_why(make_server):
     # archives whose cover was made carry no record
     fine = [a for a in server.get("/api/archives").json() if a["title"] == "Fine"][0]["arcid"]
     assert server.ctx.db.query_one("SELECT 1 FROM cover_failures WHERE archive_id=?", (fine,)) is None
+
+
+def test_the_cover_job_makes_every_cover_and_records_each_thumbhash(make_server):
+    """The batch job (several decode threads, thumbhashes written in batches): every archive of every kind
+    gets a cover of its own first page, its thumbhash is that page's SHA-1, and a cover that failed before
+    and can now be made loses its failure record."""
+    from PIL import Image
+
+    server = make_server(scan=False).start()
+    kinds = ["cbz", "cb7", "cbt", "pdf"] * 4
+    for n, kind in enumerate(kinds):
+        make_comic(server.content / f"Comic {n:02d}.{kind}", 2 + n % 3, kind, size=(100 + n, 150))
+    server.rescan()
+    assert server.ctx.jobs.wait_idle(60)
+    listed = server.get("/api/archives").json()
+    assert len(listed) == len(kinds)
+    some_id = listed[0]["arcid"]
+    # a failure on record for an archive whose cover can be made: the next forced run clears it
+    with server.ctx.db.write() as conn:
+        conn.execute("INSERT INTO cover_failures(archive_id, reason, failures, retry_at) VALUES (?, 'x', 1, 0)",
+                     (some_id,))
+    job = server.ctx.jobs.enqueue("regen_all_thumbnails", [str(server.ctx.config.thumbs), 1])
+    assert server.ctx.jobs.wait_idle(60)
+    assert server.ctx.jobs.get(job)["result"]["errors"] == {}
+    assert server.ctx.db.query_one("SELECT 1 FROM cover_failures WHERE archive_id=?", (some_id,)) is None
+    for arc in listed:
+        page = server.get(f"/api/archives/{arc['arcid']}/page", params={"path": _first_page(server, arc["arcid"])})
+        assert page.status_code == 200
+        row = server.ctx.db.query_one("SELECT thumbhash FROM archives WHERE id=?", (arc["arcid"],))
+        assert row["thumbhash"] == hashlib.sha1(page.content).hexdigest()
+        resp = server.get(f"/api/archives/{arc['arcid']}/thumbnail", params={"no_fallback": "true"})
+        assert resp.status_code == 200 and resp.headers["Content-Type"] == "image/jpeg"
+        cover = Image.open(io.BytesIO(resp.content))
+        first = Image.open(io.BytesIO(page.content))
+        assert cover.width == 500 or cover.height == 1000  # fitted into 500x1000, small pages enlarged
+        assert abs(cover.width / cover.height - first.width / first.height) < 0.02
+
+
+def _first_page(server, archive_id: str) -> str:
+    row = server.ctx.db.query_one("SELECT pages FROM archive_pages WHERE archive_id=?", (archive_id,))
+    return str(json.loads(row[0])[0])

@@ -38,6 +38,20 @@ def clear_failure(db: Database, archive_id: str) -> None:
             conn.execute("DELETE FROM cover_failures WHERE archive_id=?", (archive_id,))
 
 
+def failed_ids(db: Database) -> set[str]:
+    """Every archive with a failure on record (waiting or due)."""
+    return {r[0] for r in db.query("SELECT archive_id FROM cover_failures")}
+
+
+def record_made(db: Database, made: list[tuple[str, str]], failed_before: set[str]) -> None:
+    """Covers made: store their (thumbhash, archive id) pairs and clear their failures, in one transaction."""
+    with db.write() as conn:
+        conn.executemany("UPDATE archives SET thumbhash=? WHERE id=?", made)
+        cleared = [(archive_id,) for _, archive_id in made if archive_id in failed_before]
+        if cleared:
+            conn.executemany("DELETE FROM cover_failures WHERE archive_id=?", cleared)
+
+
 def waiting(db: Database) -> set[str]:
     """Archives whose cover failed and whose next try has not come yet."""
     return {r[0] for r in db.query("SELECT archive_id FROM cover_failures WHERE retry_at > ?", (int(time.time()),))}

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +130,92 @@ def _make_thumbnail(ctx: Any, archive_id: str, page: int) -> Path:
         with ctx.db.write() as conn:
             conn.execute("UPDATE archives SET thumbhash=? WHERE id=?", (hashlib.sha1(data).hexdigest(), archive_id))
     return dest
+
+
+COVER_BATCH = 256  # covers whose thumbhash (and cleared failure) one write transaction records
+
+
+def _cover_file(ctx: Any, archive_id: str, path: Path, first_page: str | None) -> str:
+    """Make one cover file from the archive's first page; returns the SHA-1 of that page (the thumbhash).
+
+    Runs in the cover pool's threads, so it touches no database: a thread that ends leaves its connection
+    open in Database's list until the database closes. Raises DomainError/OSError like make_thumbnail."""
+    if not path.is_file():
+        raise NotFound(records.NO_SUCH_ID)
+    if first_page is None:
+        raise Invalid("This archive has no pages.")
+    try:
+        data = formats.read_member(path, first_page, cache=ctx.cache, key=archive_id, known_member=True)
+    except KeyError:
+        raise MemberNotFound(f"File not found in archive: {first_page}") from None
+    except (ArchiveError, OSError) as exc:
+        raise ArchiveError(f"Couldn't read the archive: {exc}") from None
+    thumbs.write_atomic(cover_path(ctx.config.thumbs, archive_id), _thumbnail(data, quality=80))
+    return hashlib.sha1(data).hexdigest()
+
+
+def _first_pages(ctx: Any, rows: list[Any]) -> Iterator[tuple[str, Path, str | None]]:
+    """(id, file, first page) of archive rows, page lists read a chunk at a time (and listed if unknown)."""
+    for start in range(0, len(rows), COVER_BATCH):
+        chunk = rows[start:start + COVER_BATCH]
+        marks = ",".join("?" * len(chunk))
+        stored = {r["archive_id"]: r["pages"] for r in ctx.db.query(
+            f"SELECT archive_id, pages FROM archive_pages WHERE archive_id IN ({marks})",
+            [r["id"] for r in chunk])}
+        for row in chunk:
+            raw = stored.get(row["id"])
+            if raw is not None:
+                names = json.loads(raw)
+            else:
+                try:
+                    names = pages_of(ctx, row["id"])[1]
+                except (DomainError, OSError):
+                    names = []  # _cover_file says why (no file, no pages)
+            yield row["id"], Path(row["path"]), names[0] if names else None
+
+
+def make_covers(ctx: Any, rows: list[Any], workers: int,
+                progress: Callable[[int], None] | None = None) -> dict[str, str]:
+    """Make the covers of archive rows (id, path): decoded by `workers` threads (the decodes release the
+    GIL, so two cores make two covers at once; thumbs' decode slots and memory budget still bound them),
+    each archive opened once, and the thumbhashes written COVER_BATCH to a transaction. A cover that cannot
+    be made is recorded with its reason (covers.py). Returns {archive id: reason} of those."""
+    errors: dict[str, str] = {}
+    made: list[tuple[str, str]] = []  # (thumbhash, archive id) not yet written
+    failed_before = covers.failed_ids(ctx.db)
+    done = 0
+
+    def flush() -> None:
+        if made:
+            covers.record_made(ctx.db, made, failed_before)
+            made.clear()
+
+    def collect(archive_id: str, future: Future[str]) -> None:
+        nonlocal done
+        try:
+            made.append((future.result(), archive_id))
+        except (DomainError, OSError) as exc:
+            reason = getattr(exc, "message", None) or str(exc)
+            errors[archive_id] = reason
+            covers.record_failure(ctx.db, archive_id, reason)
+        done += 1
+        if len(made) >= COVER_BATCH:
+            flush()
+        if progress is not None:
+            progress(done)
+
+    pending: deque[tuple[str, Future[str]]] = deque()
+    try:
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="covers") as pool:
+            for archive_id, path, first in _first_pages(ctx, rows):
+                pending.append((archive_id, pool.submit(_cover_file, ctx, archive_id, path, first)))
+                if len(pending) >= 4 * workers:  # a short queue: page bytes are held only while in flight
+                    collect(*pending.popleft())
+            while pending:
+                collect(*pending.popleft())
+    finally:
+        flush()  # what was made before an unexpected error keeps its thumbhash
+    return errors
 
 
 def set_cover(ctx: Any, archive_id: str, page: int) -> Path:

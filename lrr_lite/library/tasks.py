@@ -137,22 +137,18 @@ def register_all(ctx) -> None:
 def regenerate_covers(ctx, force: bool, job: JobContext | None = None) -> dict[str, Any]:
     """Make missing cover thumbnails (all of them with force). Covers that failed before wait for their next
     try (covers.py) unless forced; the result lists this run's failures and how many wait."""
-    errors: dict[str, str] = {}
-    rows = ctx.db.query("SELECT id FROM archives WHERE path != '' ORDER BY id")
+    rows = ctx.db.query("SELECT id, path FROM archives WHERE path != '' ORDER BY id")
     waiting = set() if force else covers.waiting(ctx.db)
-    done = 0
-    for row in rows:
-        archive_id = row["id"]
-        if archive_id in waiting:
-            pass
-        elif force or not pages.cover_path(ctx.config.thumbs, archive_id).exists():
-            try:
-                pages.make_thumbnail(ctx, archive_id, 0)
-            except (DomainError, OSError) as exc:
-                errors[archive_id] = getattr(exc, "message", str(exc))
-        done += 1
+    todo = [row for row in rows if row["id"] not in waiting
+            and (force or not pages.cover_path(ctx.config.thumbs, row["id"]).exists())]
+    skipped = len(rows) - len(todo)
+
+    def progress(done: int) -> None:
         if job is not None and done % 100 == 0:
-            job.note(processed=done, total=len(rows))
+            job.note(processed=skipped + done, total=len(rows))
+
+    errors = pages.make_covers(ctx, todo, ctx.config.decode_concurrency, progress)
+    done = len(rows)
     for tank in ctx.db.query("SELECT DISTINCT tank_id FROM tank_archives"):
         if force or not pages.tank_cover_path(ctx.config.thumbs, tank[0]).exists():
             try:
