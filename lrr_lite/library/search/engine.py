@@ -241,10 +241,10 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
             # The hits may bunch up along the order instead of spreading evenly (an artist's works share
             # the start of their titles: `artist:s*` puts its first page 70,000 titles in). A title walk stops
             # after a few times the rows it should pass; failing that, the hits are collected and sorted.
-            if q.sort == "title":
+            if q.sort == "title" and offset < count:
                 estimate = _rows_walked(offset, limit, visible, count, title_sort=True)
                 ids = _title_page(db, q, where, walk, offset, limit, count,
-                                  bound=int(max(PROBE_WALK_LIMIT, BUNCHING * estimate)))
+                                  bound=max(1, int(max(PROBE_WALK_LIMIT, BUNCHING * estimate))))
                 if ids is not None:
                     return Result(ids, count, total)
                 where, count = _collect_terms(db, q, terms, members, tanks_exist)

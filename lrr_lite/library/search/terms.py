@@ -26,6 +26,7 @@ _DATE_TAG_CHARS = frozenset("date_added:timestamp0123456789")
 resolutions: contextvars.ContextVar[dict[Term, Resolved] | None] = contextvars.ContextVar("resolutions",
                                                                                          default=None)
 MAX_LISTED_TAGS = 500  # past this many matching tags, refer to them by subquery, not by bound list
+USE_TAG_HEADS = True  # answer `ns:` and `ns:c*` from tag_heads (off: by their tags, as any other prefix)
 
 
 @dataclass
@@ -135,7 +136,7 @@ def _resolve_uncached(db: Database, term: Term) -> Resolved:
     if not rows:
         pattern = tag_glob(term)
         prefix = literal_prefix(pattern)
-        head = tag_head(pattern, prefix)
+        head = tag_head(pattern, prefix) if USE_TAG_HEADS else None
         if head is not None:  # every tag of a namespace, or of its values starting with one character
             rows = []
         elif prefix:  # `ns:value*`: a range of the tag index, then the glob on what is left
