@@ -221,6 +221,9 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     tanks = matching_tanks(db, q, terms, members) if tanks_exist else []
     offset, limit = _page_bounds(q.start, page_size)
     if tanks:
+        probed = _tank_merge_probe(db, q, terms, members, offset, limit, visible)
+        if probed is not None:  # a short walk testing each row: no hit set to collect
+            return merged_page(db, q, probed[0], probed[1], tanks, offset, limit, total, True)
         hits, merged = _tank_merge_hits(db, q, terms, members, where)
         walk = _walk_pays(offset, limit, visible, merged, title_sort=False)
         return merged_page(db, q, hits, merged, tanks, offset, limit, total, walk)
@@ -279,6 +282,37 @@ def _collect_terms(db: Database, q: Query, terms: list[Term], members: list[str]
     flags = _archive_where(db, q, None, members, exclude_tank_members=exclude_tank_members)
     assert flags is not None  # the caller's `where` was not None for the same inputs
     return collect(db, [resolve(db, t) for t in terms], flags)
+
+
+def _tank_merge_probe(db: Database, q: Query, terms: list[Term], members: list[str] | None, offset: int,
+                      limit: int, visible: int) -> tuple[Where, int] | None:
+    """For one term hitting one tag or one tag_heads key (`female:`, whose hits are most of the library),
+    the archives to merge with matching tanks as per-row probes and their number: the term's stored count
+    less the (few) present tank members it hits. None when the search is not of that kind or a walk would
+    be long."""
+    plain = _archive_where(db, q, terms, members, exclude_tank_members=False)
+    count = single_tag_count(db, q, terms, plain) if plain is not None else None
+    if count is None or not _probe_walk_pays(q, offset, limit, visible, count, terms[0].negated):
+        return None
+    probe = _archive_where(db, q, terms, members, exclude_tank_members=True, probe=True)
+    assert probe is not None  # `plain` was not None for the same inputs
+    test, params = resolve(db, terms[0]).probe_sql()
+    in_tanks = db.row(f"SELECT COUNT(*) FROM archives a WHERE a.path != '' AND a.id IN "
+                      f"(SELECT archive_id FROM tank_archives) AND {'NOT ' if terms[0].negated else ''}{test}",
+                      params)[0]
+    count -= in_tanks
+    if q.sort == "title":  # hits may bunch up along the title order: see that a bounded walk finds them
+        needed = min(offset + limit, count)
+        bound = max(PROBE_WALK_LIMIT, int(BUNCHING * _rows_walked(0, needed, visible, count, title_sort=False)))
+        d = "DESC" if q.descending else "ASC"
+        last = db.query_one(f"SELECT a.sort_key, a.num FROM archives a INDEXED BY archives_sort WHERE {VISIBLE} "
+                            f"ORDER BY a.sort_key {d}, a.num {d} LIMIT 1 OFFSET ?", (bound - 1,))
+        if last is not None and db.row(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM archives a INDEXED BY archives_sort WHERE {probe.sql()} AND "
+                f"(a.sort_key, a.num) {'>=' if q.descending else '<='} (?, ?) LIMIT ?)",
+                probe.params + [last[0], last[1], needed])[0] < needed:
+            return None
+    return probe, count
 
 
 def _tank_merge_hits(db: Database, q: Query, terms: list[Term], members: list[str] | None,
