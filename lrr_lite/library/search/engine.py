@@ -135,7 +135,8 @@ def _title_page(db: Database, q: Query, where: Where, walk: bool, offset: int, l
     d = "DESC" if descending else "ASC"
     hint = "INDEXED BY archives_sort" if walk else ""
     where = Where(list(where.clauses), list(where.params))
-    if walk and bound is not None:
+    bounded = walk and bound is not None and bound < visible_count(db)  # (past the end: no bound to find)
+    if bounded:
         # where the walk must stop: the bound-th visible archive in this order (a walk of the index alone)
         last = db.query_one(f"SELECT a.sort_key, a.num FROM archives a INDEXED BY archives_sort WHERE {VISIBLE} "
                             f"ORDER BY a.sort_key {d}, a.num {d} LIMIT 1 OFFSET ?", (bound - 1,))
@@ -144,7 +145,7 @@ def _title_page(db: Database, q: Query, where: Where, walk: bool, offset: int, l
     rows = db.query(f"SELECT a.id FROM archives a {hint} WHERE {where.sql()} ORDER BY a.sort_key {d}, a.num {d} "
                     "LIMIT ? OFFSET ?", where.params + [limit, offset])
     ids = [r[0] for r in rows]
-    if walk and bound is not None and len(ids) < (count - offset if limit < 0 else min(limit, count - offset)):
+    if bounded and len(ids) < (count - offset if limit < 0 else min(limit, count - offset)):
         return None
     return ids[::-1] if from_end else ids
 
@@ -306,8 +307,9 @@ def _tank_merge_probe(db: Database, q: Query, terms: list[Term], members: list[s
         bound = max(PROBE_WALK_LIMIT, int(BUNCHING * _rows_walked(0, needed, visible, count, title_sort=False)))
         d = "DESC" if q.descending else "ASC"
         last = db.query_one(f"SELECT a.sort_key, a.num FROM archives a INDEXED BY archives_sort WHERE {VISIBLE} "
-                            f"ORDER BY a.sort_key {d}, a.num {d} LIMIT 1 OFFSET ?", (bound - 1,))
-        if last is not None and db.row(
+                            f"ORDER BY a.sort_key {d}, a.num {d} LIMIT 1 OFFSET ?", (bound - 1,)) \
+            if bound < visible else None
+        if last is not None and last is not None and db.row(
                 f"SELECT COUNT(*) FROM (SELECT 1 FROM archives a INDEXED BY archives_sort WHERE {probe.sql()} AND "
                 f"(a.sort_key, a.num) {'>=' if q.descending else '<='} (?, ?) LIMIT ?)",
                 probe.params + [last[0], last[1], needed])[0] < needed:
