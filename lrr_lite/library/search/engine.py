@@ -136,7 +136,7 @@ def _title_page(db: Database, q: Query, where: Where, walk: bool, offset: int, l
     hint = "INDEXED BY archives_sort" if walk else ""
     where = Where(list(where.clauses), list(where.params))
     bounded = walk and bound is not None and bound < visible_count(db)  # (past the end: no bound to find)
-    if bounded:
+    if bounded and bound is not None:
         # where the walk must stop: the bound-th visible archive in this order (a walk of the index alone)
         last = db.query_one(f"SELECT a.sort_key, a.num FROM archives a INDEXED BY archives_sort WHERE {VISIBLE} "
                             f"ORDER BY a.sort_key {d}, a.num {d} LIMIT 1 OFFSET ?", (bound - 1,))
