@@ -309,7 +309,7 @@ def _tank_merge_probe(db: Database, q: Query, terms: list[Term], members: list[s
         last = db.query_one(f"SELECT a.sort_key, a.num FROM archives a INDEXED BY archives_sort WHERE {VISIBLE} "
                             f"ORDER BY a.sort_key {d}, a.num {d} LIMIT 1 OFFSET ?", (bound - 1,)) \
             if bound < visible else None
-        if last is not None and last is not None and db.row(
+        if last is not None and db.row(
                 f"SELECT COUNT(*) FROM (SELECT 1 FROM archives a INDEXED BY archives_sort WHERE {probe.sql()} AND "
                 f"(a.sort_key, a.num) {'>=' if q.descending else '<='} (?, ?) LIMIT ?)",
                 probe.params + [last[0], last[1], needed])[0] < needed:
