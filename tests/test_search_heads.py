@@ -48,13 +48,14 @@ def _titles(srv, filter_: str) -> list[str]:
 def _heads_as_rebuilt(srv) -> tuple[list, list]:
     """tag_heads as kept by the triggers, and as recomputed from archive_tags (with its counts)."""
     db = srv.ctx.db
-    kept = [tuple(r) for r in db.query("SELECT head, num FROM tag_heads ORDER BY head, num")]
+    kept = [tuple(r) for r in db.query("SELECT h.head, x.num FROM tag_heads x JOIN head_names h "
+                                       "ON h.head_id = x.head_id ORDER BY 1, 2")]
     rebuilt = [tuple(r) for r in db.query(
         "SELECT substr(t.tag, 1, instr(t.tag, ':')) AS h, x.num FROM archive_tags x JOIN tag_names t "
         "ON t.tag_id = x.tag_id WHERE instr(t.tag, ':') > 0 UNION SELECT substr(t.tag, 1, instr(t.tag, ':') + 1), "
         "x.num FROM archive_tags x JOIN tag_names t ON t.tag_id = x.tag_id WHERE instr(t.tag, ':') > 0 "
         "AND length(t.tag) > instr(t.tag, ':') ORDER BY 1, 2")]
-    counts = dict(tuple(r) for r in db.query("SELECT head, n FROM tag_head_counts"))
+    counts = dict(tuple(r) for r in db.query("SELECT head, n FROM head_names"))
     by_head: dict[str, int] = {}
     for head, _num in rebuilt:
         by_head[head] = by_head.get(head, 0) + 1
@@ -105,7 +106,7 @@ def test_migration_fills_the_index_of_an_existing_library(srv):
         conn.execute("DROP TRIGGER tag_heads_add")
         conn.execute("DROP TRIGGER tag_heads_remove")
         conn.execute("DROP TABLE tag_heads")
-        conn.execute("DROP TABLE tag_head_counts")
+        conn.execute("DROP TABLE head_names")
         conn.execute("PRAGMA user_version=11")
     srv.start()
     assert {f: _titles(srv, f) for f in before} == before

@@ -44,6 +44,7 @@ class Resolved:
     # `ns:` or `ns:c` when the term's tags are exactly those of one tag_heads key (schema 12): its hits are
     # that key's rows, whatever the number of distinct tags; then tag_ids is empty and tag_total exact
     head: str | None = None
+    head_id: int = 0  # the head's key in head_names (0, no key, when no archive carries it)
 
     def tags_sql(self) -> tuple[str, list[Any]] | None:
         """What goes inside `tag_id IN (...)`: the matching tags' IDs, or a subquery when they are many."""
@@ -56,7 +57,7 @@ class Resolved:
     def tag_nums_sql(self) -> tuple[str, list[Any]] | None:
         """SELECT num of the archives carrying a matching tag (None: no tag matches)."""
         if self.head is not None:
-            return "SELECT num FROM tag_heads WHERE head = ?", [self.head]
+            return "SELECT num FROM tag_heads WHERE head_id = ?", [self.head_id]
         tags = self.tags_sql()
         if tags is None:
             return None
@@ -66,7 +67,7 @@ class Resolved:
         """An EXISTS testing that the archive whose key is `column` carries a matching tag (a seek per
         tag_heads key, or per archive tag checked against the listed ones)."""
         if self.head is not None:
-            return f"EXISTS (SELECT 1 FROM tag_heads h WHERE h.head = ? AND h.num = {column})", [self.head]
+            return f"EXISTS (SELECT 1 FROM tag_heads h WHERE h.head_id = ? AND h.num = {column})", [self.head_id]
         tags = self.tags_sql()
         if tags is None:
             return None
@@ -157,12 +158,12 @@ def _resolve_uncached(db: Database, term: Term) -> Resolved:
                 subquery = (sql.replace("tag_id, n", "tag_id"), params)
     title_glob = glob_pattern(term.text) if term.exact else glob_pattern(term.text, "*", "*")
     hexish = not term.exact and set(term.text) <= _HEXISH  # LANraragi globs `<title>\0<ID>`
-    total = sum(r[1] for r in rows)
+    total, head_id = sum(r[1] for r in rows), 0
     if head is not None:
-        found = db.query_one("SELECT n FROM tag_head_counts WHERE head = ?", (head,))
-        total = found[0] if found else 0
+        found = db.query_one("SELECT head_id, n FROM head_names WHERE head = ?", (head,))
+        head_id, total = (found[0], found[1]) if found else (0, 0)
     return Resolved(term, numeric_filter(term.text), [r[0] for r in rows], total, subquery,
-                     title_glob, title_glob if hexish else None, head)
+                     title_glob, title_glob if hexish else None, head, head_id)
 
 
 def tag_head(pattern: str, prefix: str) -> str | None:
