@@ -59,7 +59,7 @@ def _ask(srv, **params) -> tuple[list[str], int]:
     return [row["arcid"] for row in body["data"]], body["recordsFiltered"]
 
 
-@pytest.mark.parametrize("filter_", ["", "artist:ann", "moon", "-star"])
+@pytest.mark.parametrize("filter_", ["", "artist:ann", "moon", "-star", "artist:", "-artist:", "artist:b*", "-artist:a*"])
 @pytest.mark.parametrize("sort", [{"sortby": "title"}, {"sortby": "title", "order": "desc"},
                                   {"sortby": "artist"}, {"sortby": "date_added", "order": "desc"},
                                   {"sortby": "lastread"}, {"sortby": "lastread", "order": "desc"}])

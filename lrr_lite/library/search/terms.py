@@ -26,6 +26,7 @@ _DATE_TAG_CHARS = frozenset("date_added:timestamp0123456789")
 resolutions: contextvars.ContextVar[dict[Term, Resolved] | None] = contextvars.ContextVar("resolutions",
                                                                                          default=None)
 MAX_LISTED_TAGS = 500  # past this many matching tags, refer to them by subquery, not by bound list
+USE_TAG_HEADS = True  # answer `ns:` and `ns:c*` from tag_heads (off: by their tags, as any other prefix)
 
 
 @dataclass
@@ -40,6 +41,10 @@ class Resolved:
     tag_subquery: tuple[str, list[Any]] | None  # when too many tags match to list them
     title_glob: str
     id_glob: str | None
+    # `ns:` or `ns:c` when the term's tags are exactly those of one tag_heads key (schema 12): its hits are
+    # that key's rows, whatever the number of distinct tags; then tag_ids is empty and tag_total exact
+    head: str | None = None
+    head_id: int = 0  # the head's key in head_names (0, no key, when no archive carries it)
 
     def tags_sql(self) -> tuple[str, list[Any]] | None:
         """What goes inside `tag_id IN (...)`: the matching tags' IDs, or a subquery when they are many."""
@@ -49,6 +54,25 @@ class Resolved:
             return ",".join("?" * len(self.tag_ids)), list(self.tag_ids)
         return None
 
+    def tag_nums_sql(self) -> tuple[str, list[Any]] | None:
+        """SELECT num of the archives carrying a matching tag (None: no tag matches)."""
+        if self.head is not None:
+            return "SELECT num FROM tag_heads WHERE head_id = ?", [self.head_id]
+        tags = self.tags_sql()
+        if tags is None:
+            return None
+        return f"SELECT num FROM archive_tags WHERE tag_id IN ({tags[0]})", tags[1]
+
+    def tag_test_sql(self, column: str) -> tuple[str, list[Any]] | None:
+        """An EXISTS testing that the archive whose key is `column` carries a matching tag (a seek per
+        tag_heads key, or per archive tag checked against the listed ones)."""
+        if self.head is not None:
+            return f"EXISTS (SELECT 1 FROM tag_heads h WHERE h.head_id = ? AND h.num = {column})", [self.head_id]
+        tags = self.tags_sql()
+        if tags is None:
+            return None
+        return f"EXISTS (SELECT 1 FROM archive_tags x WHERE x.num = {column} AND x.tag_id IN ({tags[0]}))", tags[1]
+
     def set_parts(self, titles: tuple[str, list[Any]] | None = None) -> list[tuple[str, list[Any]]]:
         """SELECTs of `num` whose union is the term's hit set: numeric, tags, titles (by a pass over the
         title index unless `titles` gives them), ID."""
@@ -57,9 +81,9 @@ class Resolved:
             column = "pagecount" if self.numeric[0] == "pages" else "progress"
             parts.append((f"SELECT num FROM archives INDEXED BY archives_flags WHERE path != '' AND "
                           f"{column} {self.numeric[1]} ?", [self.numeric[2]]))
-        tags = self.tags_sql()
+        tags = self.tag_nums_sql()
         if tags:
-            parts.append((f"SELECT num FROM archive_tags WHERE tag_id IN ({tags[0]})", tags[1]))
+            parts.append(tags)
         parts.append(titles or (titles_sql(self.title_glob), [self.title_glob]))
         if self.id_glob:
             parts.append(("SELECT num FROM archives WHERE id GLOB ?", [self.id_glob]))
@@ -77,9 +101,9 @@ class Resolved:
             column = "a.pagecount" if self.numeric[0] == "pages" else "a.progress"
             parts.append(f"{column} {self.numeric[1]} ?")
             params.append(self.numeric[2])
-        tags = self.tags_sql()
+        tags = self.tag_test_sql("a.num")
         if tags:
-            parts.append(f"EXISTS (SELECT 1 FROM archive_tags x WHERE x.num = a.num AND x.tag_id IN ({tags[0]}))")
+            parts.append(tags[0])
             params += tags[1]
         if ":" in self.title_glob:  # the few titles with a ':', found once, instead of each row's title
             parts.append(f"a.num IN ({titles_sql(self.title_glob)})")
@@ -109,10 +133,14 @@ def _resolve_uncached(db: Database, term: Term) -> Resolved:
     subquery = None
     if term.exact:
         rows = db.query("SELECT tag_id, n FROM tag_names WHERE tag = ?", (term.text,))
+    head = None
     if not rows:
         pattern = tag_glob(term)
         prefix = literal_prefix(pattern)
-        if prefix:  # `ns:value*`: a range of the tag index, then the glob on what is left
+        head = tag_head(pattern, prefix) if USE_TAG_HEADS else None
+        if head is not None:  # every tag of a namespace, or of its values starting with one character
+            rows = []
+        elif prefix:  # `ns:value*`: a range of the tag index, then the glob on what is left
             sql, params = "SELECT tag_id, n FROM tag_names WHERE tag >= ? AND tag < ? AND tag GLOB ?", \
                 [prefix, _upper_bound(prefix), pattern]
         elif set(pattern) - _DATE_TAG_CHARS - set("*?[]"):
@@ -124,13 +152,28 @@ def _resolve_uncached(db: Database, term: Term) -> Resolved:
             params = [pattern, pattern, pattern]
         else:  # `*text*`: a scan of the distinct tags (short strings), not of every archive's tags
             sql, params = "SELECT tag_id, n FROM tag_names WHERE tag GLOB ?", [pattern]
-        rows = db.query(sql + f" LIMIT {MAX_LISTED_TAGS + 1}", params)
-        if len(rows) > MAX_LISTED_TAGS:
-            subquery = (sql.replace("tag_id, n", "tag_id"), params)
+        if head is None:
+            rows = db.query(sql + f" LIMIT {MAX_LISTED_TAGS + 1}", params)
+            if len(rows) > MAX_LISTED_TAGS:
+                subquery = (sql.replace("tag_id, n", "tag_id"), params)
     title_glob = glob_pattern(term.text) if term.exact else glob_pattern(term.text, "*", "*")
     hexish = not term.exact and set(term.text) <= _HEXISH  # LANraragi globs `<title>\0<ID>`
-    return Resolved(term, numeric_filter(term.text), [r[0] for r in rows], sum(r[1] for r in rows), subquery,
-                     title_glob, title_glob if hexish else None)
+    total, head_id = sum(r[1] for r in rows), 0
+    if head is not None:
+        found = db.query_one("SELECT head_id, n FROM head_names WHERE head = ?", (head,))
+        head_id, total = (found[0], found[1]) if found else (0, 0)
+    return Resolved(term, numeric_filter(term.text), [r[0] for r in rows], total, subquery,
+                     title_glob, title_glob if hexish else None, head, head_id)
+
+
+def tag_head(pattern: str, prefix: str) -> str | None:
+    """The tag_heads key whose archives are exactly those with a tag matching `pattern`, if there is one:
+    the pattern is a literal `ns:` or `ns:c` (one character) followed only by `*` (schema 12 keeps, for each
+    archive, what its tags' texts give up to the first ':' and one character past it)."""
+    colon = prefix.find(":")
+    if colon < 0 or len(prefix) - colon - 1 > 1 or pattern.rstrip("*") != prefix:
+        return None
+    return prefix
 
 
 def titles_sql(title_glob: str) -> str:
