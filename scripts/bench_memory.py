@@ -8,7 +8,7 @@ copies its database into a fresh temporary folder and starts the real server the
 --no-scan-on-start` on a loopback port, with LRR_MEMORY_REPORT set so SIGUSR1 makes it write a JSON report
 (Python objects, pymalloc, glibc malloc, SQLite's own counters, threads).
 
-A run: the server starts; 1 s later memory is read ("start"); then a representative use: every search of
+A run: the copy is migrated and re-keyed here, as a server does once (unless --first-start); the server starts; 1 s later memory is read ("start"); then a representative use: every search of
 bench_search.py (timed like bench_search.py with --searches, which also PUTs metadata before each first call),
 `--writes` seconds of 4 clients PUTting metadata, the full /api/archives list twice, /api/database/stats, 20 archives' metadata, 5 page
 lists and pages, 5 cover thumbnails made by the job lane, OPDS (first, middle and search feed pages, an entry,
@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_search as sb  # noqa: E402  (the shared library builder, client and search cases)
@@ -173,18 +174,30 @@ def classify(maps: list[Mapping], db_name: str) -> dict[str, dict[str, float]]:
     return out
 
 
+def files_pss(maps: list[Mapping], top: int = 8) -> dict[str, float]:
+    """The file-backed mappings with the most PSS (MB), by file."""
+    by: dict[str, float] = {}
+    for m in maps:
+        if m.path.startswith("/"):
+            by[m.path] = by.get(m.path, 0) + m.fields.get("Pss", 0) / 1024
+    return {Path(k).name: round(v, 1) for k, v in sorted(by.items(), key=lambda kv: -kv[1])[:top]}
+
+
 @dataclass
 class Snapshot:
     rollup: dict[str, float]
     classes: dict[str, dict[str, float]]
     report: dict | None
     threads: int
+    files: dict[str, float]
 
 
 def snapshot(server: Server, db_name: str) -> Snapshot:
     report = server.dump_report()
     pid = server.proc.pid
-    return Snapshot(rollup(pid), classify(mappings(pid), db_name), report, len(os.listdir(f"/proc/{pid}/task")))
+    maps = mappings(pid)
+    return Snapshot(rollup(pid), classify(maps, db_name), report, len(os.listdir(f"/proc/{pid}/task")),
+                    files_pss(maps))
 
 
 # -- the use ---------------------------------------------------------------------------------------------
@@ -258,12 +271,28 @@ class Run:
     ready_s: float
 
 
+def settle(path: Path) -> None:
+    """Do to the copy, here, what a server does once in its life: migrate and write the sort keys of today's
+    code (bench_search.py's build leaves them to the first start, 100k re-keyed rows in the server otherwise)."""
+    from lrr_lite.library.search import rekey
+    from lrr_lite.storage.db import Database
+
+    db = Database(path)
+    try:
+        rekey.ensure_current(db)
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+
+
 def one_run(label: str, exe: Path, lib: Path, count: int, args: argparse.Namespace, env: dict[str, str]) -> Run:
     work = Path(tempfile.mkdtemp(prefix="lrr_bench_memory_"))
     try:
         (work / "data").mkdir()
         db = work / "data" / "database.sqlite"
         shutil.copyfile(lib / "data" / "database.sqlite", db)
+        if args.settled:
+            settle(db)
         server = Server(exe, lib / "content", work / "data", work / "server.log", work / "report.json", env)
         client = sb.Client(server.port)
         gen = sb.Generator(sb.SEED)
@@ -308,6 +337,8 @@ def show(runs: dict[str, list[Run]]) -> None:
     for name, get in rows:
         print(f"{name:44}" + "".join(f"{med([get(r) for r in runs[lab]]):>22.1f}" for lab in labels))
     for lab in labels:
+        print(f"[{lab}] files with most PSS, idle (last run): {runs[lab][-1].idle.files}")
+    for lab in labels:
         reps = [r.idle.report for r in runs[lab] if r.idle.report]
         if not reps:
             print(f"\n[{lab}] no server report (this build has no LRR_MEMORY_REPORT)")
@@ -328,6 +359,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idling before the idle reading")
     parser.add_argument("--searches", action="store_true", help="time the searches (p95) during the use")
+    parser.add_argument("--first-start", dest="settled", action="store_false",
+                        help="serve the copy as built: the server migrates and re-keys it at start (a first start "
+                        "after an upgrade), instead of a library the server has opened before")
     parser.add_argument("--writes", type=float, default=5.0, help="seconds of 4 clients writing metadata")
     parser.add_argument("--compare", type=Path, help="another build's lrr-lite, run alternately with this one")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for this build's server")
