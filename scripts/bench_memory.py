@@ -304,6 +304,8 @@ def one_run(label: str, exe: Path, lib: Path, count: int, args: argparse.Namespa
                 by_path = dict(conn.execute("SELECT path, archive_id FROM files"))
             ids = [by_path[str(sb.archive_path(lib / "content", i))] for i in range(count)]
             del by_path
+            if args.after_walk:  # the watcher's start-up walk of the folder done before any client comes
+                server.wait_until(lambda: b"watcher: walked" in (work / "server.log").read_bytes(), 600)
             time.sleep(1)
             start = snapshot(server, db.name)
             p95 = use(client, ids, count, gen, args.searches, args.writes)
@@ -362,6 +364,8 @@ def main() -> None:
     parser.add_argument("--first-start", dest="settled", action="store_false",
                         help="serve the copy as built: the server migrates and re-keys it at start (a first start "
                         "after an upgrade), instead of a library the server has opened before")
+    parser.add_argument("--after-walk", action="store_true",
+                        help="start using the server only once the watcher's start-up walk of the folder is done")
     parser.add_argument("--writes", type=float, default=5.0, help="seconds of 4 clients writing metadata")
     parser.add_argument("--compare", type=Path, help="another build's lrr-lite, run alternately with this one")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for this build's server")

@@ -93,6 +93,7 @@ class IdleTrimmer:
                 self.release()
             except Exception as exc:  # a failed release must not end the thread: trim anyway
                 log.warning("memory: release before trim failed: %s", exc)
+        gc.collect()  # cycles left by the burst: a pymalloc arena is given back only once wholly empty
         trim()
         self.trims += 1
         return True
