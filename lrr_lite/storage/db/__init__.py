@@ -81,6 +81,9 @@ class Database:
         # Keep each connection's page cache small (1 MB): there is one per waitress thread, a Pi has little
         # memory, and the OS caches the file anyway. 4 MB each measured +3 MB RSS per thread at 10k archives.
         conn.execute("PRAGMA cache_size=-1000")
+        # No mmap (mmap_size stays 0): mapped pages count in the process's RSS and PSS, and one full list
+        # maps the whole file. At 100k (240 MB file) mmap_size=256 MB measured idle PSS 300 MB instead of
+        # 56 MB with no search faster (scripts/bench_memory.py); the OS caches the file either way.
         # Checkpoints (copying the WAL back into the file) run in a background thread, not inside a
         # client's write; this high automatic one is only the backstop should that thread fall behind.
         conn.execute("PRAGMA wal_autocheckpoint=20000")
