@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import errno
 import getpass
+import json
 import logging
 import logging.handlers
 import os
@@ -330,6 +331,10 @@ def serve(ctx: Context) -> int:
     except (OSError, ValueError) as exc:
         raise _listen_error(cfg.host, cfg.port, exc) from None
     ctx.start()
+    # Idle memory: after a burst (a full list, a walk of the folder, a batch of writes) glibc keeps the freed
+    # heap and every connection keeps its page cache; once the server is quiet both go back to the system.
+    trimmer = memory.IdleTrimmer(ctx.db.release_memory)
+    trimmer.start()
     if cfg.scan_on_start:
         ctx.jobs.enqueue("scan_library", [], priority=10)
     start_if_enabled(ctx)  # unless watch=off; it waits for the start-up scan job first
@@ -343,6 +348,15 @@ def serve(ctx: Context) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    report_to = os.environ.get("LRR_MEMORY_REPORT")
+    if report_to:  # a diagnosis aid (scripts/bench_memory.py): SIGUSR1 writes what the memory is, as JSON
+        def dump_memory(signum, frame):
+            partial = report_to + ".part"
+            with open(partial, "w") as fh:
+                json.dump(memory.report({"sqlite": ctx.db.memory()}), fh, indent=1)
+            os.replace(partial, report_to)  # whole or absent: the reader polls for the file
+
+        signal.signal(signal.SIGUSR1, dump_memory)
     log.info("lrr_lite %s: content %s, data %s, listening on http://%s:%d/", __version__, cfg.content,
              cfg.data, cfg.host, int(getattr(server, "effective_port", cfg.port)))
     if ctx.settings.get("enablepass") and not ctx.settings.get("apikey"):
@@ -352,6 +366,7 @@ def serve(ctx: Context) -> int:
         server.run()
     finally:
         log.info("lrr_lite: stopping")
+        trimmer.stop()
     return exit_code[0]
 
 if __name__ == "__main__":

@@ -6,14 +6,21 @@ library listing, tag statistics) a threaded server's RSS stays high although the
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import ctypes.util
+import gc
 import logging
+import os
+import sys
+import tempfile
 import threading
 import time
+import tracemalloc
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,129 @@ def trim() -> None:
     """Give freed heap memory back to the system after a large response (glibc only)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+class IdleTrimmer:
+    """Gives memory back once the server has gone quiet after work: a background thread looks every `every`
+    seconds at the process's CPU time; when work happened since the last trim (more than `busy` s of CPU) and
+    the last interval was quiet (under `quiet` s), it runs `release` (e.g. dropping SQLite's page caches) then
+    malloc_trim. A busy server is never trimmed mid-burst, an idle one only once per quiet spell."""
+
+    def __init__(self, release: Callable[[], None] | None = None, every: float = 5.0, busy: float = 0.05,
+                 quiet: float = 0.02) -> None:
+        self.release = release
+        self.every, self.busy, self.quiet = every, busy, quiet
+        self.trims = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _cpu() -> float:
+        t = os.times()
+        return t.user + t.system
+
+    def check(self, since_trim: float, last_interval: float) -> bool:
+        """One look: trim when there was work since the last trim and the last interval was quiet."""
+        if since_trim <= self.busy or last_interval >= self.quiet:
+            return False
+        if self.release is not None:
+            try:
+                self.release()
+            except Exception as exc:  # a failed release must not end the thread: trim anyway
+                log.warning("memory: release before trim failed: %s", exc)
+        gc.collect()  # cycles left by the burst: a pymalloc arena is given back only once wholly empty
+        trim()
+        self.trims += 1
+        return True
+
+    def _run(self) -> None:
+        last = at_trim = self._cpu()
+        while not self._stop.wait(self.every):
+            now = self._cpu()
+            if self.check(now - at_trim, now - last):
+                now = at_trim = self._cpu()  # the trim's own CPU is not new work
+            last = now
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="memory-trim", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def malloc_stats() -> dict[str, float]:
+    """glibc's totals over all arenas, in MB: what malloc holds from the system, what of it is in use, free."""
+    if _LIBC is None or not hasattr(_LIBC, "mallinfo2"):
+        return {}
+    _LIBC.mallinfo2.restype = _Mallinfo2
+    info = _LIBC.mallinfo2()
+    mb = 1024 * 1024
+    return {"heap_held_mb": round(info.arena / mb, 2), "heap_in_use_mb": round(info.uordblks / mb, 2),
+            "heap_free_mb": round(info.fordblks / mb, 2), "mmapped_blocks_mb": round(info.hblkhd / mb, 2),
+            "mmapped_blocks": info.hblks}
+
+
+def _pymalloc_stats() -> dict[str, Any]:
+    """pymalloc's arenas (sys._debugmallocstats writes them to the C stderr: read back through a file)."""
+    with tempfile.TemporaryFile("w+") as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read()
+    found: dict[str, Any] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        value = value.strip().replace(",", "")
+        if key.startswith("# arenas allocated current"):
+            found["arenas"] = int(value)
+        elif key.startswith("# bytes in allocated blocks"):
+            found["in_blocks_mb"] = round(int(value) / 2**20, 2)
+        elif key.startswith("Total") and "arenas_mb" not in found:  # the first Total: the arenas' bytes
+            found["arenas_mb"] = round(int(value) / 2**20, 2)
+    return found
+
+
+def report(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the process's memory is, from inside: Python objects by type, pymalloc, glibc malloc, threads
+    (and `extra`, e.g. SQLite's counters); with PYTHONTRACEMALLOC set, the lines that allocated most."""
+    counts: collections.Counter[str] = collections.Counter()
+    sizes: collections.Counter[str] = collections.Counter()
+    for obj in gc.get_objects():
+        name = type(obj).__name__
+        counts[name] += 1
+        sizes[name] += sys.getsizeof(obj, 0)
+    out: dict[str, Any] = {
+        "gc_objects": sum(counts.values()),
+        "gc_top_types_mb": {name: [counts[name], round(size / 2**20, 2)] for name, size in sizes.most_common(15)},
+        "pymalloc": _pymalloc_stats(),
+        "malloc": malloc_stats(),
+        "threads": sorted(t.name for t in threading.enumerate()),
+        "modules": len(sys.modules),
+    }
+    if tracemalloc.is_tracing():
+        snap = tracemalloc.take_snapshot()
+        out["tracemalloc_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 2)
+        out["tracemalloc_top"] = [f"{s.size / 2**20:.2f} MB {s.count} {s.traceback[0]}"
+                                  for s in snap.statistics("lineno")[:25]]
+    out.update(extra or {})
+    return out
 
 
 # -- the page budget ------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ and a crash at any moment leaves either the old or the new state, never half of 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import re
 import sqlite3
@@ -79,6 +81,9 @@ class Database:
         # Keep each connection's page cache small (1 MB): there is one per waitress thread, a Pi has little
         # memory, and the OS caches the file anyway. 4 MB each measured +3 MB RSS per thread at 10k archives.
         conn.execute("PRAGMA cache_size=-1000")
+        # No mmap (mmap_size stays 0): mapped pages count in the process's RSS and PSS, and one full list
+        # maps the whole file. At 100k (240 MB file) mmap_size=256 MB measured idle PSS 300 MB instead of
+        # 56 MB with no search faster (scripts/bench_memory.py); the OS caches the file either way.
         # Checkpoints (copying the WAL back into the file) run in a background thread, not inside a
         # client's write; this high automatic one is only the backstop should that thread fall behind.
         conn.execute("PRAGMA wal_autocheckpoint=20000")
@@ -179,6 +184,23 @@ class Database:
             # now, or every read would look its pages up in a large WAL until the first client write.
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def release_memory(self) -> None:
+        """Drop the unused pages of every connection's cache (the idle trimmer calls this). Safe beside a
+        connection's own thread: SQLite serializes calls on a connection and frees only unpinned pages."""
+        with self._all_lock:
+            conns = list(self._all)
+        for conn in conns:
+            try:
+                conn.execute("PRAGMA shrink_memory")
+            except sqlite3.Error:  # closed meanwhile
+                pass
+
+    def memory(self) -> dict[str, Any]:
+        """The connections this process holds and what SQLite says they use (the memory report)."""
+        with self._all_lock:
+            connections = len(self._all)
+        return {"connections": connections + (self._checkpointer is not None), **sqlite_memory()}
+
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpoint_stop.set()
@@ -192,6 +214,34 @@ class Database:
                     pass
             self._all.clear()
         self._local = threading.local()
+
+
+# SQLite's process-wide counters (sqlite3_status64): the memory of every connection's page cache, schema and
+# statements. Python's sqlite3 module is linked to the shared library, so loading it again reaches the same
+# counters; a statically linked build has its own copy, and then these read zero.
+_SQLITE_STATUS = {"memory_used_mb": 0, "pagecache_overflow_mb": 2, "largest_malloc_mb": 5}
+
+
+def _sqlite_lib() -> Any:
+    name = ctypes.util.find_library("sqlite3")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
+def sqlite_memory() -> dict[str, float]:
+    """SQLite's own count of the memory it holds (current and high-water, MB), for the memory report."""
+    lib = _sqlite_lib()
+    if lib is None or not hasattr(lib, "sqlite3_status64"):
+        return {}
+    out = {}
+    for name, op in _SQLITE_STATUS.items():
+        cur, high = ctypes.c_int64(), ctypes.c_int64()
+        if lib.sqlite3_status64(op, ctypes.byref(cur), ctypes.byref(high), 0) == 0:
+            out[name] = round(cur.value / 2**20, 2)
+            out[name.replace("_mb", "_high_mb")] = round(high.value / 2**20, 2)
+    return out
 
 
 def _split_sql(script: str) -> Iterator[str]:
