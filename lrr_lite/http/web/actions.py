@@ -8,36 +8,17 @@ with the status, as archive_routes.py does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import bottle
 
-from lrr_lite.errors import Conflict, DomainError, Locked, NotFound
-from lrr_lite.http.web import pages, session
+from lrr_lite.errors import DomainError
+from lrr_lite.http.web import pages, webforms
+from lrr_lite.http.web.webforms import form, wants_json
+from lrr_lite.http.web.webforms import json_answer as reply_json
 
-EXPIRED = "The form expired or came from another site. Reload the page and try again."
-LOGIN = "Log in to change the library: your session ended or you never logged in."
-STATUS = {NotFound: 404, Locked: 423, Conflict: 409}
-
-
-def form(name: str) -> str:
-    try:
-        return bottle.request.forms.getunicode(name) or ""
-    except (UnicodeError, ValueError):
-        return ""
-
-
-def wants_json() -> bool:
-    return "application/json" in (bottle.request.get_header("Accept") or "")
-
-
-def reply_json(body: dict[str, Any], status: int = 200) -> bytes:
-    """A JSON answer; bytes, so the page wrapper leaves its content type alone."""
-    bottle.response.status = status
-    bottle.response.content_type = "application/json; charset=utf-8"
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+__all__ = ["Actions", "form", "reply_json", "wants_json"]
 
 
 class Actions:
@@ -52,26 +33,16 @@ class Actions:
         self.local = local
 
     def guard(self) -> bytes | str | None:
-        """None when this POST may go on; otherwise the refusal to answer with."""
-        if not self.authed():
-            if not wants_json():
-                self.require_login()  # redirects
-            return reply_json({"error": LOGIN}, 401)
-        if not session.csrf_ok(self.ctx, bottle.request, form("csrf")):
-            if wants_json():
-                return reply_json({"error": EXPIRED}, 403)
-            bottle.response.status = 403
-            return pages.message_page(self.ctx, self.static, "Forbidden", EXPIRED, authed=True)
-        return None
+        """None when this POST may go on; otherwise the refusal to answer with (webforms.refusal)."""
+        return webforms.refusal(self.ctx, self.static, self.authed(), self.require_login, form("csrf"))
 
     def csrf(self) -> str:
         """This browser's CSRF token (issuing a guest cookie when it has none)."""
-        nonce = session.ensure_nonce(self.ctx, bottle.request, bottle.response)
-        return session.csrf_token(self.ctx, nonce)
+        return webforms.csrf_for_page(self.ctx)
 
     def failure(self, exc: DomainError, back: str = "") -> bytes | str:
         """A refused write: the server's reason, as JSON or as a page with a way back."""
-        status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+        status = webforms.status_of(exc)
         if wants_json():
             return reply_json({"error": exc.message, **exc.data}, status)
         bottle.response.status = status
