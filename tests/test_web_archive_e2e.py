@@ -23,12 +23,7 @@ PLUGIN_NAME = "[Alice Artist] Fruit Salad (Orchard)"
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = webdriver.missing()
-    if reason:
-        pytest.skip(reason)
-    driver = Browser(*DESKTOP)
-    yield driver
-    driver.quit()
+    yield from webdriver.module_browser(*DESKTOP)
 
 
 @pytest.fixture

@@ -18,19 +18,13 @@ import webdriver
 from archive_factory import make_archive, make_image
 from test_web import app_with_web
 from test_web_archive_e2e import DESKTOP, log_in, shots, shown
-from webdriver import Browser
 
 N = 20
 
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = webdriver.missing()
-    if reason:
-        pytest.skip(reason)
-    driver = Browser(*DESKTOP)
-    yield driver
-    driver.quit()
+    yield from webdriver.module_browser(*DESKTOP)
 
 
 @pytest.fixture

@@ -20,12 +20,7 @@ WIDE = (1200, 900)  # Banana's pages: wider than the window, so fit-width has so
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = webdriver.missing()
-    if reason:
-        pytest.skip(reason)
-    driver = Browser(1000, 800)
-    yield driver
-    driver.quit()
+    yield from webdriver.module_browser(1000, 800)
 
 
 @pytest.fixture

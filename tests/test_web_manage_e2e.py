@@ -23,12 +23,7 @@ NAMES = ("Apple", "Banana", "Cherry", "Damson")
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = webdriver.missing()
-    if reason:
-        pytest.skip(reason)
-    driver = Browser(*DESKTOP)
-    yield driver
-    driver.quit()
+    yield from webdriver.module_browser(*DESKTOP)
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 CHROMIUM = os.environ.get("LRR_CHROMIUM", "/usr/bin/chromium")
@@ -32,6 +34,16 @@ def missing() -> str | None:
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             return f"{path} not found: install Debian's {package} package"
     return None
+
+
+def module_browser(width: int, height: int) -> Iterator[Browser]:
+    """The body of an e2e module's `browser` fixture: skipped where Chromium is missing, quit at the end."""
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    driver = Browser(width, height)
+    yield driver
+    driver.quit()
 
 
 class WebDriverError(Exception):
