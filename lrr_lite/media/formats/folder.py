@@ -32,6 +32,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from lrr_lite.errors import ArchiveError
@@ -291,14 +292,18 @@ class FolderZip:
             + _EOCD.pack(0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
         )
 
+    @staticmethod
+    def _once(make: Callable[[_Member], bytes], m: _Member) -> Iterator[bytes]:
+        yield make(m)
+
     def _pieces(self) -> Iterator[tuple[int, int, Callable[[], Iterator[bytes]]]]:
         """(offset, length, producer) of every piece of the ZIP in order; a producer runs only when its
         piece is wanted, so a range reads no file it does not cover (CRCs aside)."""
         for m in self.members:
             header_len = _LOCAL.size + len(m.name)
-            yield m.offset, header_len, lambda m=m: iter((self._local(m),))
-            yield m.offset + header_len, m.size, lambda m=m: _file_blocks(m, remember_crc=True)
-            yield m.offset + header_len + m.size, self.descriptor_len, lambda m=m: iter((self._descriptor(m),))
+            yield m.offset, header_len, partial(self._once, self._local, m)
+            yield m.offset + header_len, m.size, partial(_file_blocks, m, True)
+            yield m.offset + header_len + m.size, self.descriptor_len, partial(self._once, self._descriptor, m)
         yield self.cd_offset, self.cd_size, lambda: (self._central(m) for m in self.members)
         tail = self.size - self.cd_offset - self.cd_size
         yield self.cd_offset + self.cd_size, tail, lambda: iter((self._end(),))
