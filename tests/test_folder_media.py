@@ -138,3 +138,19 @@ def test_a_page_changed_mid_download_fails_instead_of_lying(tmp_path: Path) -> N
     (tmp_path / "C" / "002.jpg").write_bytes(b"shorter")
     with pytest.raises(ArchiveError, match="changed during the download"):
         b"".join(archive.read())
+
+
+def test_formats_reads_a_folder_like_any_archive(tmp_path: Path) -> None:
+    from lrr_lite.media import formats
+
+    pages = _book(tmp_path / "F", 4)
+    cache = formats.PageCache(tmp_path / "cache", 10 * 1024 * 1024)
+    assert formats.detect_format(tmp_path / "F") == "folder"
+    listed = formats.list_pages(tmp_path / "F")
+    assert listed == order_pages(list(pages)) == formats.list_members(tmp_path / "F")
+    for name in listed:
+        assert formats.read_member(tmp_path / "F", name, cache=cache, key="f") == pages[name]
+        with formats.open_member(tmp_path / "F", name, cache=cache, key="f") as stream:
+            assert stream.size == len(pages[name]) and b"".join(stream) == pages[name]
+    with pytest.raises(KeyError):
+        formats.read_member(tmp_path / "F", "../x.jpg", cache=cache, key="f")

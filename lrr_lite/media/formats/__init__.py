@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lrr_lite.errors import ArchiveError
-from lrr_lite.media.formats import pdf, streamreader, unarreader, zipreader
+from lrr_lite.media.formats import folder, pdf, streamreader, unarreader, zipreader
 from lrr_lite.media.formats.cache import PageCache
 from lrr_lite.media.formats.kinds import HEAD_BYTES, archive_kind, read_kind
 from lrr_lite.media.formats.limits import CHUNK_BYTES, MAX_PAGE_BYTES
@@ -109,8 +109,11 @@ def _rar_backend(path: Path, head: bytes) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """'pdf', 'zip', 'stream' (libarchive) or 'unar'; ArchiveError if the file can't be opened or is empty."""
+    """'pdf', 'zip', 'stream' (libarchive), 'unar' or 'folder' (a folder of images, folder.py); ArchiveError
+    if the file can't be opened or is empty."""
     path = Path(path)
+    if path.is_dir():
+        return "folder"
     try:
         with open(path, "rb") as fh:
             head = fh.read(max(1024, HEAD_BYTES))
@@ -157,6 +160,7 @@ _LISTERS: dict[str, tuple[Callable[[Path], list[str]], Callable[[Path], list[str
     "zip": (lambda p: order_pages(zipreader.list_pages(p)), zipreader.list_members),
     "stream": (lambda p: order_pages(streamreader.list_pages(p)), streamreader.list_members),
     "unar": (lambda p: order_pages(unarreader.list_pages(p)), unarreader.list_members),
+    "folder": (folder.list_pages, folder.list_pages),  # already in page order; only pages are members
 }
 
 
@@ -204,6 +208,8 @@ def read_member(path: Path, name: str, *, cache: PageCache, key: str, known_memb
     fmt = detect_format(path)
     if fmt == "zip":
         return zipreader.read_member(path, name)
+    if fmt == "folder":
+        return folder.read_page(path, name)
     ckey = _cache_key(key, path)
     if fmt == "pdf":
         return _pdf_page(path, name, cache, ckey)
@@ -229,6 +235,9 @@ def open_member(
     fmt = detect_format(path)
     if fmt == "zip":
         return zipreader.open_member(path, name)
+    if fmt == "folder":
+        chunks, size = folder.open_page(path, name)
+        return MemberStream(chunks, size, getattr(chunks, "close", None))
     ckey = _cache_key(key, path)
     if fmt == "pdf":
         return from_bytes(_pdf_page(path, name, cache, ckey), CHUNK_BYTES)
