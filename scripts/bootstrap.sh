@@ -9,8 +9,9 @@ want_test=${1:-}
 sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 
-# libarchive13: RAR/7z/tar reading behind libarchive-c. python3-venv: the venv itself.
-pkgs=(python3 python3-venv python3-pip libarchive13)
+# libarchive13: RAR/7z/tar reading behind libarchive-c. unar: the RAR archives libarchive refuses (solid
+# RAR 4, RAR 1.5/2.x, multi-volume sets; media/formats/unarreader.py). python3-venv: the venv itself.
+pkgs=(python3 python3-venv python3-pip libarchive13 unar)
 # Test-only: systemd-analyze checks the unit file; Chromium and its driver run the browser tests.
 if [ "$want_test" = test ]; then pkgs+=(systemd chromium chromium-driver); fi
 missing=()

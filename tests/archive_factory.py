@@ -114,6 +114,8 @@ def _write_libarchive(path: Path, items: list[tuple[str, bytes]], fmt: str) -> N
 _RAR_MARKER = b"Rar!\x1a\x07\x00"
 _RAR_LONG_BLOCK = 0x8000
 _RAR_FILE_PASSWORD = 0x0004
+_RAR_FILE_SOLID = 0x0010
+_RAR_MAIN_SOLID = 0x0008
 _RAR_FILE_DIRECTORY = 0x00E0
 _DOS_TIME = (2024 - 1980) << 25 | 1 << 21 | 1 << 16  # 2024-01-01 00:00:00
 
@@ -123,15 +125,19 @@ def _rar_block(head_type: int, flags: int, body: bytes) -> bytes:
     return struct.pack("<H", zlib.crc32(header) & 0xFFFF) + header
 
 
-def _write_rar_store(path: Path, items: list[tuple[str, bytes]], password_flag: bool = False) -> None:
+def _write_rar_store(
+    path: Path, items: list[tuple[str, bytes]], password_flag: bool = False, solid_flag: bool = False
+) -> None:
     out = bytearray(_RAR_MARKER)
-    out += _rar_block(0x73, 0, b"\x00" * 6)
-    for name, data in items:
+    out += _rar_block(0x73, _RAR_MAIN_SOLID if solid_flag else 0, b"\x00" * 6)
+    for number, (name, data) in enumerate(items):
         is_dir = name.endswith("/")
         raw_name = name.rstrip("/").encode("utf-8")
         flags = _RAR_LONG_BLOCK | (_RAR_FILE_DIRECTORY if is_dir else 0)
         if password_flag and not is_dir:
             flags |= _RAR_FILE_PASSWORD
+        if solid_flag and number:
+            flags |= _RAR_FILE_SOLID  # continues the previous member's dictionary, as WinRAR's -s writes
         mode = 0o40755 if is_dir else 0o100644
         body = struct.pack(
             "<IIBIIBBHI",
@@ -253,6 +259,13 @@ def make_encrypted_zip(path: Path, members: Members, passphrase: str = "secret")
     ) as arc:
         for name, data in _items(members):
             arc.add_file_from_memory(name, len(data), data)
+    return Path(path)
+
+
+def make_solid_flagged_rar(path: Path, members: Members) -> Path:
+    """A RAR 4 archive flagged solid (archive and member flags) with stored members: what libarchive 3.6
+    refuses after the first member ("RAR solid archive support unavailable") and unar reads whole."""
+    _write_rar_store(Path(path), _items(members), solid_flag=True)
     return Path(path)
 
 

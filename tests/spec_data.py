@@ -12,3 +12,4 @@ SAMPLES = DATA / "oracle-samples"          # real LANraragi 0.9.81 replies
 OPDS_GRAMMAR = DATA / "opds"               # OPDS 1.1 + Atom RelaxNG
 OPDS2_SCHEMAS = DATA / "opds2"             # OPDS 2.0 + Readium JSON Schemas
 OPENAPI = DATA / "lanraragi-openapi.yaml"  # LANraragi 0.9.8's API contract
+RARFILE = DATA / "rarfile"                 # real RAR archives from the rarfile sdist (ISC)

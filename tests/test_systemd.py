@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from archive_factory import make_comic, make_pdf
+from archive_factory import make_comic, make_pdf, make_solid_flagged_rar, page_images
 
 from lrr_lite import config
 
@@ -210,6 +210,9 @@ def test_server_works_under_the_units_system_call_filter(tmp_path):
     for fmt in ("cbz", "cbr", "7z"):
         make_comic(content / f"Book {fmt}.{fmt}", 2, fmt)
     make_pdf(content / "Doc.pdf", 2)
+    if shutil.which("unar"):  # a solid RAR 4: read through the unar subprocess, under the same filter
+        make_solid_flagged_rar(content / "Solid.cbr", {f"{i}.jpg": img for i, img in enumerate(page_images(2), 1)})
+    expected = len(list(content.iterdir()))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -237,7 +240,8 @@ def test_server_works_under_the_units_system_call_filter(tmp_path):
         raise AssertionError(log.read_text())
 
     try:
-        listed = until(lambda: (lambda a: a if len(a) == 4 else None)(requests.get(base + "/api/archives").json()))
+        listed = until(lambda: (lambda a: a if len(a) == expected else None)(
+            requests.get(base + "/api/archives").json()))
         for arc in listed:  # zip, RAR and 7z through libarchive, PDF through pdfium; then Pillow's thumbnails
             pages = requests.get(f"{base}/api/archives/{arc['arcid']}/files").json()["pages"]
             page = requests.get(base + pages[0])
@@ -249,7 +253,7 @@ def test_server_works_under_the_units_system_call_filter(tmp_path):
             resp = requests.put(base + "/api/archives/upload", headers=auth, files={"file": (upload.name, fh)})
         assert resp.json()["success"] == 1 and (content / "Uploaded.cbz").exists()
         shutil.copy(make_comic(tmp_path / "Later.cbz", 4, "cbz", size=(90, 130)), content)
-        until(lambda: len(requests.get(base + "/api/archives").json()) == 6)  # the watcher saw it
+        until(lambda: len(requests.get(base + "/api/archives").json()) == expected + 2)  # the watcher saw it
     finally:
         server.terminate()
         server.wait(30)

@@ -1,7 +1,9 @@
 """Archive formats: page listing, page ordering and page reading for every format LANraragi serves.
 
 The real format is detected from content, never trusted from the extension: PDF by its header, the zip
-family (zip, cbz, epub) by zipfile's end-of-central-directory check, everything else through libarchive.
+family (zip, cbz, epub) by zipfile's end-of-central-directory check, everything else through libarchive;
+a RAR archive libarchive refuses (solid RAR 4, RAR 1.5/2.x, multi-volume sets) through `unar`
+(unarreader.py), when The Unarchiver is installed.
 
 Reading is bounded by bytes actually produced (limits.py): a member past MAX_PAGE_BYTES, or a stream archive
 expanding past its expansion limit, is refused with ArchiveError, and whole-member reads hold their size in
@@ -18,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lrr_lite.errors import ArchiveError
-from lrr_lite.media.formats import pdf, streamreader, zipreader
+from lrr_lite.media.formats import folder, pdf, streamreader, unarreader, zipreader
 from lrr_lite.media.formats.cache import PageCache
-from lrr_lite.media.formats.kinds import archive_kind, read_kind
+from lrr_lite.media.formats.kinds import HEAD_BYTES, archive_kind, read_kind
 from lrr_lite.media.formats.limits import CHUNK_BYTES, MAX_PAGE_BYTES
 from lrr_lite.media.formats.member import MemberStream, from_bytes
 from lrr_lite.media.formats.mime import sniff_image, sniff_mime
@@ -58,12 +60,63 @@ _memo: OrderedDict[tuple, list[str]] = OrderedDict()
 _memo_lock = threading.Lock()
 
 
+_backends: OrderedDict[tuple, str] = OrderedDict()
+_BACKENDS_SIZE = 4096
+
+# libarchive's own refusals, not the archive's: only these send a RAR archive to unar.
+_FATAL_HERE = ("password-protected", "decompression bomb", "Couldn't open archive", "empty file")
+
+
+def _rar_backend(path: Path, head: bytes) -> str:
+    """'stream' when libarchive reads this RAR archive, 'unar' when only unar does (and `lsar -t` finds
+    every member intact); remembered per file version, so the probe runs once per file and process, not per
+    page: a header walk for every RAR, plus one test pass for the few that libarchive refuses."""
+    part = unarreader.volume(head)
+    if part == "later":
+        raise ArchiveError("a later part of a multi-volume RAR set: the set is read through its first part")
+    st = path.stat()
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    with _memo_lock:
+        if key in _backends:
+            _backends.move_to_end(key)
+            return _backends[key]
+    backend = "stream"
+    refusal: ArchiveError | None = None
+    if part == "first":
+        refusal = ArchiveError("a multi-volume RAR set")  # libarchive lists its headers, then fails on data
+    else:
+        try:
+            streamreader.list_members(path)
+        except ArchiveError as exc:
+            if any(text in str(exc) for text in _FATAL_HERE):
+                raise
+            refusal = exc
+    if refusal is not None:
+        if unarreader.tools() is None:
+            raise ArchiveError(f"{str(refusal).rstrip('.')}: {unarreader.missing_reason()}") from refusal
+        try:
+            unarreader.check(path)
+        except ArchiveError as exc:
+            if "password" in str(exc):
+                raise
+            raise ArchiveError(f"{str(refusal).rstrip('.')}; unar: {exc}") from exc
+        backend = "unar"
+    with _memo_lock:
+        _backends[key] = backend
+        while len(_backends) > _BACKENDS_SIZE:
+            _backends.popitem(last=False)
+    return backend
+
+
 def detect_format(path: Path) -> str:
-    """'pdf', 'zip' or 'stream' (libarchive); ArchiveError if the file can't be opened or is empty."""
+    """'pdf', 'zip', 'stream' (libarchive), 'unar' or 'folder' (a folder of images, folder.py); ArchiveError
+    if the file can't be opened or is empty."""
     path = Path(path)
+    if path.is_dir():
+        return "folder"
     try:
         with open(path, "rb") as fh:
-            head = fh.read(1024)
+            head = fh.read(max(1024, HEAD_BYTES))
     except FileNotFoundError as exc:
         raise ArchiveError(f"Couldn't open archive: {exc.strerror}") from exc
     except OSError as exc:
@@ -77,6 +130,8 @@ def detect_format(path: Path) -> str:
         return "zip"
     if path.suffix.lower() == ".cbw":
         raise ArchiveError("CBW web comics are not readable as archives")
+    if archive_kind(head) == "rar":
+        return _rar_backend(path, head)
     return "stream"
 
 
@@ -104,7 +159,16 @@ _LISTERS: dict[str, tuple[Callable[[Path], list[str]], Callable[[Path], list[str
     "pdf": (pdf.list_pages, pdf.list_pages),
     "zip": (lambda p: order_pages(zipreader.list_pages(p)), zipreader.list_members),
     "stream": (lambda p: order_pages(streamreader.list_pages(p)), streamreader.list_members),
+    "unar": (lambda p: order_pages(unarreader.list_pages(p)), unarreader.list_members),
+    "folder": (folder.list_pages, folder.list_pages),  # already in page order; only pages are members
 }
+
+
+def _walker(fmt: str, path: Path, cache: PageCache) -> Callable[[streamreader.MemberSink], None]:
+    """The one sequential pass that fills the page cache for a stream-only archive."""
+    if fmt == "unar":
+        return lambda sink: unarreader.walk(path, sink, spool_dir=cache.root)
+    return lambda sink: streamreader.walk(path, sink)
 
 
 def list_pages(path: Path) -> list[str]:
@@ -144,6 +208,8 @@ def read_member(path: Path, name: str, *, cache: PageCache, key: str, known_memb
     fmt = detect_format(path)
     if fmt == "zip":
         return zipreader.read_member(path, name)
+    if fmt == "folder":
+        return folder.read_page(path, name)
     ckey = _cache_key(key, path)
     if fmt == "pdf":
         return _pdf_page(path, name, cache, ckey)
@@ -153,7 +219,7 @@ def read_member(path: Path, name: str, *, cache: PageCache, key: str, known_memb
         return data
     if not known_member and name not in list_members(path):
         raise KeyError(name)
-    return cache.fetch(ckey, name, lambda sink: streamreader.walk(path, sink))
+    return cache.fetch(ckey, name, _walker(fmt, path, cache))
 
 
 def open_member(
@@ -169,6 +235,9 @@ def open_member(
     fmt = detect_format(path)
     if fmt == "zip":
         return zipreader.open_member(path, name)
+    if fmt == "folder":
+        chunks, size = folder.open_page(path, name)
+        return MemberStream(chunks, size, getattr(chunks, "close", None))
     ckey = _cache_key(key, path)
     if fmt == "pdf":
         return from_bytes(_pdf_page(path, name, cache, ckey), CHUNK_BYTES)
@@ -176,5 +245,5 @@ def open_member(
     if fh is None:
         if not known_member and name not in list_members(path):
             raise KeyError(name)
-        fh = cache.fetch_open(ckey, name, lambda sink: streamreader.walk(path, sink))
+        fh = cache.fetch_open(ckey, name, _walker(fmt, path, cache))
     return MemberStream(iter(lambda: fh.read(CHUNK_BYTES), b""), os.fstat(fh.fileno()).st_size, fh.close, file=fh)
