@@ -324,3 +324,30 @@ def test_6_url_key_and_network_errors_are_one_line_with_an_exit_code(world, tmp_
 
     out = _import(world, "ftp://example.invalid/")
     assert out.returncode == 2 and "is not an http:// or https:// URL" in error(out)
+
+
+def test_7_on_a_terminal_the_progress_is_a_bar(world, curated):
+    import os
+    import pty
+
+    local = world["local"]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "lrr_lite", "import-lanraragi", "--url", world["old_url"],
+                             "--key", OLD_KEY, "--content", str(local.content), "--data", str(local.data)],
+                            stdout=subprocess.PIPE, stderr=follower, text=True, env=ENV)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=60)
+    os.close(leader)
+    assert proc.returncode == 0
+    text = seen.decode()
+    assert "\rarchives [" + "#" * 30 + "] 7/7" in text and "archives 1/7\n" not in text.replace("\r\n", "\n")
+    assert any(line.startswith("0 changes") for line in out.splitlines())

@@ -114,18 +114,30 @@ class Report:
 
 
 class _Item:
-    """The changes one archive, tank or category needs: planned first, then applied unless a dry run."""
+    """The changes one archive, tank or category needs, applied one by one unless a dry run. A change the
+    service refuses is noted and the next one is still tried; `fatal` ones (creating the tank or category
+    the later changes need) end the item."""
 
     def __init__(self, report: Report, dry_run: bool) -> None:
         self.report = report
         self.dry_run = dry_run
         self.count = 0
+        self.errors: list[str] = []
 
-    def change(self, kind: str, write: Callable[[], Any]) -> Any:
+    def change(self, kind: str, write: Callable[[], Any], fatal: bool = False) -> Any:
+        result = None
+        if not self.dry_run:
+            try:
+                result = write()
+            except DomainError as exc:
+                if fatal:
+                    raise
+                self.errors.append(f"{kind}: {exc.message}")
+                return None
         self.count += 1
         self.report.changes += 1
         self.report.fields[kind] += 1
-        return None if self.dry_run else write()
+        return result
 
 
 # -- the import -------------------------------------------------------------------------------------------------
@@ -161,6 +173,21 @@ class Importer:
                 raise
             self.report.stopped = exc.message
         return self.report
+
+    def _one(self, tally: Tally, what: str, name: str, work: Callable[[_Item], None]) -> None:
+        """Run one item's changes and count it: imported, unchanged, or failed with the reasons."""
+        item = _Item(self.report, self.dry_run)
+        try:
+            work(item)
+        except DomainError as exc:
+            item.errors.append(exc.message)
+        if item.errors:
+            tally.failed += 1
+            self.report.failures.append((what, name, "; ".join(item.errors)))
+        elif item.count:
+            tally.imported += 1
+        else:
+            tally.unchanged += 1
 
     # -- the old server ----------------------------------------------------------------------------------------
 
@@ -224,17 +251,9 @@ class Importer:
                 self.report.archives.missing += 1
                 self.report.missing_here.append((title, as_str(old.get("filename")), archive_id))
             else:
-                item = _Item(self.report, self.dry_run)
-                try:
-                    self.archive(item, row, old, by_id.get(archive_id), stamps.get(archive_id, []))
-                except DomainError as exc:
-                    self.report.archives.failed += 1
-                    self.report.failures.append(("archive", f"{archive_id} {title!r}", exc.message))
-                else:
-                    if item.count:
-                        self.report.archives.imported += 1
-                    else:
-                        self.report.archives.unchanged += 1
+                self._one(self.report.archives, "archive", f"{archive_id} {title!r}",
+                          partial(self.archive, row=row, old=old, saved=by_id.get(archive_id),
+                                  stamps=stamps.get(archive_id, [])))
             self.progress(done, total, title)
 
     def archive(self, item: _Item, row: Any, old: dict[str, Any], saved: dict[str, Any] | None,
@@ -316,23 +335,15 @@ class Importer:
             mine = by_id.get(old_id) if old_id in by_id else next((t for t in unmatched if t["name"] == name), None)
             if mine is not None and mine in unmatched:
                 unmatched.remove(mine)
-            item = _Item(self.report, self.dry_run)
-            try:
-                self.tankoubon(item, old, mine)
-            except DomainError as exc:
-                self.report.tankoubons.failed += 1
-                self.report.failures.append(("tankoubon", f"{old_id} {name!r}", exc.message))
-                continue
-            if item.count:
-                self.report.tankoubons.imported += 1
-            else:
-                self.report.tankoubons.unchanged += 1
+            self._one(self.report.tankoubons, "tankoubon", f"{old_id} {name!r}",
+                      partial(self.tankoubon, old=old, mine=mine))
 
     def tankoubon(self, item: _Item, old: dict[str, Any], mine: dict[str, Any] | None) -> None:
         service = self.ctx.collections
         old_id, name = as_str(old.get("id")), as_str(old.get("name"))
         if mine is None:
-            tank_id = item.change("tankoubons", lambda: service.create_tankoubon(name)) or f"(new {old_id})"
+            tank_id = item.change("tankoubons", partial(service.create_tankoubon, name), fatal=True) \
+                or f"(new {old_id})"
             mine = {"id": tank_id, "name": name, "summary": "", "tags": "", "progress": 0, "archives": []}
         tank_id = mine["id"]
         self.tank_map[old_id] = tank_id
@@ -361,24 +372,15 @@ class Importer:
                 next((c for c in unmatched if c["name"] == name and c["search"] == search), None)
             if mine is not None:
                 unmatched.remove(mine)
-            item = _Item(self.report, self.dry_run)
-            try:
-                self.category(item, old, mine)
-            except DomainError as exc:
-                self.report.categories.failed += 1
-                self.report.failures.append(("category", f"{old_id} {name!r}", exc.message))
-                continue
-            if item.count:
-                self.report.categories.imported += 1
-            else:
-                self.report.categories.unchanged += 1
+            self._one(self.report.categories, "category", f"{old_id} {name!r}",
+                      partial(self.category, old=old, mine=mine))
 
     def category(self, item: _Item, old: dict[str, Any], mine: dict[str, Any] | None) -> None:
         service = self.ctx.collections
         old_id, name, search = as_str(old.get("id")), as_str(old.get("name")), as_str(old.get("search"))
         pinned = as_bool(as_int(old.get("pinned")))
         if mine is None:
-            cat_id = item.change("categories", lambda: service.create_category(name, search, pinned)) \
+            cat_id = item.change("categories", partial(service.create_category, name, search, pinned), fatal=True) \
                 or f"(new {old_id})"
             mine = {"id": cat_id, "name": name, "search": search, "pinned": "1" if pinned else "0", "archives": []}
         cat_id = mine["id"]
@@ -409,15 +411,10 @@ class Importer:
         if wanted == current:
             self.report.bookmark.unchanged += 1
             return
-        item = _Item(self.report, self.dry_run)
         service = self.ctx.collections
-        try:
-            if wanted:
-                item.change("bookmark link", lambda: service.set_bookmark_link(wanted))
-            else:
-                item.change("bookmark link", service.remove_bookmark_link)
-        except DomainError as exc:
-            self.report.bookmark.failed += 1
-            self.report.failures.append(("bookmark link", wanted, exc.message))
-            return
-        self.report.bookmark.imported += 1
+        if wanted:
+            self._one(self.report.bookmark, "bookmark link", wanted,
+                      lambda item: item.change("bookmark link", partial(service.set_bookmark_link, wanted)))
+        else:
+            self._one(self.report.bookmark, "bookmark link", "(none)",
+                      lambda item: item.change("bookmark link", service.remove_bookmark_link))
