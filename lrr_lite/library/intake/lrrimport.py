@@ -202,16 +202,20 @@ class Importer:
         return info
 
     def fetch_backup(self) -> dict[str, Any] | None:
+        """The backup JSON, only for covers and stamps: without it the rest still imports. LANraragi warns
+        that this GET can be slow on a large library, so a timeout here is a note, not the end of the run."""
+        why = "it has none (404)"
         try:
             backup = self.client.get("/api/database/backup", missing_ok=True)
         except RemoteError as exc:
-            if exc.kind != SERVER:
+            if exc.kind == USAGE:
                 raise
-            backup = None
-        if not isinstance(backup, dict) or not isinstance(backup.get("archives"), list):
-            self.report.notes.append("the old server gave no backup (GET /api/database/backup): "
+            backup, why = None, exc.message
+        if backup is not None and not (isinstance(backup, dict) and isinstance(backup.get("archives"), list)):
+            backup, why = None, "its reply is not a backup"
+        if backup is None:
+            self.report.notes.append(f"no backup from the old server (GET /api/database/backup: {why}): "
                                      "custom covers and stamps not imported")
-            return None
         return backup
 
     def fetch_archives(self) -> list[dict[str, Any]]:
