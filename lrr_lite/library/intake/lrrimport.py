@@ -222,17 +222,15 @@ class Importer:
         listed = self.client.get("/api/archives")
         if not isinstance(listed, list):
             raise RemoteError(f"{self.client.base}/api/archives is not a list of archives", SERVER)
-        out = []
-        for entry in listed:
-            if not isinstance(entry, dict) or not ARCHIVE_ID.fullmatch(as_str(entry.get("arcid"))):
-                continue
-            if "progress" not in entry or "isnew" not in entry:
-                # older versions list less; the archive's own metadata has the reading state
-                full = self.client.get(f"/api/archives/{entry['arcid']}/metadata", missing_ok=True)
-                if isinstance(full, dict):
-                    entry = {**entry, **full}
-            out.append(entry)
-        return out
+        return [e for e in listed if isinstance(e, dict) and ARCHIVE_ID.fullmatch(as_str(e.get("arcid")))]
+
+    def complete(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Older versions list less; the archive's own metadata has the reading state. Asked for one archive at
+        a time, as it is applied, so a run cut off midway has applied the archives before the cut."""
+        if "progress" in entry and "isnew" in entry:
+            return entry
+        full = self.client.get(f"/api/archives/{entry['arcid']}/metadata", missing_ok=True)
+        return {**entry, **full} if isinstance(full, dict) else entry
 
     # -- archives ----------------------------------------------------------------------------------------------
 
@@ -256,7 +254,7 @@ class Importer:
                 self.report.missing_here.append((title, as_str(old.get("filename")), archive_id))
             else:
                 self._one(self.report.archives, "archive", f"{archive_id} {title!r}",
-                          partial(self.archive, row=row, old=old, saved=by_id.get(archive_id),
+                          partial(self.archive, row=row, old=self.complete(old), saved=by_id.get(archive_id),
                                   stamps=stamps.get(archive_id, [])))
             self.progress(done, total, title)
 
