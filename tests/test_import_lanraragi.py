@@ -11,10 +11,14 @@ connection, a run killed while it waits, the completing run, a second run with 0
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import pty
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 from archive_factory import make_comic
+from conftest import LiveServer
 from test_cli_errors import ENV, start_server, stop_server
 
 OLD_KEY = "old-server-key"
@@ -90,8 +95,6 @@ class Proxy:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from conftest import LiveServer
-
     root = tmp_path_factory.mktemp("import")
     files = root / "files"
     for n in range(1, 7):
@@ -108,7 +111,6 @@ def world(tmp_path_factory):
         shutil.copy(f, local.content / f.name)
     local.start()
     old = requests.Session()
-    import base64
     old.headers["Authorization"] = "Bearer " + base64.b64encode(OLD_KEY.encode()).decode()
     deadline = time.monotonic() + 60
     while len(old.get(old_url + "/api/archives").json()) < 7:
@@ -325,7 +327,7 @@ def test_6_url_key_and_network_errors_are_one_line_with_an_exit_code(world, tmp_
         other.server_close()
     assert out.returncode == 2 and "is this a LANraragi server?" in error(out)
 
-    with __import__("socket").socket() as sock:  # a port nobody listens on
+    with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
     out = _import(world, f"http://127.0.0.1:{closed}")
@@ -346,9 +348,6 @@ def test_6_url_key_and_network_errors_are_one_line_with_an_exit_code(world, tmp_
 
 
 def test_7_on_a_terminal_the_progress_is_a_bar(world, curated):
-    import os
-    import pty
-
     local = world["local"]
     leader, follower = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "lrr_lite", "import-lanraragi", "--url", world["old_url"],
