@@ -31,7 +31,7 @@ from lrr_lite.http.api.shinobu import start_if_enabled
 from lrr_lite.http.app import create_app
 from lrr_lite.http.web import session
 from lrr_lite.library import tasks
-from lrr_lite.library.intake import scan
+from lrr_lite.library.intake import lrrclient, lrrimport, scan
 from lrr_lite.library.intake.ingest import shown
 from lrr_lite.media import memory
 from lrr_lite.storage.settings import BY_KEY, CHECK_EVERY, SETTABLE, Setting
@@ -127,7 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "set":
             p.add_argument("key", metavar="KEY", help="a setting name (listed below)")
             p.add_argument("value", metavar="VALUE", help="its new value")
+    add_import_parser(sub)
     return parser
+
+
+def add_import_parser(sub: argparse._SubParsersAction) -> None:
+    what = "take progress, categories, tankoubons, stamps, covers… from a running LANraragi"
+    p = sub.add_parser("import-lanraragi", help=what, description=what + " (archives with the same ID here)")
+    p.add_argument("--url", required=True, help="the old server's base URL, e.g. http://192.168.1.5:3000")
+    p.add_argument("--key", required=True, help="its API key (`-` reads it from stdin)")
+    p.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
+    p.add_argument("--timeout", type=float, default=lrrclient.DEFAULT_TIMEOUT,
+                   help=f"seconds to wait for each reply (default {lrrclient.DEFAULT_TIMEOUT:g})")
+    p.add_argument("--config", help="INI file (section [server]); also LRR_CONFIG")
+    config.add_arguments(p)
 
 
 # -- folders -------------------------------------------------------------------------------------------------
@@ -236,6 +249,10 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "set":
         return set_command(cfg, args.key, args.value)
+    if args.command == "import-lanraragi":
+        check_data(cfg)
+        setup_logging(cfg, to_file=False)
+        return import_command(cfg, args)
     if args.command == "scan":
         check_content(cfg, create=False)
         check_data(cfg)
@@ -300,6 +317,44 @@ def scan_command(cfg: config.Config) -> int:
             print(f"duplicate: {shown(path)} (the same file as {shown(original)})")
     finally:
         ctx.close()
+    return 0
+
+
+def _import_progress(done: int, total: int, title: str) -> None:
+    """A bar on a terminal; plain lines (about 20 per run) when stderr is a pipe or a file."""
+    if sys.stderr.isatty():
+        width = 30
+        filled = width * done // max(total, 1)
+        print(f"\rarchives [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr,
+              flush=True)
+        if done == total:
+            print(file=sys.stderr)
+    elif done == total or done % max(1, total // 20) == 0:
+        print(f"archives {done}/{total}", file=sys.stderr, flush=True)
+
+
+def import_command(cfg: config.Config, args: argparse.Namespace) -> int:
+    key = sys.stdin.readline().strip() if args.key == "-" else args.key
+    if not args.timeout > 0:
+        raise UserError(f"--timeout {args.timeout:g}: give a number of seconds above 0", code=2)
+    try:
+        client = lrrclient.Client(args.url, key, timeout=args.timeout)
+    except lrrclient.RemoteError as exc:
+        raise UserError(exc.message, code=2) from None
+    ctx = open_context(cfg)
+    try:
+        importer = lrrimport.Importer(ctx, client, dry_run=args.dry_run, progress=_import_progress)
+        try:
+            report = importer.run()
+        except lrrclient.RemoteError as exc:  # before anything was read: the URL, the key, the network
+            raise UserError(exc.message, code=2 if exc.kind == lrrclient.USAGE else 1) from None
+        for line in report.table():
+            print(shown(line))
+    finally:
+        ctx.close()
+    if report.stopped:
+        raise UserError(f"import stopped: {report.stopped}; what was read so far is applied, run the same "
+                        "command again to finish")
     return 0
 
 

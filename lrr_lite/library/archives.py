@@ -73,11 +73,13 @@ class Archives:
         self.settings.touch_cache()
         return row
 
-    def update_progress(self, archive_id: str, page: int, *, force: bool) -> int:
-        """Store the reading position; returns the lastreadtime written."""
+    def update_progress(self, archive_id: str, page: int, *, force: bool, lastreadtime: int | None = None) -> int:
+        """Store the reading position; returns the lastreadtime written. `lastreadtime` (import-lanraragi)
+        keeps the time the page was read elsewhere, and such a copy is no page read here."""
         with self.locks.hold(LOCK, archive_id):
-            when = records.update_progress(self.db, archive_id, page, force=force)
-        self.settings.add_pages_read(1)
+            when = records.update_progress(self.db, archive_id, page, force=force, when=lastreadtime)
+        if lastreadtime is None:
+            self.settings.add_pages_read(1)
         return when
 
     def add_toc(self, archive_id: str, page: int, title: str) -> None:

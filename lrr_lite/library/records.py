@@ -242,15 +242,16 @@ def set_isnew(db: Database, archive_id: str, isnew: bool) -> sqlite3.Row:
     return row
 
 
-def update_progress(db: Database, archive_id: str, page: int, *, force: bool) -> int:
-    """Store progress and lastreadtime; returns the lastreadtime written. Caller checked the settings."""
+def update_progress(db: Database, archive_id: str, page: int, *, force: bool, when: int | None = None) -> int:
+    """Store progress and lastreadtime (now, or `when`: an import keeps the old server's time); returns the
+    lastreadtime written. Caller checked the settings."""
     row = require_row(db, archive_id)
     if not force:
         if not row["pagecount"]:
             raise Invalid("Archive doesn't have a total page count recorded yet.")
         if not 0 < page <= row["pagecount"]:
             raise Invalid("Invalid progress value.")
-    now = int(time.time())
+    now = int(time.time()) if when is None else when
     with db.write() as conn:
         conn.execute("UPDATE archives SET progress=?, lastreadtime=? WHERE id=?", (page, now, archive_id))
     return now
