@@ -76,8 +76,10 @@ class Archives:
     def update_progress(self, archive_id: str, page: int, *, force: bool) -> int:
         """Store the reading position; returns the lastreadtime written."""
         with self.locks.hold(LOCK, archive_id):
-            when = records.update_progress(self.db, archive_id, page, force=force)
+            when, cleared_new = records.update_progress(self.db, archive_id, page, force=force)
         self.settings.add_pages_read(1)
+        if cleared_new:  # "new only" searches must not keep showing it
+            self.settings.touch_cache()
         return when
 
     def add_toc(self, archive_id: str, page: int, title: str) -> None:

@@ -242,8 +242,14 @@ def set_isnew(db: Database, archive_id: str, isnew: bool) -> sqlite3.Row:
     return row
 
 
-def update_progress(db: Database, archive_id: str, page: int, *, force: bool) -> int:
-    """Store progress and lastreadtime; returns the lastreadtime written. Caller checked the settings."""
+# A reader that reaches this page has really started the archive: its NEW flag is cleared (LANraragi's rule),
+# whichever client reads it. Opening it and looking at the cover is not reading.
+CLEARS_NEW_AT = 2
+
+
+def update_progress(db: Database, archive_id: str, page: int, *, force: bool) -> tuple[int, bool]:
+    """Store progress and lastreadtime, and clear the NEW flag from page CLEARS_NEW_AT on; returns the
+    lastreadtime written and whether the flag was cleared. Caller checked the settings."""
     row = require_row(db, archive_id)
     if not force:
         if not row["pagecount"]:
@@ -251,9 +257,11 @@ def update_progress(db: Database, archive_id: str, page: int, *, force: bool) ->
         if not 0 < page <= row["pagecount"]:
             raise Invalid("Invalid progress value.")
     now = int(time.time())
+    clear = bool(row["isnew"]) and page >= CLEARS_NEW_AT
     with db.write() as conn:
-        conn.execute("UPDATE archives SET progress=?, lastreadtime=? WHERE id=?", (page, now, archive_id))
-    return now
+        conn.execute("UPDATE archives SET progress=?, lastreadtime=?, isnew=CASE WHEN ? THEN 0 ELSE isnew END "
+                     "WHERE id=?", (page, now, 1 if clear else 0, archive_id))
+    return now, clear
 
 
 def add_toc(db: Database, archive_id: str, page: int, title: str) -> None:
