@@ -12,8 +12,13 @@ from typing import Any
 
 from lrr_lite.http.web.pages import esc, layout
 
-MODE_NAMES = (("single", "Single page"), ("double", "Double page"), ("vertical", "Vertical"))
+MODE_NAMES = (("single", "Single"), ("double", "Double"), ("vertical", "Vertical"))
 FIT_NAMES = (("screen", "Fit screen"), ("width", "Fit width"), ("height", "Fit height"), ("original", "Original"))
+
+
+# drawn, not a glyph: the fullscreen symbols are missing from many fonts (an empty box on a phone)
+FULLSCREEN_ICON = ('<svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true"><path d="M1 6V1h5M10 1h5v5'
+                   'M15 10v5h-5M6 15H1v-5" fill="none" stroke="currentColor" stroke-width="2"/></svg>')
 
 
 def _options(choices: tuple[tuple[str, str], ...]) -> str:
@@ -44,7 +49,7 @@ def reader_page(ctx, static: dict[str, str], archive: dict[str, Any], start: int
             f'<select id="mode" aria-label="Mode">{_options(MODE_NAMES)}</select>'
             f'<select id="fit" aria-label="Fit">{_options(FIT_NAMES)}</select>'
             '<button type="button" id="dir" title="Reading direction">LTR</button>'
-            '<button type="button" id="fs" title="Fullscreen (f)">&#x26F6;</button>'
+            '<button type="button" id="fs" title="Fullscreen (f)" aria-label="Fullscreen">' + FULLSCREEN_ICON + '</button>'
             '<button type="button" id="stripbtn" title="Page strip">Pages</button></span></header>'
             '<nav id="strip" class="strip" hidden></nav>'
             '<main id="stage" class="stage" tabindex="-1"><div id="spread" class="spread">'

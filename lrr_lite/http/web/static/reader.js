@@ -81,19 +81,17 @@
   function wide(p) { var e = cache[p]; return !!(e && e.ok && e.w > e.h); }
 
   // double page: views from page 1 on, with what is known of the page shapes (unknown = portrait)
+  function paired(i) { return i > 1 && i < n && !wide(i) && !wide(i + 1); }
   function starts() {
     var s = [], i = 1;
-    while (i <= n) {
-      s.push(i);
-      i += (i > 1 && i < n && !wide(i) && !wide(i + 1)) ? 2 : 1;
-    }
+    while (i <= n) { s.push(i); i += paired(i) ? 2 : 1; }
     return s;
   }
   function viewAt(p) {
     if (mode !== 'double') return [p];
-    var s = starts(), a = 1, b;
-    for (var k = 0; k < s.length && s[k] <= p; k++) { a = s[k]; b = s[k + 1]; }
-    return b && b - a === 2 ? [a, a + 1] : [a];
+    var s = starts(), a = 1;
+    for (var k = 0; k < s.length && s[k] <= p; k++) a = s[k];
+    return paired(a) ? [a, a + 1] : [a];
   }
   function nextStart(p, step) {  // the first page of the view `step` views after (or before) the one at p
     if (mode !== 'double') return p + step;
@@ -246,6 +244,8 @@
   function applyDir() {
     body.classList.toggle('rtl', dir === 'rtl');
     dirBtn.textContent = dir === 'rtl' ? 'RTL' : 'LTR';
+    $('prev').title = dir === 'rtl' ? 'Next page' : 'Previous page';
+    $('next').title = dir === 'rtl' ? 'Previous page' : 'Next page';
   }
   function setMode(m, p, auto) {
     mode = m;
@@ -280,14 +280,21 @@
     else if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(function () {});
   }
 
-  $('prev').addEventListener('click', back);
-  $('next').addEventListener('click', forward);
+  // the arrow buttons point where they go: in right-to-left reading the left one goes forward
+  $('prev').addEventListener('click', function () { left(); });
+  $('next').addEventListener('click', function () { right(); });
   $('fs').addEventListener('click', fullscreen);
   fitSel.addEventListener('change', function () {
     fit = fitSel.value; store('lrr_fit', fit); savePrefs(); applyFit(); zoom = 1; resize();
   });
   modeSel.addEventListener('change', function () { setMode(modeSel.value, cur); });
   dirBtn.addEventListener('click', function () { dir = dir === 'rtl' ? 'ltr' : 'rtl'; savePrefs(); applyDir(); });
+
+  // after a click on a control the keys belong to the pages again (space would press the button once more)
+  $('rbar').addEventListener('click', function (e) {
+    if (e.target.tagName === 'BUTTON' && e.target !== pos) stage.focus({ preventScroll: true });
+  });
+  $('rbar').addEventListener('change', function () { stage.focus({ preventScroll: true }); });
 
   document.addEventListener('keydown', function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
@@ -361,8 +368,6 @@
     // a swipe turns only when the page fits across: otherwise the finger is panning
     if (Math.abs(dx) < 50 || Math.abs(dx) < 2 * Math.abs(dy) || Date.now() - s.at > 800) return;
     if (stage.scrollWidth > stage.clientWidth + 1) return;
-    dragged = true;  // the click the browser may send after the touch is not a tap
-    setTimeout(function () { dragged = false; }, 400);
     if (dx < 0) right(); else left();
   });
 
@@ -461,6 +466,7 @@
       n = pages.length;
       if (!n) {
         pos.textContent = 'No pages';
+        body.classList.add('nopages');
         msg.textContent = 'This archive has no pages: it holds no image the reader can show.';
         spread.hidden = true;
         seek.disabled = true;
