@@ -76,7 +76,7 @@ def run(browser: Browser, url: str, turns: int, pace: float, mode: str, keys: tu
     time.sleep(max(pace, 0.5))  # the first preloads
     for k in range(turns):
         browser.keys(keys[k % len(keys)])
-        browser.wait(lambda: browser.script("return window.__turns.length") > k, 30, f"turn {k + 1} painted")
+        browser.wait(lambda k=k: browser.script("return window.__turns.length") > k, 30, f"turn {k + 1} painted")
         if pace:
             time.sleep(pace)
     return browser.script("return window.__turns")
