@@ -177,7 +177,7 @@ def test_single_page_fits_and_navigation(site, browser, shots):
     browser.script("var s=document.getElementById('seek'), b=s.getBoundingClientRect();"
                    "s.dispatchEvent(new MouseEvent('mousemove', {clientX: b.right - 2, clientY: b.top + 3}))")
     assert browser.script("return document.getElementById('tip').hidden") is False
-    assert browser.script("return document.querySelector('#tip img').src").endswith("/thumbnail?page=6")
+    assert "/thumbnail?page=6" in browser.script("return document.querySelector('#tip img').src")
     # preloading: the next two pages were fetched before they were asked for
     browser.wait(lambda: browser.script(
         "return performance.getEntriesByType('resource').some(function(e){return /006\\.jpg$/.test(e.name)})"),
@@ -193,6 +193,11 @@ def test_single_page_fits_and_navigation(site, browser, shots):
     # a swipe to the left turns forward (LTR)
     swipe(browser, -200)
     wait_shown(browser, "5")
+    # fullscreen: the button, then `f` again leaves it
+    browser.find("#fs").click()
+    browser.wait(lambda: browser.script("return !!document.fullscreenElement"), message="fullscreen")
+    browser.keys("f")
+    browser.wait(lambda: browser.script("return !document.fullscreenElement"), message="fullscreen left")
     # the choices are kept per archive: a guest's in localStorage
     choose(browser, "fit", "width")
     assert '"fit":"width"' in browser.script(f"return localStorage.getItem('lrr_reader_{site.ids['Single']}')")
@@ -244,6 +249,12 @@ def test_vertical_webtoon_by_shape_and_progress(site, browser, shots):
     # the pages stream in as they come near: the last one is not loaded yet... until the end is reached
     browser.keys("\ue010")  # End
     browser.wait(lambda: archive(site, "Webtoon")["progress"] == 5, message="progress 5 at the end")
+    # pages far behind let their pixels go, and keep their place
+    browser.wait(lambda: browser.script("return document.querySelectorAll('#vlist img').length") < 5,
+                 message="the first pages unloaded")
+    assert browser.script("return document.querySelector('.vp').offsetHeight") == STRIP[1]
+    browser.keys("\ue011")  # Home: page 1 comes back
+    browser.wait(lambda: browser.script("return document.querySelector('.vp img') !== null"), message="page 1 again")
 
 
 def test_rtl_from_comicinfo_swipes_and_taps(site, browser, shots):
@@ -281,6 +292,21 @@ def test_broken_pages_and_no_pages(site, browser, shots):
     browser.wait(lambda: "no pages" in browser.find("#msg").text, message="the no-pages message")
     assert "1 / 0" not in browser.find("body").text and browser.find("#pos").text == "No pages"
     browser.screenshot(shots / "empty-1280.png")
+
+
+def test_choices_kept_by_the_server_after_login(site, browser, shots):
+    browser.get(site.url + "/login")
+    browser.find("#password").send_keys("kamimamita" + KEY_ENTER)
+    browser.wait(lambda: "/login" not in browser.url, message="logged in")
+    open_reader(browser, site, "Spreads")
+    assert browser.script("return document.body.dataset.prefs") == "server"
+    choose(browser, "mode", "double")
+    choose(browser, "fit", "height")
+    browser.find("#dir").click()
+    want = {"mode": "double", "fit": "height", "direction": "rtl"}
+    browser.wait(lambda: site.get(f"/reader/prefs?id={site.ids['Spreads']}", auth=True).json()["saved"] == want,
+                 message="the choices saved on the server")
+    browser.get(f"{site.url}/logout")
 
 
 def test_phone_screenshots(site, browser, shots):

@@ -12,7 +12,7 @@
   var pn = $('pn'), pc = $('pc'), pos = $('pos'), gotoIn = $('goto'), seek = $('seek'), tip = $('tip');
   var modeSel = $('mode'), fitSel = $('fit'), dirBtn = $('dir');
   var title = $('rtitle').textContent;
-  var pages = [], n = 0, cur = 0, view = [], cache = {}, zoom = 1, token = 0;
+  var pages = [], n = 0, cur = 0, view = [], cache = {}, dims = {}, zoom = 1, token = 0;
   var isNew = ds.new === '1', sentPage = 0, reportTimer = 0, vbuilt = false, vobs = null, vtick = 0;
 
   function store(k, v) { try { localStorage.setItem(k, v); } catch (e) { /* private mode */ } }
@@ -68,17 +68,18 @@
     img.decoding = 'async';
     e = cache[p] = { el: img, ok: false, w: 0, h: 0 };
     img.src = pages[p - 1];
-    e.ready = img.decode().then(function () {
+    function done() {
+      if (!img.naturalWidth) return;
       e.ok = true; e.w = img.naturalWidth; e.h = img.naturalHeight;
-    }, function () {
-      if (img.complete && img.naturalWidth) { e.ok = true; e.w = img.naturalWidth; e.h = img.naturalHeight; }
-    }).then(function () { return e; });
+      dims[p] = e;  // the shape outlives the image: pairing and the strip's layout need it later
+    }
+    e.ready = img.decode().then(done, done).then(function () { return e; });
     return e;
   }
-  function prune() {
-    for (var k in cache) if (k < cur - 4 || k > cur + 10) { cache[k].el.removeAttribute('src'); delete cache[k]; }
-  }
-  function wide(p) { var e = cache[p]; return !!(e && e.ok && e.w > e.h); }
+  // decoded pages cost width x height x 4 bytes each: only those around the one being read are kept
+  function drop(k) { cache[k].el.removeAttribute('src'); cache[k].el.remove(); delete cache[k]; }
+  function prune() { for (var k in cache) if (k < cur - 3 || k > cur + 6) drop(k); }
+  function wide(p) { var e = dims[p]; return !!(e && e.w > e.h); }
 
   // double page: views from page 1 on, with what is known of the page shapes (unknown = portrait)
   function paired(i) { return i > 1 && i < n && !wide(i) && !wide(i + 1); }
@@ -114,7 +115,7 @@
     });
   }
   function vsize(div) {
-    var b = box(), e = cache[div.dataset.n], w = e && e.ok ? e.w : 0, ratio = e && e.ok ? e.h / e.w : vratio;
+    var b = box(), e = dims[div.dataset.n], w = e ? e.w : 0, ratio = e ? e.h / e.w : vratio;
     var width = fit === 'width' || !w ? b.w : fit === 'original' ? w : Math.min(b.w, w);
     div.style.width = Math.floor(width * zoom) + 'px';
     div.style.height = Math.floor(width * zoom * ratio) + 'px';
@@ -200,15 +201,24 @@
     }
     vlist.appendChild(frag);
     vobs = new IntersectionObserver(function (entries) {
-      entries.forEach(function (en) { if (en.isIntersecting) vfill(en.target); });
+      entries.forEach(function (en) {
+        var d = en.target, p = +d.dataset.n;
+        if (en.isIntersecting) vfill(d);
+        else if (d.firstChild && p !== cur) {  // out of reach: its size stays, its pixels go
+          if (cache[p]) drop(p);
+          d.replaceChildren();
+        }
+      });
     }, { root: stage, rootMargin: '150% 0px' });
     Array.prototype.forEach.call(vlist.children, function (d) { vsize(d); vobs.observe(d); });
   }
   function vfill(d) {
     if (d.firstChild) return;
     var p = +d.dataset.n, e = get(p);
-    vobs.unobserve(d);
+    d.appendChild(document.createComment(''));  // taken: a second sighting while it loads adds nothing
     e.ready.then(function () {
+      if (cache[p] !== e || !d.parentNode) return;  // dropped meanwhile
+      d.replaceChildren();
       if (e.ok) { vratio = e.h / e.w; d.appendChild(e.el); e.el.removeAttribute('id'); } else d.appendChild(broken(p));
       vsize(d);
       if (p === cur) vscrolled();  // the page being read has just appeared: now it counts
@@ -387,7 +397,8 @@
     if (x === undefined) x = b.left + b.width * (dir === 'rtl' ? 1 - f : f);
     tip.hidden = false;
     tip.style.left = Math.max(0, Math.min(window.innerWidth - tip.offsetWidth, x - tip.offsetWidth / 2)) + 'px';
-    var img = tip.firstChild, src = api + '/thumbnail?page=' + p;
+    thumbs();
+    var img = tip.firstChild, src = api + '/thumbnail?page=' + p + thumbVer;
     if (img.getAttribute('src') !== src) img.src = src;
     tip.lastChild.textContent = String(p);
   }
@@ -426,7 +437,14 @@
       frag.appendChild(a);
     });
     strip.appendChild(frag);
-    // page thumbnails are made on demand: ask for them, then reload the placeholders once the job ends
+    thumbs();
+  }
+  // page thumbnails (the strip, the slider's tip) are made on demand: ask for them once, then reload the
+  // placeholders once the job ends
+  var thumbsAsked = false, thumbVer = '';
+  function thumbs() {
+    if (thumbsAsked) return;
+    thumbsAsked = true;
     fetch(api + '/files/thumbnails', { method: 'POST', credentials: 'same-origin' })
       .then(function (r) { return r.json(); })
       .then(function (j) { if (j.job) poll(j.job, 0); })
@@ -437,8 +455,9 @@
       .then(function (r) { return r.json(); })
       .then(function (j) {
         if (j.state === 'finished') {
-          var thumbs = strip.querySelectorAll('img');
-          for (var i = 0; i < thumbs.length; i++) thumbs[i].src = api + '/thumbnail?page=' + (i + 1) + '&t=' + job;
+          thumbVer = '&t=' + job;
+          var imgs = strip.querySelectorAll('img');
+          for (var i = 0; i < imgs.length; i++) imgs[i].src = api + '/thumbnail?page=' + (i + 1) + thumbVer;
         } else if (j.state !== 'failed' && tries < 120) {
           setTimeout(function () { poll(job, tries + 1); }, 1000);
         }
