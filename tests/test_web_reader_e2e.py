@@ -224,6 +224,15 @@ def test_double_page_cover_and_wide_page_alone(site, browser, shots):
     browser.keys(KEY_LEFT)
     wait_shown(browser, "2-3")
     browser.wait(lambda: archive(site, "Spreads")["progress"] == 3, message="progress = the spread's last page")
+    # without the cover alone: 1-2, 3, 4 (wide), 5-6
+    choose(browser, "mode", "double-nocover")
+    wait_shown(browser, "1-2")
+    browser.keys(KEY_RIGHT)
+    wait_shown(browser, "3")
+    browser.keys(KEY_RIGHT)
+    wait_shown(browser, "4")
+    choose(browser, "mode", "double")
+    wait_shown(browser, "4")
     # remembered for this archive: a reload opens in double mode
     browser.get(f"{site.url}/reader?id={site.ids['Spreads']}&page=2")
     wait_shown(browser, "2-3")

@@ -21,7 +21,7 @@ from lrr_lite.errors import ArchiveError, DomainError, Invalid
 from lrr_lite.library import pages, records
 from lrr_lite.media import formats
 
-MODES = ("single", "double", "vertical")
+MODES = ("single", "double", "double-nocover", "vertical")  # double: the cover alone; -nocover: paired too
 DIRECTIONS = ("ltr", "rtl")
 FITS = ("screen", "width", "height", "original")
 

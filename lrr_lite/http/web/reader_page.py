@@ -12,7 +12,8 @@ from typing import Any
 
 from lrr_lite.http.web.pages import esc, layout
 
-MODE_NAMES = (("single", "Single"), ("double", "Double"), ("vertical", "Vertical"))
+MODE_NAMES = (("single", "Single"), ("double", "Double"), ("double-nocover", "Double, no cover"),
+              ("vertical", "Vertical"))
 FIT_NAMES = (("screen", "Fit screen"), ("width", "Fit width"), ("height", "Fit height"), ("original", "Original"))
 
 

@@ -392,7 +392,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     CREATE TABLE reader_prefs (
         archive_id TEXT PRIMARY KEY REFERENCES archives(id) ON DELETE CASCADE,
-        mode       TEXT NOT NULL DEFAULT '',  -- 'single', 'double' or 'vertical'
+        mode       TEXT NOT NULL DEFAULT '',  -- 'single', 'double', 'double-nocover' or 'vertical'
         direction  TEXT NOT NULL DEFAULT '',  -- 'ltr' or 'rtl'
         fit        TEXT NOT NULL DEFAULT '',  -- 'screen', 'width', 'height' or 'original'
         updated    INTEGER NOT NULL DEFAULT 0

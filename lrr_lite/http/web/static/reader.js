@@ -82,20 +82,22 @@
   function wide(p) { var e = dims[p]; return !!(e && e.w > e.h); }
 
   // double page: views from page 1 on, with what is known of the page shapes (unknown = portrait)
-  function paired(i) { return i > 1 && i < n && !wide(i) && !wide(i + 1); }
+  function two() { return mode === 'double' || mode === 'double-nocover'; }
+  // the cover stands alone unless the mode says otherwise (a book whose spreads start on page 1)
+  function paired(i) { return (i > 1 || mode === 'double-nocover') && i < n && !wide(i) && !wide(i + 1); }
   function starts() {
     var s = [], i = 1;
     while (i <= n) { s.push(i); i += paired(i) ? 2 : 1; }
     return s;
   }
   function viewAt(p) {
-    if (mode !== 'double') return [p];
+    if (!two()) return [p];
     var s = starts(), a = 1;
     for (var k = 0; k < s.length && s[k] <= p; k++) a = s[k];
     return paired(a) ? [a, a + 1] : [a];
   }
   function nextStart(p, step) {  // the first page of the view `step` views after (or before) the one at p
-    if (mode !== 'double') return p + step;
+    if (!two()) return p + step;
     var s = starts(), k = 0;
     while (k + 1 < s.length && s[k + 1] <= p) k++;
     k += step;
@@ -153,7 +155,7 @@
     prefetch();
   }
   function showPos() {
-    var last = mode === 'double' ? view[view.length - 1] : cur;
+    var last = two() ? view[view.length - 1] : cur;
     pn.textContent = last > cur ? cur + '-' + last : String(cur);
     seek.value = String(cur);
     document.title = cur + '/' + n + ' - ' + title;
@@ -165,9 +167,9 @@
     for (var k = 0; k < 2; k++) {
       p = nextStart(p, 1);
       if (p > n) break;
-      get(p); if (mode === 'double' && p < n) get(p + 1);
+      get(p); if (two() && p < n) get(p + 1);
     }
-    if (cur > 1) get(mode === 'double' ? Math.max(1, cur - 2) : cur - 1);
+    if (cur > 1) get(two() ? Math.max(1, cur - 2) : cur - 1);
     prune();
   }
 
@@ -177,7 +179,7 @@
     if (mode === 'vertical') { vgo(p); return; }
     var t = ++token;
     var need = [get(p).ready];
-    if (mode === 'double') { if (p < n) need.push(get(p + 1).ready); if (p > 1) need.push(get(p - 1).ready); }
+    if (two()) { if (p < n) need.push(get(p + 1).ready); if (p > 1) need.push(get(p - 1).ready); }
     Promise.all(need).then(function () {
       if (t !== token) return;  // a later turn won
       if (autoMode && cache[p].ok && cache[p].h > 3 * cache[p].w) { setMode('vertical', p, true); return; }
