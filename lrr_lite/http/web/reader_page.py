@@ -59,6 +59,7 @@ def reader_page(ctx, static: dict[str, str], archive: dict[str, Any], start: int
             '<footer class="seekbar" id="seekbar"><input type="range" id="seek" min="1" '
             f'max="{max(count, 1)}" value="{int(start)}" aria-label="Page"{"" if count > 0 else " disabled"}>'
             '<div id="tip" class="tip" hidden><img alt=""><span></span></div></footer>'
-            '<noscript><p class="msg">The reader needs JavaScript.</p></noscript>')
+            f'<noscript><p class="msg">The reader needs JavaScript. <a href="/api/archives/{esc(archive["arcid"])}'
+            '/download">Download the archive</a> to read it elsewhere.</p></noscript>')
     return layout(ctx, static, title, body, authed=authed, body_attrs=attrs, scripts=("reader.js",),
                   styles=("reader.css",), nav=False)

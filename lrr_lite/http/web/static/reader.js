@@ -494,6 +494,7 @@
         return;
       }
       pc.textContent = String(n);
+      pos.replaceChildren(pn, ' / ', pc);  // the server may not have known the count: no separator then
       seek.max = String(n);
       seek.disabled = false;
       var start = parseInt(ds.start, 10) || 1;
