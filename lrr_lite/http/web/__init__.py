@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from lrr_lite.http.web import (
     batch_routes,
     collection_routes,
     pages,
+    reader_routes,
     session,
     upload_routes,
 )
@@ -42,7 +42,6 @@ STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; char
 SKIP = ["lrr_api"]  # app.ApiPlugin's name: its JSON errors and 401s are not for pages
 CSP = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
-_ARCHIVE_ID = re.compile(r"[0-9a-fA-F]{40}")
 
 
 def load_static() -> dict[str, tuple[bytes, str, str]]:
@@ -138,6 +137,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
                        nofun_gate=nofun_gate, local=local)
     batch_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login, local=local)
     upload_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login, local=local)
+    reader_routes.mount(app, ctx, static, page=page, authed=authed, nofun_gate=nofun_gate)
 
     @app.get("/tank", skip=SKIP)
     @page
@@ -151,28 +151,6 @@ def mount(app: bottle.Bottle, ctx) -> None:
             return pages.message_page(ctx, static, "Not found", "This tankoubon doesn't exist on the server.",
                                       authed=authed())
         return pages.tank_page(ctx, static, found, found["full_data"], authed=authed())
-
-    @app.get("/reader", skip=SKIP)
-    @page
-    def reader() -> str:
-        nofun_gate()
-        archive_id = (bottle.request.query.getunicode("id") or "").strip()
-        row = records.get_row(ctx.db, archive_id) if _ARCHIVE_ID.fullmatch(archive_id) else None
-        if row is None or not row["path"]:
-            bottle.response.status = 404
-            return pages.message_page(ctx, static, "Not found", "This ID doesn't exist on the server.",
-                                      authed=authed())
-        archive = records.archive_json(row)
-        count = int(archive["pagecount"])
-        try:
-            start = int(bottle.request.query.get("page") or 0)
-        except ValueError:
-            start = 0
-        if not 0 < start <= max(count, 1):
-            progress = int(archive["progress"])
-            tracked = not ctx.settings.get("localprogress")
-            start = progress if tracked and 0 < progress <= count else 1
-        return pages.reader_page(ctx, static, archive, start, authed=authed())
 
     @app.get("/login", skip=SKIP)
     @page

@@ -308,29 +308,6 @@ def tank_page(ctx, static, tank: dict[str, Any], volumes: list[dict[str, Any]], 
     return layout(ctx, static, str(tank["name"]), body, authed=authed, scripts=("library.js",))
 
 
-# -- reader ------------------------------------------------------------------------------------------------
-
-def reader_page(ctx, static, archive: dict[str, Any], start: int, *, authed: bool) -> str:
-    title = archive["title"] or archive["filename"]
-    track = "0" if ctx.settings.get("localprogress") else "1"
-    attrs = (f' class="reader" data-id="{esc(archive["arcid"])}" data-pages="{int(archive["pagecount"])}"'
-             f' data-start="{int(start)}" data-track="{track}"'
-             f' data-new="{"1" if archive.get("isnew") == "true" else "0"}"')
-    body = (f'<header class="rbar"><a href="/" class="back" title="Library">&larr;</a>'
-            f'<h1 id="rtitle">{esc(title)}</h1>'
-            f'<span class="pos"><span id="pn">{int(start)}</span> / <span id="pc">{int(archive["pagecount"])}</span></span>'
-            '<span class="ctl"><button type="button" id="prev" title="Previous page">&lsaquo;</button>'
-            '<button type="button" id="next" title="Next page">&rsaquo;</button>'
-            '<select id="fit" aria-label="Fit"><option value="width">Fit width</option>'
-            '<option value="height">Fit height</option><option value="original">Original</option></select>'
-            '<button type="button" id="dir" title="Reading direction">LTR</button>'
-            '<button type="button" id="stripbtn" title="Page strip">Pages</button></span></header>'
-            '<nav id="strip" class="strip" hidden></nav>'
-            '<main id="stage" class="stage"><img id="page" alt="Page"><p id="msg" class="msg"></p></main>'
-            '<noscript><p class="msg">The reader needs JavaScript.</p></noscript>')
-    return layout(ctx, static, title, body, authed=authed, body_attrs=attrs, scripts=("reader.js",), nav=False)
-
-
 # -- login ------------------------------------------------------------------------------------------------
 
 def login_page(ctx, static, next_url: str, error: str, *, authed: bool) -> str:

@@ -386,4 +386,17 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         DELETE FROM head_names WHERE head_id = old.head_id AND n <= 0;
     END;
     """,
+    # 14: the web reader's choices per archive (mode, reading direction, fit), saved for a browser that is
+    # logged in or uses the API key (other browsers keep theirs in localStorage). One row per archive; it goes
+    # with the archive. Empty text = no choice made: the reader's default (ComicInfo.xml, page shape) applies.
+    # IF NOT EXISTS: a database taken back to an earlier version by hand (tests do) may still hold it.
+    """
+    CREATE TABLE IF NOT EXISTS reader_prefs (
+        archive_id TEXT PRIMARY KEY REFERENCES archives(id) ON DELETE CASCADE,
+        mode       TEXT NOT NULL DEFAULT '',  -- 'single', 'double', 'double-nocover' or 'vertical'
+        direction  TEXT NOT NULL DEFAULT '',  -- 'ltr' or 'rtl'
+        fit        TEXT NOT NULL DEFAULT '',  -- 'screen', 'width', 'height' or 'original'
+        updated    INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    """,
 ]
