@@ -5,6 +5,7 @@ user confirmed."""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 
@@ -209,3 +210,52 @@ def test_a_large_selection_goes_as_a_file_part_and_is_bounded(site):
     resp = site.post("/batch", headers=JSON, data={"csrf": csrf, "op": "add_tags", "tags": "big"},
                      files={"ids": ("ids.txt", (ids + "," + "e" * 40).encode(), "text/plain")})
     assert resp.status_code == 400 and "At most 10,000 selected archives" in resp.json()["error"]
+
+
+def test_without_js_the_selection_is_a_checkbox_form_to_the_batch_page(site):
+    """Progressive enhancement: the library's "Select" link opens a page whose cards carry checkboxes in a GET
+    form to /batch; the batch form then holds the ticked IDs itself and posts them as a plain form field."""
+    login(site)
+    lib = site.get("/?q=fruit:red").text
+    link = re.search(r'id="selmode-plain" href="([^"]+)"', lib).group(1)
+    assert link == "/?q=fruit:red&amp;select=1"
+    page = site.get("/?q=fruit:red&select=1").text
+    assert '<form method="get" action="/batch" id="selform">' in page
+    boxes = re.findall(r'<input type="checkbox" class="pick" name="id" value="([0-9a-f]{40})"', page)
+    assert sorted(boxes) == sorted(site.ids[n] for n in ("Apple", "Banana", "Cherry"))
+    assert 'name="id"' not in site.get("/?q=fruit:red").text  # the ordinary page carries no checkboxes
+    # the browser submits the ticked boxes (two of them) with the "Add to category" button
+    chosen = [site.ids["Cherry"], site.ids["Apple"]]
+    form = site.get("/batch", params=[("id", chosen[0]), ("id", chosen[1]), ("op", "category")]).text
+    assert '<b id="b_count">2</b> selected archives' in form
+    assert f'value="{chosen[0]},{chosen[1]}"' in form and 'value="category" checked' in form
+    cat = site.put("/api/categories", auth=True, params={"name": "Picked"}).json()["category_id"]
+    resp = site.post("/batch", data={"csrf": csrf_of(form), "op": "category", "category": cat,
+                                     "ids": ",".join(chosen)}, allow_redirects=False)
+    assert resp.status_code == 303 and "/batch?job=" in resp.headers["Location"]
+    job = int(resp.headers["Location"].rsplit("=", 1)[1])
+    assert finished(site, job)["failed"] == 0
+    assert set(site.get(f"/api/categories/{cat}").json()["archives"]) == set(chosen)
+
+
+def test_a_new_tankoubon_from_a_selection_keeps_the_selection_order(site):
+    login(site)
+    csrf = csrf_of(site.get("/batch?sel=1").text)
+    chosen = [site.ids[n] for n in ("Damson", "Apple", "Cherry")]
+    resp = site.post("/batch", headers=JSON, data={"csrf": csrf, "op": "tankoubon", "name": "Picked volumes",
+                                                   "ids": ",".join(chosen)})
+    assert resp.status_code == 200, resp.text
+    tank = resp.json()["tank"]
+    assert resp.json()["url"] == f"/tankoubons/edit?id={tank}&done=created"
+    body = site.get(f"/api/tankoubons/{tank}").json()["result"]
+    assert body["name"] == "Picked volumes" and body["archives"] == chosen
+    # a name is needed; an unknown archive refuses the whole tankoubon (none is left behind, empty)
+    before = len(site.get("/api/tankoubons").json()["result"])
+    for fields, reason in (({"name": " "}, "Name the new tankoubon"), ({"name": "X", "ids": "f" * 40}, "f" * 40)):
+        resp = site.post("/batch", headers=JSON, data={"csrf": csrf, "op": "tankoubon", "ids": chosen[0], **fields})
+        assert resp.status_code in (400, 404) and reason in resp.json()["error"], resp.text
+    assert len(site.get("/api/tankoubons").json()["result"]) == before
+    # without JS: a redirect to the new tankoubon's editor
+    resp = site.post("/batch", data={"csrf": csrf, "op": "tankoubon", "name": "Plain", "ids": chosen[1]},
+                     allow_redirects=False)
+    assert resp.status_code == 303 and "/tankoubons/edit?id=TANK_" in resp.headers["Location"]

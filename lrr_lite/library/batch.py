@@ -42,6 +42,26 @@ def resolve_search(ctx: Any, search_args: dict[str, Any], limit: int = MAX_ARCHI
     return result.ids[:limit], result.filtered
 
 
+def new_tankoubon(ctx: Any, name: str, ids: list[str]) -> str:
+    """A new tankoubon of these archives in this order (the order they were selected in); returns its ID.
+    Not a job: it is one write of the member list. All or nothing: if the members can't be written (an archive
+    deleted meanwhile), the new tankoubon is removed again, not left empty."""
+    name = name.strip()
+    if not name:
+        raise Invalid("Name the new tankoubon.")
+    if not ids:
+        raise Invalid("No archive is selected.")
+    if len(ids) > MAX_SELECTED:
+        raise Invalid(f"At most {MAX_SELECTED:,} archives in a new tankoubon.")
+    tank_id = ctx.collections.create_tankoubon(name)
+    try:
+        ctx.collections.update_tankoubon(tank_id, ids, None)
+    except DomainError:
+        ctx.collections.delete_tankoubon(tank_id)
+        raise
+    return tank_id
+
+
 def validate(args: dict[str, Any]) -> dict[str, Any]:
     """The job's args checked before anything is queued; raises Invalid with the reason for the user."""
     op = str(args.get("op") or "")

@@ -157,7 +157,7 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
             number = 0
         ctx.archives.set_cover(archive_id, number)
         if _wants_json():
-            return _json({"ok": 1, "page": number})
+            return _json({"ok": 1, "page": number, "cover": local(pages.cover_url(ctx, archive_id))})
         bottle.redirect(back(archive_id, "&cover=1"), 303)
         raise AssertionError("bottle.redirect raises")
 

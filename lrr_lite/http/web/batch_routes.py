@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import bottle
 
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 _ID = re.compile(r"[0-9a-f]{40}")
 SELECTION_BYTES = (batch.MAX_SELECTED + 1) * 41  # one ID more than allowed, so "too many" is still seen
 OP_LABELS = {"add_tags": "Add tags", "remove_tags": "Remove tags", "plugin": "Run a metadata plugin",
-             "category": "Add to a category", "delete": "Delete"}
+             "category": "Add to a category", "tankoubon": "New tankoubon from the selection", "delete": "Delete"}
+# "tankoubon" is no job: one write of the member list, done in the POST (batch.new_tankoubon)
 
 
 def search_of(query: Any) -> dict[str, Any]:
@@ -50,14 +51,15 @@ def _describe(search: dict[str, Any]) -> str:
 
 
 def form_page(ctx: Any, static: dict[str, str], csrf: str, search: dict[str, Any] | None, count: int,
-              error: str = "") -> str:
-    """The batch form. `search` set: every result of that search (`count` of them); None: the selection
-    batch.js reads from sessionStorage."""
+              error: str = "", ids: list[str] | None = None, op: str = "add_tags") -> str:
+    """The batch form. `search` set: every result of that search (`count` of them); `ids`: the archives ticked
+    on the library's no-JS selection page; neither: the selection batch.js reads from sessionStorage."""
     plugins = "".join(f'<option value="{esc(p["namespace"])}">{esc(p["name"])}</option>'
                       for p in plugin_infos("metadata"))
     cats = "".join(f'<option value="{esc(c["id"])}">{esc(c["name"])}</option>'
                    for c in collections.list_categories(ctx.db) if not c.get("search"))
-    ops = "".join(f'<label class="chk"><input type="radio" name="op" value="{k}"{" checked" if k == "add_tags" else ""}>'
+    op = op if op in OP_LABELS else "add_tags"
+    ops = "".join(f'<label class="chk"><input type="radio" name="op" value="{k}"{" checked" if k == op else ""}>'
                   f' {esc(v)}</label>' for k, v in OP_LABELS.items())
     if search is not None:
         hidden = "".join(f'<input type="hidden" name="{k}" value="{esc("1" if v is True else v)}">'
@@ -68,10 +70,16 @@ def form_page(ctx: Any, static: dict[str, str], csrf: str, search: dict[str, Any
                    f' Yes, delete these {count} archives and their files</label>')
         if count > batch.MAX_ARCHIVES:
             error = error or f"This search matches {count:,} archives: at most {batch.MAX_ARCHIVES:,} in one batch."
+    elif ids:
+        hidden = f'<input type="hidden" name="ids" id="b_ids" data-fixed="1" value="{esc(",".join(ids))}">'
+        what = f'<p id="b_what"><b id="b_count">{len(ids)}</b> selected archive{"" if len(ids) == 1 else "s"}.</p>'
+        confirm = (f'<label class="chk" id="b_confirm"><input type="checkbox" name="confirmed" value="{len(ids)}">'
+                   f' Yes, delete these {len(ids)} archives and their files</label>')
     else:
         hidden = '<input type="hidden" name="ids" id="b_ids" value="">'
-        what = ('<p id="b_what"><b id="b_count">0</b> selected archives.<noscript> Selecting archives needs '
-                'JavaScript; without it, use “all results” from a search.</noscript></p>')
+        what = ('<p id="b_what"><b id="b_count">0</b> selected archives.<noscript> Without JavaScript, tick '
+                'archives on the library\'s selection page (Select), or use “all results” of a search.'
+                '</noscript></p>')
         confirm = ('<label class="chk" id="b_confirm"><input type="checkbox" name="confirmed" value="">'
                    ' Yes, delete the selected archives and their files</label>')
     err = f'<p class="error" role="alert" id="b_error">{esc(error)}</p>' if error else \
@@ -85,6 +93,8 @@ def form_page(ctx: Any, static: dict[str, str], csrf: str, search: dict[str, Any
             '<label class="row" data-op="plugin">Plugin argument (optional) <input type="text" name="arg" id="b_arg">'
             '</label>'
             f'<label class="row" data-op="category">Category <select name="category" id="b_cat">{cats}</select></label>'
+            '<label class="row" data-op="tankoubon">Name of the new tankoubon (its volumes in the order you selected '
+            'them) <input type="text" name="name" id="b_name" maxlength="500"></label>'
             f'<div data-op="delete">{confirm}</div>'
             '<button type="submit" id="b_run">Run</button></form>'
             '<p><a href="/">Back to the library</a></p></main>')
@@ -153,11 +163,14 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
                 return pages.message_page(ctx, static, "Not found", "No batch job with this number.", authed=True)
             return job_page(ctx, static, status_json(job))
         csrf = webforms.csrf_for_page(ctx)
+        op = query.get("op") or "add_tags"
         if query.get("all") == "1":
             search = search_of(query)
             _, count = batch.resolve_search(ctx, search, limit=1)
-            return form_page(ctx, static, csrf, search, count)
-        return form_page(ctx, static, csrf, None, 0)
+            return form_page(ctx, static, csrf, search, count, op=op)
+        # the no-JS selection page (library ?select=1) sends its ticked boxes here: id=…&id=…, in grid order
+        picked = list(dict.fromkeys(i.lower() for i in query.getall("id") if _ID.fullmatch(i.lower())))
+        return form_page(ctx, static, csrf, None, 0, ids=picked[:batch.MAX_SELECTED] or None, op=op)
 
     @app.get("/batch/status", skip=skip)
     @page
@@ -203,6 +216,14 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
                     raise Invalid("The selection holds something that is not an archive ID.")
                 args["ids"] = list(dict.fromkeys(ids))
                 count = len(args["ids"])
+            if args["op"] == "tankoubon":
+                ids = args["ids"] if search is None else batch.resolve_search(ctx, search, batch.MAX_SELECTED)[0]
+                tank_id = batch.new_tankoubon(ctx, form("name"), ids)
+                log.info("tankoubon %s made from a selection of %d archives on the web page", tank_id, len(ids))
+                url = local(f"/tankoubons/edit?id={quote(tank_id, safe='')}&done=created")
+                if webforms.wants_json():
+                    return webforms.json_answer({"ok": 1, "tank": tank_id, "count": len(ids), "url": url})
+                bottle.redirect(url, 303)
             if args["op"] == "delete":
                 # the user confirmed deleting exactly this many: a stale form or a changed search is refused
                 if form("confirmed") != str(count):
@@ -214,8 +235,10 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
                 return webforms.json_answer({"error": exc.message}, webforms.status_of(exc))
             bottle.response.status = webforms.status_of(exc)
             csrf = webforms.csrf_for_page(ctx)
-            shown = search if search is not None else None
-            return form_page(ctx, static, csrf, shown, count if shown is not None else 0, exc.message)
+            # no JS: the form again with its selection (a script's failure is answered with JSON above)
+            fixed = args.get("ids") if search is None else None
+            return form_page(ctx, static, csrf, search, count if search is not None else 0, exc.message,
+                             ids=fixed, op=args["op"])
         job = ctx.jobs.enqueue(batch.TASK, [args])
         log.info("batch job %d (%s) queued from the web page for %d archives", job, args["op"], count)
         url = local("/batch?" + urlencode({"job": job}))
