@@ -101,7 +101,7 @@ def form_page(ctx: Any, static: dict[str, str], csrf: str, search: dict[str, Any
     return pages.layout(ctx, static, "Batch edit", body, authed=True, scripts=("batch.js",), styles=("batch.css",))
 
 
-def status_json(job: dict[str, Any]) -> dict[str, Any]:
+def status_json(ctx: Any, job: dict[str, Any]) -> dict[str, Any]:
     """What the progress page needs from a batch job: state, counts, and (once ended) the results."""
     notes = job.get("notes") or {}
     result: dict[str, Any] = job["result"] if isinstance(job.get("result"), dict) else {}
@@ -110,9 +110,10 @@ def status_json(job: dict[str, Any]) -> dict[str, Any]:
                               "total": int(notes.get("total") or result.get("total") or 0),
                               "done": int(notes.get("done") or 0), "failed": int(notes.get("failed") or 0)}
     if job["state"] == "finished":
+        listed, unlisted = batch.outcomes(ctx, result)
         answer.update(done=result.get("done", answer["done"]), total=result.get("total", answer["total"]),
-                      failed=result.get("failed", 0), results=result.get("results", []),
-                      unlisted=result.get("unlisted", 0))
+                      failed=result.get("failed", 0), results=listed, unlisted=unlisted,
+                      unlisted_failed=max(0, int(result.get("failed", 0)) - sum(1 for r in listed if not r["ok"])))
     elif job["state"] == "failed":
         answer["error"] = result.get("error") or "The job failed."
     return answer
@@ -125,8 +126,8 @@ def job_page(ctx: Any, static: dict[str, str], status: dict[str, Any]) -> str:
     rows = "".join(f'<li class="{"ok" if r["ok"] else "bad"}"><a href="/archive?id={esc(r["id"])}">'
                    f'{esc(r["title"] or r["id"])}</a> <span>{esc(r["message"])}</span></li>'
                    for r in status.get("results", []))
-    more = (f'<p id="b_unlisted">{status["unlisted"]} more succeeded (not listed).</p>'
-            if status.get("unlisted") else "")
+    more = "".join(f'<p id="b_{key}">{status[key]} more {verb} (not listed).</p>'
+                   for key, verb in (("unlisted", "succeeded"), ("unlisted_failed", "failed")) if status.get(key))
     error = (f'<p class="error" role="alert" id="b_error">{esc(status["error"])}</p>' if status.get("error")
              else '<p class="error" role="alert" id="b_error" hidden></p>')
     body = (f'<main class="narrow batch" id="batchjob" data-job="{int(status["job"])}" '
@@ -161,7 +162,7 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
             if job is None:
                 bottle.response.status = 404
                 return pages.message_page(ctx, static, "Not found", "No batch job with this number.", authed=True)
-            return job_page(ctx, static, status_json(job))
+            return job_page(ctx, static, status_json(ctx, job))
         csrf = webforms.csrf_for_page(ctx)
         op = query.get("op") or "add_tags"
         if query.get("all") == "1":
@@ -180,7 +181,7 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
         job = batch_job(bottle.request.query.get("job") or "")
         if job is None:
             return webforms.json_answer({"error": "No batch job with this number."}, 404)
-        return webforms.json_answer(status_json(job))
+        return webforms.json_answer(status_json(ctx, job))
 
     def selected_ids() -> str:
         """The selection: a form field, or (batch.js) a file part, since Bottle refuses form fields past
@@ -200,6 +201,7 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
         args: dict[str, Any] = {"op": form("op"), "tags": form("tags"), "plugin": form("plugin"), "arg": form("arg"),
                                 "category": form("category")}
         search = None
+        picked: list[str] = []
         try:
             if form("all") == "1":
                 search = search_of(bottle.request.forms)
@@ -214,10 +216,15 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
                 ids = [i.strip().lower() for i in selected_ids().split(",") if i.strip()]
                 if not all(_ID.fullmatch(i) for i in ids):
                     raise Invalid("The selection holds something that is not an archive ID.")
-                args["ids"] = list(dict.fromkeys(ids))
-                count = len(args["ids"])
+                picked = list(dict.fromkeys(ids))  # in selection order: a new tankoubon's volumes keep it
+                count = len(picked)
+                if count > batch.MAX_SELECTED:
+                    raise Invalid(f"At most {batch.MAX_SELECTED:,} selected archives in one batch: for more, use "
+                                  "“all results” of a search.")
+                if args["op"] != "tankoubon":
+                    args.update(batch.selection(ctx, picked))  # the job's args: row numbers, packed
             if args["op"] == "tankoubon":
-                ids = args["ids"] if search is None else batch.resolve_search(ctx, search, batch.MAX_SELECTED)[0]
+                ids = picked if search is None else batch.resolve_search(ctx, search, batch.MAX_SELECTED)[0]
                 tank_id = batch.new_tankoubon(ctx, form("name"), ids)
                 log.info("tankoubon %s made from a selection of %d archives on the web page", tank_id, len(ids))
                 url = local(f"/tankoubons/edit?id={quote(tank_id, safe='')}&done=created")
@@ -236,7 +243,7 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
             bottle.response.status = webforms.status_of(exc)
             csrf = webforms.csrf_for_page(ctx)
             # no JS: the form again with its selection (a script's failure is answered with JSON above)
-            fixed = args.get("ids") if search is None else None
+            fixed = picked if search is None else None
             return form_page(ctx, static, csrf, search, count if search is not None else 0, exc.message,
                              ids=fixed, op=args["op"])
         job = ctx.jobs.enqueue(batch.TASK, [args])

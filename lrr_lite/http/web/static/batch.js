@@ -99,11 +99,12 @@
       var list = $('b_results');
       list.textContent = '';
       s.results.forEach(function (r) { list.appendChild(row(r)); });
-      if (s.unlisted) {
+      [['unlisted', 'succeeded'], ['unlisted_failed', 'failed']].forEach(function (k) {
+        if (!s[k[0]]) return;
         var more = document.createElement('li');
-        more.textContent = s.unlisted + ' more succeeded (not listed).';
+        more.textContent = s[k[0]] + ' more ' + k[1] + ' (not listed).';
         list.appendChild(more);
-      }
+      });
     }
     return ended;
   }
