@@ -237,6 +237,9 @@ def test_without_js_the_selection_is_a_checkbox_form_to_the_batch_page(site):
     boxes = re.findall(r'<input type="checkbox" class="pick" name="id" value="([0-9a-f]{40})"', page)
     assert sorted(boxes) == sorted(site.ids[n] for n in ("Apple", "Banana", "Cherry"))
     assert 'name="id"' not in site.get("/?q=fruit:red").text  # the ordinary page carries no checkboxes
+    site.ctx.settings.set("pagesize", 2)  # paging keeps the selection page
+    assert 'href="/?q=fruit:red&amp;p=2&amp;select=1"' in site.get("/?q=fruit:red&select=1").text
+    site.ctx.settings.set("pagesize", 100)
     # the browser submits the ticked boxes (two of them) with the "Add to category" button
     chosen = [site.ids["Cherry"], site.ids["Apple"]]
     form = site.get("/batch", params=[("id", chosen[0]), ("id", chosen[1]), ("op", "category")]).text

@@ -287,10 +287,13 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
         here = state.url()
         summary += (f'<p class="selbar" id="selplain"><a class="btn" id="selmode-plain" '
                     f'href="{esc(here + ("&" if "?" in here else "?") + "select=1")}">Select</a></p>')
+    pager = _pager(state, pages)
+    if selecting:  # paging stays in the no-JS selection page (each page's ticks go to the batch page on their own)
+        pager = re.sub(r'href="([^"]*)"', lambda m: f'href="{m.group(1)}{"&amp;" if "?" in m.group(1) else "?"}'
+                       'select=1"', pager)
     motd = shown_setting(ctx, "motd")
     body = (f'<main>{f"<p class=motd>{esc(motd)}</p>" if motd else ""}{form}'
-            f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{_pager(state, pages)}'
-            f'{grid}{_pager(state, pages)}</main>')
+            f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{pager}{grid}{pager}</main>')
     # a browser that may edit gets the selection mode for batch edits (select.js); a guest's page stays lean
     return layout(ctx, static, "", body, authed=authed, scripts=("library.js", "select.js") if authed else ("library.js",),
                   body_attrs=' data-select="1"' if authed else "", styles=("batch.css",) if authed else ())
