@@ -14,6 +14,8 @@ from archive_factory import make_archive, make_image
 from test_web import app_with_web, login, page_weight
 from test_web_archive import csrf_of
 
+from lrr_lite.http.web.collection_routes import GONE_CATEGORY
+
 JSON = {"Accept": "application/json"}
 PLUGIN_NAME = "[Alice Artist] Fruit Salad (Orchard)"
 
@@ -252,6 +254,11 @@ def test_without_js_the_selection_is_a_checkbox_form_to_the_batch_page(site):
     job = int(resp.headers["Location"].rsplit("=", 1)[1])
     assert finished(site, job)["failed"] == 0
     assert set(site.get(f"/api/categories/{cat}").json()["archives"]) == set(chosen)
+    # a category deleted meanwhile is said as the category pages say it, and no job is queued
+    assert site.delete(f"/api/categories/{cat}", auth=True).ok
+    resp = site.post("/batch", headers=JSON, data={"csrf": csrf_of(form), "op": "category", "category": cat,
+                                                   "ids": ",".join(chosen)})
+    assert resp.status_code == 404 and resp.json()["error"] == GONE_CATEGORY
 
 
 def test_a_new_tankoubon_from_a_selection_keeps_the_selection_order(site):

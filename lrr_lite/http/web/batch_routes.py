@@ -18,8 +18,8 @@ from urllib.parse import quote, urlencode
 
 import bottle
 
-from lrr_lite.errors import DomainError, Invalid
-from lrr_lite.http.web import pages, webforms
+from lrr_lite.errors import DomainError, Invalid, NotFound
+from lrr_lite.http.web import collection_routes, pages, webforms
 from lrr_lite.http.web.pages import esc
 from lrr_lite.library import batch, collections
 from lrr_lite.library.plugins import plugin_infos
@@ -231,6 +231,11 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
                 if webforms.wants_json():
                     return webforms.json_answer({"ok": 1, "tank": tank_id, "count": len(ids), "url": url})
                 bottle.redirect(url, 303)
+            if args["op"] == "category" and args["category"]:
+                try:  # gone since the form was loaded: said as the category pages say it, before any job
+                    collections.get_category(ctx.db, args["category"])
+                except NotFound:
+                    raise NotFound(collection_routes.GONE_CATEGORY) from None
             if args["op"] == "delete":
                 # the user confirmed deleting exactly this many: a stale form or a changed search is refused
                 if form("confirmed") != str(count):
