@@ -3,9 +3,12 @@
 The library grid's selection mode (library.js) keeps the chosen IDs in the tab's sessionStorage and opens
 /batch?sel=1, where batch.js puts them in the form. "Select all results of this search" opens
 /batch?all=1&q=…&cat=…: the server counts the matches and the job resolves the same search when it runs
-(library/batch.py), so 100,000 IDs never travel through the browser. Every POST needs the login and the
-session's CSRF token (webforms.refusal), as /settings does; a deletion must carry the count the user
-confirmed. The work is one `batch_edit` job; its page polls /batch/status for the progress bar and results.
+(library/batch.py), so 100,000 IDs never travel through the browser. Without JS, the library's selection page
+(/?select=1, a checkbox per card) opens /batch?id=…&id=…, and the form carries those IDs itself. Every POST
+needs the login and the session's CSRF token (webforms.refusal), as /settings does; a deletion must carry the
+count the user confirmed. The work is one `batch_edit` job (its args hold the selection packed, see
+library/batch.py); its page polls /batch/status for the progress bar and results. "New tankoubon from the
+selection" is no job: the POST makes it (volumes in selection order) and opens its editor.
 """
 
 from __future__ import annotations
