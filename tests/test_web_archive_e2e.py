@@ -74,6 +74,12 @@ def shots(browser: Browser, folder: Path, name: str, focus: str = "") -> None:
             browser.script("document.querySelector(arguments[0]).scrollIntoView({block: 'start'})", focus)
         path = folder / f"{name}-{label}.png"
         assert browser.screenshot(path) == (w, h) and path.stat().st_size > 1000
+        # nothing sticks out sideways (the usual way a page breaks on a phone): name what does
+        wide = browser.script("var w = window.innerWidth; return document.documentElement.scrollWidth <= w ? null :"
+                              " Array.from(document.querySelectorAll('body *')).filter(function (e) {"
+                              " return e.getBoundingClientRect().right > w + 1; }).slice(-3).map(function (e) {"
+                              " return e.tagName + '#' + e.id + '.' + e.className; })")
+        assert wide is None, f"{name} ({label}) is wider than the screen: {wide}"
         print("screenshot", path)
     viewport(browser, *DESKTOP)
 

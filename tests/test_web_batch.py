@@ -5,6 +5,7 @@ user confirmed."""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 
@@ -12,6 +13,8 @@ import pytest
 from archive_factory import make_archive, make_image
 from test_web import app_with_web, login, page_weight
 from test_web_archive import csrf_of
+
+from lrr_lite.http.web.collection_routes import GONE_CATEGORY
 
 JSON = {"Accept": "application/json"}
 PLUGIN_NAME = "[Alice Artist] Fruit Salad (Orchard)"
@@ -203,9 +206,95 @@ def test_a_large_selection_goes_as_a_file_part_and_is_bounded(site):
                      files={"ids": ("ids.txt", ids.encode(), "text/plain")})
     assert resp.status_code == 200, resp.text
     assert resp.json()["count"] == 10_000
-    status = finished(site, resp.json()["job"])
+    job = resp.json()["job"]
+    status = finished(site, job)
     assert status["total"] == 10_000 and status["failed"] == len(fake)
     assert all("big" in tags_of(site, aid) for aid in real)
+    # the job row stays small: the selection is row numbers (packed) plus the first unknown IDs, and the result
+    # names groups, not 10,000 entries (it was 440 KB of args and 1.2 MB of result)
+    args_len, result_len = site.ctx.jobs.db.query_one("SELECT length(args), length(result) FROM jobs WHERE id=?",
+                                                      [job])
+    print(f"10,000-ID selection: job args {args_len} bytes, result {result_len} bytes")
+    assert args_len + result_len < 20_000
+    # ... and the progress page still lists archives: the real ones by title, the unknown IDs with the reason
+    by_id = {r["id"]: r for r in status["results"]}
+    assert {by_id[aid]["title"] for aid in real} == {"Apple", "Banana"} and all(by_id[a]["ok"] for a in real)
+    assert by_id[fake[0]]["ok"] == 0 and "ID" in by_id[fake[0]]["message"]
+    assert status["unlisted_failed"] == len(fake) - (len(status["results"]) - len(real))
+    assert f'{status["unlisted_failed"]} more failed (not listed)' in site.get(f"/batch?job={job}").text
     resp = site.post("/batch", headers=JSON, data={"csrf": csrf, "op": "add_tags", "tags": "big"},
                      files={"ids": ("ids.txt", (ids + "," + "e" * 40).encode(), "text/plain")})
     assert resp.status_code == 400 and "At most 10,000 selected archives" in resp.json()["error"]
+
+
+def test_without_js_the_selection_is_a_checkbox_form_to_the_batch_page(site):
+    """Progressive enhancement: the library's "Select" link opens a page whose cards carry checkboxes in a GET
+    form to /batch; the batch form then holds the ticked IDs itself and posts them as a plain form field."""
+    login(site)
+    lib = site.get("/?q=fruit:red").text
+    link = re.search(r'id="selmode-plain" href="([^"]+)"', lib).group(1)
+    assert link == "/?q=fruit:red&amp;select=1"
+    page = site.get("/?q=fruit:red&select=1").text
+    assert '<form method="get" action="/batch" id="selform">' in page
+    boxes = re.findall(r'<input type="checkbox" class="pick" name="id" value="([0-9a-f]{40})"', page)
+    assert sorted(boxes) == sorted(site.ids[n] for n in ("Apple", "Banana", "Cherry"))
+    assert 'name="id"' not in site.get("/?q=fruit:red").text  # the ordinary page carries no checkboxes
+    site.ctx.settings.set("pagesize", 2)  # paging keeps the selection page
+    assert 'href="/?q=fruit:red&amp;p=2&amp;select=1"' in site.get("/?q=fruit:red&select=1").text
+    site.ctx.settings.set("pagesize", 100)
+    # the browser submits the ticked boxes (two of them) with the "Add to category" button
+    chosen = [site.ids["Cherry"], site.ids["Apple"]]
+    form = site.get("/batch", params=[("id", chosen[0]), ("id", chosen[1]), ("op", "category")]).text
+    assert '<b id="b_count">2</b> selected archives' in form
+    assert f'value="{chosen[0]},{chosen[1]}"' in form and 'value="category" checked' in form
+    cat = site.put("/api/categories", auth=True, params={"name": "Picked"}).json()["category_id"]
+    resp = site.post("/batch", data={"csrf": csrf_of(form), "op": "category", "category": cat,
+                                     "ids": ",".join(chosen)}, allow_redirects=False)
+    assert resp.status_code == 303 and "/batch?job=" in resp.headers["Location"]
+    job = int(resp.headers["Location"].rsplit("=", 1)[1])
+    assert finished(site, job)["failed"] == 0
+    assert set(site.get(f"/api/categories/{cat}").json()["archives"]) == set(chosen)
+    # a category deleted meanwhile is said as the category pages say it, and no job is queued
+    assert site.delete(f"/api/categories/{cat}", auth=True).ok
+    resp = site.post("/batch", headers=JSON, data={"csrf": csrf_of(form), "op": "category", "category": cat,
+                                                   "ids": ",".join(chosen)})
+    assert resp.status_code == 404 and resp.json()["error"] == GONE_CATEGORY
+
+
+def test_a_new_tankoubon_from_a_selection_keeps_the_selection_order(site):
+    login(site)
+    csrf = csrf_of(site.get("/batch?sel=1").text)
+    chosen = [site.ids[n] for n in ("Damson", "Apple", "Cherry")]
+    resp = site.post("/batch", headers=JSON, data={"csrf": csrf, "op": "tankoubon", "name": "Picked volumes",
+                                                   "ids": ",".join(chosen)})
+    assert resp.status_code == 200, resp.text
+    tank = resp.json()["tank"]
+    assert resp.json()["url"] == f"/tankoubons/edit?id={tank}&done=created"
+    body = site.get(f"/api/tankoubons/{tank}").json()["result"]
+    assert body["name"] == "Picked volumes" and body["archives"] == chosen
+    # a name is needed; an unknown archive refuses the whole tankoubon (none is left behind, empty)
+    before = len(site.get("/api/tankoubons").json()["result"])
+    for fields, reason in (({"name": " "}, "Name the new tankoubon"), ({"name": "X", "ids": "f" * 40}, "f" * 40)):
+        resp = site.post("/batch", headers=JSON, data={"csrf": csrf, "op": "tankoubon", "ids": chosen[0], **fields})
+        assert resp.status_code in (400, 404) and reason in resp.json()["error"], resp.text
+    assert len(site.get("/api/tankoubons").json()["result"]) == before
+    # without JS: a redirect to the new tankoubon's editor
+    resp = site.post("/batch", data={"csrf": csrf, "op": "tankoubon", "name": "Plain", "ids": chosen[1]},
+                     allow_redirects=False)
+    assert resp.status_code == 303 and "/tankoubons/edit?id=TANK_" in resp.headers["Location"]
+
+
+def test_a_selection_packs_to_a_few_bytes_an_archive():
+    """10,000 row numbers of a 100,000-archive library (the largest explicit selection) pack to ~20 KB, a run
+    of consecutive rows to a few bytes, and unpack to the same numbers."""
+    import random
+
+    from lrr_lite.library import batch
+
+    nums = sorted(random.Random(15).sample(range(1, 100_001), 10_000))
+    packed = batch.pack(nums)
+    print(f"10,000 of 100,000 rows packed: {len(packed)} bytes (as IDs: {10_000 * 41} bytes)")
+    assert batch.unpack(packed) == nums and len(packed) < 25_000
+    run = list(range(500, 10_500))
+    assert batch.unpack(batch.pack(run)) == run and len(batch.pack(run)) < 20
+    assert batch.unpack(batch.pack([7, 3, 3, 9])) == [3, 7, 9] and batch.unpack("") == []

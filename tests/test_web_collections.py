@@ -115,14 +115,18 @@ def test_categories_create_pin_rename_delete_without_js(site):
     assert categories(site)["Theirs"]["id"] == reds["id"]
     assert was_of(site.get("/categories").text, reds["id"]) != was  # a reloaded page carries the new fingerprint
 
-    # someone else deletes it; renaming, pinning or deleting it from the stale page says so
+    # someone else deletes it; renaming, pinning, deleting it or adding to it from the stale page says so, in the
+    # same words whichever the route
     assert site.delete(f"/api/categories/{reds['id']}", auth=True).ok
+    said = set()
     for path, extra in (("/categories/update", {"name": "Again"}), ("/categories/pin", {"pinned": "0"}),
-                        ("/categories/delete", {})):
+                        ("/categories/delete", {}), ("/categories/member", {"archive": site.ids["Apple"], "op": "add"})):
         resp = site.post(path, data={"csrf": csrf, "id": reds["id"], **extra}, headers=JSON)
         assert resp.status_code == 404 and "no longer exists" in resp.json()["error"], path
+        said.add(resp.json()["error"])
         page = site.post(path, data={"csrf": csrf, "id": reds["id"], **extra})
         assert page.status_code == 404 and "no longer exists" in page.text
+    assert len(said) == 1, said
     assert "Again" not in categories(site)
     resp = site.post("/categories/delete", data={"csrf": csrf, "id": shelf["id"]}, allow_redirects=False)
     assert resp.status_code == 303 and categories(site) .get("Shelf <b>") is None

@@ -99,6 +99,7 @@ def test_tankoubon_reorder_by_drag_and_by_keyboard(site, browser, tmp_path):
     browser.find("#tanklist a.mname").click()
     browser.wait(lambda: browser.find_all("#members li"), message="editor")
     shots(browser, tmp_path, "tank-edit")
+    shots(browser, tmp_path, "tank-edit-volumes", "#members")
 
     # drag Cherry onto the top half of Apple: it becomes the first volume
     browser.script("""
@@ -172,6 +173,8 @@ def test_rescan_job_and_a_restored_backup(site, browser, tmp_path):
     assert len(site.get("/api/archives").json()) == 5
     shots(browser, tmp_path, "admin")
     shots(browser, tmp_path, "admin-plugins", "#plugins")
+    shots(browser, tmp_path, "admin-backup", "#backup")
+    shots(browser, tmp_path, "admin-log", "#logs")
 
     # restore: a backup with changed titles and a new category, uploaded through the page
     data = site.get("/api/database/backup", auth=True).json()

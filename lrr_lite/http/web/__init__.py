@@ -128,7 +128,8 @@ def mount(app: bottle.Bottle, ctx) -> None:
         result = search(ctx.db, query, size)
         archives = records.json_for_ids(ctx.db, result.ids)
         return pages.library_page(ctx, static, state, archives, result.filtered, result.total, size,
-                                  collections.list_categories(ctx.db), authed=authed())
+                                  collections.list_categories(ctx.db), authed=authed(),
+                                  selecting=bottle.request.query.get("select") == "1")
 
     archive_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login,
                          nofun_gate=nofun_gate, local=local)

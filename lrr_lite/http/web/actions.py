@@ -8,6 +8,7 @@ with the status, as archive_routes.py does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,26 @@ class Actions:
     def guard(self) -> bytes | str | None:
         """None when this POST may go on; otherwise the refusal to answer with (webforms.refusal)."""
         return webforms.refusal(self.ctx, self.static, self.authed(), self.require_login, form("csrf"))
+
+    def post(self, back: str | Callable[[], str] = "/") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator of a guarded POST route: the guard runs first (its refusal is the answer), and a DomainError
+        the route raises becomes `failure(exc, back)`; `back` (a path, or a function of the request giving one) is
+        where the refusal page links. Every management POST starts and ends this way, so it is written once."""
+
+        def wrap(route: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(route)
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                refusal = self.guard()
+                if refusal is not None:
+                    return refusal
+                try:
+                    return route(*args, **kwargs)
+                except DomainError as exc:
+                    return self.failure(exc, back() if callable(back) else back)
+
+            return guarded
+
+        return wrap
 
     def csrf(self) -> str:
         """This browser's CSRF token (issuing a guest cookie when it has none)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import bottle
 
-from lrr_lite.errors import DomainError, Invalid, NotFound
+from lrr_lite.errors import Invalid, NotFound
 from lrr_lite.http.web import admin_pages
 from lrr_lite.http.web.actions import Actions, form, reply_json, wants_json
 from lrr_lite.library import backup, housekeeping
@@ -98,37 +98,30 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
 
     @app.post("/admin/run", skip=skip)
     @page
+    @act.post("/admin")
     def admin_run() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         action = form("action")
         job = None
         extra = ""
-        try:
-            if action == "rescan":
-                job = ctx.jobs.enqueue("scan_library", [], priority=10)
-            elif action in ("thumbs_missing", "thumbs_all"):
-                job = ctx.jobs.enqueue("regen_all_thumbnails",
-                                       [str(ctx.config.thumbs), 1 if action == "thumbs_all" else 0])
-            elif action == "clean":
-                counts = housekeeping.clean_database(ctx.db, ctx.settings, ctx.config.data / "backups")
-                extra = f"&n={counts['deleted']}"
-            elif action == "clear_new":
-                housekeeping.clear_new_all(ctx.db, ctx.settings)
-            else:
-                raise Invalid(f"Unknown action: {action}")
-        except DomainError as exc:
-            return act.failure(exc, "/admin")
+        if action == "rescan":
+            job = ctx.jobs.enqueue("scan_library", [], priority=10)
+        elif action in ("thumbs_missing", "thumbs_all"):
+            job = ctx.jobs.enqueue("regen_all_thumbnails",
+                                   [str(ctx.config.thumbs), 1 if action == "thumbs_all" else 0])
+        elif action == "clean":
+            counts = housekeeping.clean_database(ctx.db, ctx.settings, ctx.config.data / "backups")
+            extra = f"&n={counts['deleted']}"
+        elif action == "clear_new":
+            housekeeping.clear_new_all(ctx.db, ctx.settings)
+        else:
+            raise Invalid(f"Unknown action: {action}")
         log.info("maintenance from the web page: %s", action)
         return act.done(f"/admin?done={action}{extra}", job=job)
 
     @app.post("/admin/backup", skip=skip)
     @page
+    @act.post("/admin#backup")
     def admin_backup() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         body = json.dumps(backup.make_backup(ctx.db), ensure_ascii=False).encode("utf-8")
         name = time.strftime("lrr-lite-backup-%Y%m%d-%H%M%S.json", time.gmtime())
         bottle.response.content_type = "application/json; charset=utf-8"
@@ -155,27 +148,22 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
 
     @app.post("/admin/restore/check", skip=skip)
     @page
+    @act.post("/admin#backup")
     def admin_restore_check() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         try:
             upload = bottle.request.files.get("file")
         except ValueError:
             upload = None
+        if upload is None:
+            raise Invalid("Choose a backup file first.")
+        raw = upload.file.read()
         try:
-            if upload is None:
-                raise Invalid("Choose a backup file first.")
-            raw = upload.file.read()
-            try:
-                data = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise Invalid("This file is not JSON: not a backup.") from None
-            if not isinstance(data, dict) or not isinstance(data.get("archives", []), list):
-                raise Invalid("Not a LANraragi backup: expected an object with an 'archives' list.")
-            summary = _compare(ctx, data)
-        except DomainError as exc:
-            return act.failure(exc, "/admin#backup")
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise Invalid("This file is not JSON: not a backup.") from None
+        if not isinstance(data, dict) or not isinstance(data.get("archives", []), list):
+            raise Invalid("Not a LANraragi backup: expected an object with an 'archives' list.")
+        summary = _compare(ctx, data)
         sweep()
         ctx.config.temp.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(16)
@@ -187,28 +175,21 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
 
     @app.post("/admin/restore", skip=skip)
     @page
+    @act.post("/admin#backup")
     def admin_restore() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
-        try:
-            path = parked(form("token"))
-        except DomainError as exc:
-            return act.failure(exc, "/admin#backup")
+        path = parked(form("token"))
         job = ctx.jobs.enqueue("restore_backup", [str(path)])  # the job removes the file when done
         log.info("restore of a backup queued from the web page (job %d)", job)
         return act.done("/admin?done=restore#jobsbox", job=job)
 
     @app.post("/admin/plugin", skip=skip)
     @page
+    @act.post("/admin#plugins")
     def admin_plugin() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         namespace = form("namespace")
         plugin = get_plugin(namespace)
         if plugin is None:
-            return act.failure(Invalid(runner.NOT_FOUND), "/admin#plugins")
+            raise Invalid(runner.NOT_FOUND)
         values: list = []
         for i, spec in enumerate(plugin.descriptor.get("parameters", [])):
             raw = form(f"p{i}")
@@ -218,8 +199,7 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
                 try:
                     values.append(int(raw.strip() or 0))
                 except ValueError:
-                    return act.failure(Invalid(f"{spec.get('desc') or 'A parameter'}: enter a whole number."),
-                                       "/admin#plugins")
+                    raise Invalid(f"{spec.get('desc') or 'A parameter'}: enter a whole number.") from None
             else:
                 values.append(raw)
         runner.set_enabled(ctx.db, namespace, form("enabled") in ("1", "on"))

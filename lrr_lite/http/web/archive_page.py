@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from lrr_lite.http.web.collection_pages import category_add_form, category_remove_button
-from lrr_lite.http.web.pages import _date_of, esc, layout, tag_search
+from lrr_lite.http.web.pages import _date_of, cover_url, esc, layout, tag_search
 from lrr_lite.library.collections import list_categories
 from lrr_lite.library.tags import split_tags
 
@@ -178,7 +178,7 @@ def archive_page(ctx, static: dict[str, str], archive: dict[str, Any], *, catego
 
     body = (f'<main class="arch" id="archive" data-id="{esc(aid)}" data-pages="{pages}">{notice}'
             f'<div class="ahead"><div class="acover"><a href="/reader?id={qid}" title="Read">'
-            f'<img id="acover" src="/api/archives/{qid}/thumbnail" alt="Cover">{new}</a></div>'
+            f'<img id="acover" src="{esc(cover_url(ctx, aid))}" alt="Cover">{new}</a></div>'
             f'<div class="ainfo"><h1 id="atitle">{esc(title)}</h1><nav class="acts">{"".join(buttons)}</nav>'
             f'{_panels(aid, pages, file_name, editing) if editing is not None else ""}'
             f'{summary_html}{tag_html}<dl class="facts" id="afacts">{fact_html}</dl></div></div></main>')

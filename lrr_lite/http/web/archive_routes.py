@@ -10,48 +10,28 @@ Each route calls one service or records function: two hops from the route to the
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import quote
 
 import bottle
 
-from lrr_lite.errors import Conflict, DomainError, Locked, NotFound
+from lrr_lite.errors import Conflict, NotFound
 from lrr_lite.http.web import archive_page, pages, session
+from lrr_lite.http.web.actions import Actions
+from lrr_lite.http.web.webforms import form as _form
+from lrr_lite.http.web.webforms import json_answer as _json
+from lrr_lite.http.web.webforms import wants_json as _wants_json
 from lrr_lite.library import archives, collections, records
 from lrr_lite.library.plugins import plugin_infos, runner
 
 log = logging.getLogger(__name__)
 
-EXPIRED = "The form expired or came from another site. Reload the page and try again."
-LOGIN = "Log in to change archives: your session ended or you never logged in."
-STATUS = {NotFound: 404, Locked: 423, Conflict: 409}
-
-
-def _form(name: str) -> str:
-    try:
-        return bottle.request.forms.getunicode(name) or ""
-    except (UnicodeError, ValueError):
-        return ""
-
-
-def _wants_json() -> bool:
-    return "application/json" in (bottle.request.get_header("Accept") or "")
-
-
-def _json(body: dict[str, Any], status: int = 200) -> bytes:
-    """A JSON answer; bytes, so the page wrapper leaves its content type alone."""
-    bottle.response.status = status
-    bottle.response.content_type = "application/json; charset=utf-8"
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
-
-
 def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, authed: Callable[[], bool],
           require_login: Callable[[], None], nofun_gate: Callable[[], None], local: Callable[[str], str]) -> None:
     """Add the archive routes to the web UI (called by web.mount, which owns the helpers passed here)."""
     skip = ["lrr_api"]
+    act = Actions(ctx, static, authed=authed, require_login=require_login, local=local)
     metadata_plugins = plugin_infos("metadata")
 
     def not_found() -> str:
@@ -82,29 +62,15 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
         return archive_page.archive_page(ctx, static, archive, categories=records.categories_of(ctx.db, archive_id),
                                          tanks=tanks, authed=may_edit, editing=editing, notice=notice)
 
-    def guard() -> tuple[str, bytes | str | None]:
-        """(archive ID, None) for a POST allowed to go on; otherwise ("", the refusal to answer with)."""
-        if not authed():
-            if not _wants_json():
-                require_login()  # redirects
-            return "", _json({"error": LOGIN}, 401)
-        if not session.csrf_ok(ctx, bottle.request, _form("csrf")):
-            if _wants_json():
-                return "", _json({"error": EXPIRED}, 403)
-            bottle.response.status = 403
-            return "", pages.message_page(ctx, static, "Forbidden", EXPIRED, authed=True)
+    def posted_id() -> str:
+        """The archive a POST names; a malformed ID is not looked up at all."""
         archive_id = _form("id").strip()
         if not pages_id(archive_id):
-            return "", failure(NotFound(records.NO_SUCH_ID))
-        return archive_id, None
+            raise NotFound(records.NO_SUCH_ID)
+        return archive_id
 
-    def failure(exc: DomainError) -> bytes | str:
-        """The answer to a refused write: the server's reason, as JSON or as a page."""
-        status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
-        if _wants_json():
-            return _json({"error": exc.message, **exc.data}, status)
-        bottle.response.status = status
-        return pages.message_page(ctx, static, "Not done", exc.message, authed=authed())
+    # every POST: the login + CSRF guard, and a refused write answered with the server's reason (Actions.post)
+    guarded = act.post(lambda: f"/archive?id={quote(_form('id').strip(), safe='')}")
 
     def back(archive_id: str, flag: str = "") -> str:
         return local(f"/archive?id={quote(archive_id, safe='')}{flag}")
@@ -130,24 +96,21 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
 
     @app.post("/archive/edit", skip=skip)
     @page
+    @guarded
     def archive_save() -> bytes | str:
-        archive_id, refusal = guard()
-        if refusal is not None:
-            return refusal
+        archive_id = posted_id()
         title, tags, summary = _form("title"), _form("tags"), _form("summary").replace("\r\n", "\n")
         try:
             shown, version = ctx.archives.update_metadata_checked(archive_id, _form("version"), title, tags, summary)
         except Conflict as exc:
             if _wants_json():
-                return failure(exc)
+                raise
             # no JS: the page again, the user's values in the form, the stored ones beside them; the form now
             # carries the stored version, so saving again is a deliberate overwrite
             bottle.response.status = 409
             state = archive_page.EditState(title=title, tags=tags, summary=summary, version=exc.data["version"],
                                            open=True, notice=archive_page.conflict_notice(exc.data, back(archive_id)))
             return show(archive_id, state)
-        except DomainError as exc:
-            return failure(exc)
         log.info("metadata of %s changed from the web page", archive_id)
         if _wants_json():
             row = records.require_row(ctx.db, archive_id)
@@ -158,11 +121,10 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
 
     @app.post("/archive/plugin", skip=skip)
     @page
+    @guarded
     def archive_plugin() -> bytes | str:
         """Run a metadata plugin and show what it proposes; the archive is not modified (runner.use_plugin)."""
-        archive_id, refusal = guard()
-        if refusal is not None:
-            return refusal
+        archive_id = posted_id()
         namespace = _form("plugin")
         result = runner.use_plugin(ctx, namespace, archive_id, _form("arg"))
         if _wants_json():
@@ -186,35 +148,27 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
 
     @app.post("/archive/cover", skip=skip)
     @page
+    @guarded
     def archive_cover() -> bytes | str:
-        archive_id, refusal = guard()
-        if refusal is not None:
-            return refusal
+        archive_id = posted_id()
         try:
             number = int(_form("page").strip())
         except ValueError:
             number = 0
-        try:
-            ctx.archives.set_cover(archive_id, number)
-        except DomainError as exc:
-            return failure(exc)
+        ctx.archives.set_cover(archive_id, number)
         if _wants_json():
-            return _json({"ok": 1, "page": number})
+            return _json({"ok": 1, "page": number, "cover": local(pages.cover_url(ctx, archive_id))})
         bottle.redirect(back(archive_id, "&cover=1"), 303)
         raise AssertionError("bottle.redirect raises")
 
     @app.post("/archive/delete", skip=skip)
     @page
+    @guarded
     def archive_delete() -> bytes | str:
-        archive_id, refusal = guard()
-        if refusal is not None:
-            return refusal
-        try:
-            deleted = ctx.archives.delete(archive_id)
-        except DomainError as exc:
-            return failure(exc)
+        archive_id = posted_id()
+        deleted = ctx.archives.delete(archive_id)
         if deleted is None:
-            return failure(NotFound(records.NO_SUCH_ID))
+            raise NotFound(records.NO_SUCH_ID)
         log.info("archive %s (%s) deleted from the web page", archive_id, deleted)
         if _wants_json():
             return _json({"ok": 1, "next": local("/")})

@@ -10,7 +10,7 @@ import hashlib
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from lrr_lite.http.web.pages import esc, layout
+from lrr_lite.http.web.pages import cover_url, esc, layout
 
 STYLES = ("archive.css", "manage.css")
 
@@ -143,7 +143,7 @@ def tank_edit_page(ctx, static: dict[str, str], tank: dict[str, Any], members: l
         mfields = fields + _hidden("archive", aid)
         items.append(
             f'<li draggable="true" data-id="{esc(aid)}"><span class="grip" aria-hidden="true">&#8942;&#8942;</span>'
-            f'<img src="/api/archives/{esc(qa)}/thumbnail" alt="" loading="lazy">'
+            f'<img src="{esc(cover_url(ctx, aid))}" alt="" loading="lazy">'
             f'<span class="pos">{n}</span><a class="mt" href="/archive?id={esc(qa)}">{esc(title)}</a>'
             f'<form method="post" action="/tankoubons/move" class="inline">{mfields}{_hidden("dir", "up")}'
             f'<button type="submit" class="up" aria-label="Move {esc(title)} up" title="Move up">&uarr;</button>'
@@ -169,7 +169,7 @@ def tank_edit_page(ctx, static: dict[str, str], tank: dict[str, Any], members: l
             action = (f'<form method="post" action="/tankoubons/member" class="inline">{fields}'
                       f'{_hidden("archive", aid)}{_hidden("op", "add")}{_hidden("q", query)}'
                       f'<button type="submit" class="add" aria-label="Add {esc(title)}">Add</button></form>')
-        results.append(f'<li data-id="{esc(aid)}"><img src="/api/archives/{esc(quote(aid, safe=""))}/thumbnail" '
+        results.append(f'<li data-id="{esc(aid)}"><img src="{esc(cover_url(ctx, aid))}" '
                        f'alt="" loading="lazy"><span class="mt">{esc(title)}</span>{action}</li>')
     if query:
         found_html = (f'<ul class="picks" id="picks">{"".join(results)}</ul>' if results

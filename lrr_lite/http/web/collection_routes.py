@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import bottle
 
-from lrr_lite.errors import Conflict, DomainError, Invalid, NotFound
+from lrr_lite.errors import Conflict, Invalid, NotFound
 from lrr_lite.http.web import collection_pages, pages
 from lrr_lite.http.web.actions import Actions, form, wants_json
 from lrr_lite.library import collections, records
@@ -61,36 +62,40 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
 
     @app.post("/categories/create", skip=skip)
     @page
+    @act.post("/categories")
     def category_create() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
-        try:
-            new_id = ctx.collections.create_category(form("name").strip(), form("search").strip(),
-                                                     form("pinned") in ("1", "on"))
-        except DomainError as exc:
-            return act.failure(exc, "/categories")
+        new_id = ctx.collections.create_category(form("name").strip(), form("search").strip(),
+                                                 form("pinned") in ("1", "on"))
         log.info("category %s created from the web page", new_id)
         return act.done("/categories?done=created", id=new_id)
 
-    def existing_category(cat_id: str) -> dict:
+    @contextmanager
+    def category_held(cat_id: str) -> Iterator[dict]:
+        """The stored category, for a write to it; a category that is gone (before the write or during it:
+        the service's own "doesn't exist") is said the same way by every route: GONE_CATEGORY."""
         try:
-            return collections.get_category(ctx.db, cat_id)
+            yield collections.get_category(ctx.db, cat_id)
         except NotFound:
+            if category_exists(cat_id):
+                raise  # something else is missing (the archive): its own reason
             raise NotFound(GONE_CATEGORY) from None
+
+    def category_exists(cat_id: str) -> bool:
+        try:
+            collections.get_category(ctx.db, cat_id)
+        except NotFound:
+            return False
+        return True
 
     @app.post("/categories/update", skip=skip)
     @page
+    @act.post("/categories")
     def category_update() -> bytes | str:
         """Rename (and, for a dynamic category, change its search); its pin stays as stored."""
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         cat_id, name, query = form("id"), form("name").strip(), form("search").strip()
-        try:
+        with category_held(cat_id) as current:
             if not name:
                 raise Invalid("A category needs a name.")
-            current = existing_category(cat_id)
             was = form("was")
             if was and was != collection_pages.category_version(current):
                 # someone renamed it (or changed its search) since this page was loaded: don't overwrite blindly
@@ -103,64 +108,45 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
             if current["search"] and not query:
                 raise Invalid("A dynamic category needs a search.")
             ctx.collections.update_category(cat_id, name, query, current["pinned"] == "1")
-        except NotFound:
-            return act.failure(NotFound(GONE_CATEGORY), "/categories")
-        except DomainError as exc:
-            return act.failure(exc, "/categories")
         return act.done("/categories?done=saved")
 
     @app.post("/categories/pin", skip=skip)
     @page
+    @act.post("/categories")
     def category_pin() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         cat_id = form("id")
-        try:
-            existing_category(cat_id)
+        with category_held(cat_id):
             # empty name and search keep the stored ones (collections.update_category)
             ctx.collections.update_category(cat_id, "", "", form("pinned") in ("1", "on"))
-        except NotFound:
-            return act.failure(NotFound(GONE_CATEGORY), "/categories")
-        except DomainError as exc:
-            return act.failure(exc, "/categories")
         return act.done("/categories?done=saved")
 
     @app.post("/categories/delete", skip=skip)
     @page
+    @act.post("/categories")
     def category_delete() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         cat_id = form("id")
-        try:
-            existing_category(cat_id)  # the service deletes a missing one "successfully": say it was gone
+        with category_held(cat_id):  # the service deletes a missing one "successfully": say it was gone
             ctx.collections.delete_category(cat_id)
-        except DomainError as exc:
-            return act.failure(exc, "/categories")
         log.info("category %s deleted from the web page", cat_id)
         return act.done("/categories?done=deleted")
 
+    def archive_back() -> str:
+        return f"/archive?id={quote(form('archive'), safe='')}"
+
     @app.post("/categories/member", skip=skip)
     @page
+    @act.post(archive_back)
     def category_member() -> bytes | str:
         """Add an archive to a static category or remove it (the archive page's control)."""
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         cat_id, archive_id, op = form("id"), form("archive"), form("op")
-        back = f"/archive?id={quote(archive_id, safe='')}"
-        try:
-            existing_category(cat_id)
+        with category_held(cat_id):
             if op == "add":
                 message = ctx.collections.add_to_category(cat_id, archive_id)
             elif op == "remove":
                 message = ctx.collections.remove_from_category(cat_id, archive_id)
             else:
                 raise Invalid("Unknown operation: add or remove.")
-        except DomainError as exc:
-            return act.failure(exc, back)
-        return act.done(back, message=message)
+        return act.done(archive_back(), message=message)
 
     # -- tankoubons -------------------------------------------------------------------------------------------
 
@@ -208,14 +194,9 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
 
     @app.post("/tankoubons/create", skip=skip)
     @page
+    @act.post("/tankoubons")
     def tank_create() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
-        try:
-            new_id = ctx.collections.create_tankoubon(form("name").strip())
-        except DomainError as exc:
-            return act.failure(exc, "/tankoubons")
+        new_id = ctx.collections.create_tankoubon(form("name").strip())
         log.info("tankoubon %s created from the web page", new_id)
         return act.done(edit_url(new_id, "&done=created"), id=new_id)
 
@@ -226,12 +207,13 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
         except NotFound:
             raise NotFound(GONE_TANK) from None
 
+    def tank_back() -> str:
+        return edit_url(form("id"))
+
     @app.post("/tankoubons/update", skip=skip)
     @page
+    @act.post(tank_back)
     def tank_update() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         tank_id = form("id")
         name = form("name").strip()
         mine = {"name": name, "summary": form("summary").replace("\r\n", "\n"), "tags": form("tags")}
@@ -249,74 +231,57 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
                 ctx.collections.update_tankoubon(tank_id, None, mine)
         except Conflict as exc:
             if wants_json():
-                return act.failure(exc, edit_url(tank_id))
+                raise
             bottle.response.status = 409
             return show_tank(tank_id, {**mine, "version": exc.data["version"]})
-        except DomainError as exc:
-            return act.failure(exc, edit_url(tank_id))
         return act.done(edit_url(tank_id, "&done=saved"))
 
     @app.post("/tankoubons/order", skip=skip)
     @page
+    @act.post(tank_back)
     def tank_order() -> bytes | str:
         """The whole new order (drag & drop); `expected` is the order the page showed: if the stored one
         differs, nothing is written."""
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         tank_id = form("id")
         wanted = [a for a in form("archives").split(",") if a]
         expected = [a for a in form("expected").split(",") if a]
-        try:
-            with ctx.locks.hold("tankoubon-write", tank_id):  # re-entrant: the check and the write as one
-                current = members_of(tank_id)
-                if current != expected or sorted(wanted) != sorted(current):
-                    raise Conflict(STALE_ORDER, archives=current)
-                ctx.collections.update_tankoubon(tank_id, wanted, None)
-        except DomainError as exc:
-            return act.failure(exc, edit_url(tank_id))
+        with ctx.locks.hold("tankoubon-write", tank_id):  # re-entrant: the check and the write as one
+            current = members_of(tank_id)
+            if current != expected or sorted(wanted) != sorted(current):
+                raise Conflict(STALE_ORDER, archives=current)
+            ctx.collections.update_tankoubon(tank_id, wanted, None)
         return act.done(edit_url(tank_id, "&done=moved"), archives=wanted)
 
     @app.post("/tankoubons/move", skip=skip)
     @page
+    @act.post(tank_back)
     def tank_move() -> bytes | str:
         """One volume one place up or down (the no-JS and keyboard way to reorder)."""
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         tank_id, archive_id = form("id"), form("archive")
         step = -1 if form("dir") == "up" else 1
-        try:
-            with ctx.locks.hold("tankoubon-write", tank_id):  # re-entrant: the read and the write as one
-                order = members_of(tank_id)
-                if archive_id not in order:
-                    raise NotFound("This volume is no longer in the tankoubon: nothing was moved.")
-                at = order.index(archive_id)
-                to = at + step
-                if 0 <= to < len(order):
-                    order[at], order[to] = order[to], order[at]
-                    ctx.collections.update_tankoubon(tank_id, order, None)
-        except DomainError as exc:
-            return act.failure(exc, edit_url(tank_id))
+        with ctx.locks.hold("tankoubon-write", tank_id):  # re-entrant: the read and the write as one
+            order = members_of(tank_id)
+            if archive_id not in order:
+                raise NotFound("This volume is no longer in the tankoubon: nothing was moved.")
+            at = order.index(archive_id)
+            to = at + step
+            if 0 <= to < len(order):
+                order[at], order[to] = order[to], order[at]
+                ctx.collections.update_tankoubon(tank_id, order, None)
         return act.done(edit_url(tank_id, "&done=moved"), archives=order)
 
     @app.post("/tankoubons/member", skip=skip)
     @page
+    @act.post(tank_back)
     def tank_member() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         tank_id, archive_id, op = form("id"), form("archive"), form("op")
-        try:
-            members_of(tank_id)
-            if op == "add":
-                message = ctx.collections.add_to_tankoubon(tank_id, archive_id)
-            elif op == "remove":
-                message = ctx.collections.remove_from_tankoubon(tank_id, archive_id)
-            else:
-                raise Invalid("Unknown operation: add or remove.")
-        except DomainError as exc:
-            return act.failure(exc, edit_url(tank_id))
+        members_of(tank_id)
+        if op == "add":
+            message = ctx.collections.add_to_tankoubon(tank_id, archive_id)
+        elif op == "remove":
+            message = ctx.collections.remove_from_tankoubon(tank_id, archive_id)
+        else:
+            raise Invalid("Unknown operation: add or remove.")
         query = form("q")
         back = edit_url(tank_id, ("&q=" + quote(query, safe="") if query else "") +
                         ("&done=added" if op == "add" else "&done=removed"))
@@ -324,15 +289,10 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
 
     @app.post("/tankoubons/delete", skip=skip)
     @page
+    @act.post("/tankoubons")
     def tank_delete() -> bytes | str:
-        refusal = act.guard()
-        if refusal is not None:
-            return refusal
         tank_id = form("id")
-        try:
-            members_of(tank_id)
-            ctx.collections.delete_tankoubon(tank_id)
-        except DomainError as exc:
-            return act.failure(exc, "/tankoubons")
+        members_of(tank_id)
+        ctx.collections.delete_tankoubon(tank_id)
         log.info("tankoubon %s deleted from the web page", tank_id)
         return act.done("/tankoubons?done=deleted")

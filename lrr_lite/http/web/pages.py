@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
+from lrr_lite.library.pages import cover_path
 from lrr_lite.library.tags import split_tags
 from lrr_lite.media.formats import ARCHIVE_EXTENSIONS
 
@@ -172,7 +173,19 @@ def _date(label: str, epoch: int) -> str:
     return f'<time class="date" datetime="{stamp}">{esc(label)} {day}</time>'
 
 
-def _card(archive: dict[str, Any]) -> str:
+def cover_url(ctx, archive_id: str) -> str:
+    """An archive's cover URL, versioned by the cover file's mtime and size. Covers are cached for an hour, so
+    a cover changed on the archive page (or regenerated) would show late under one fixed URL; a new cover gets
+    a new URL instead, and the cache stays long. No file yet: the plain URL (the placeholder is not cached)."""
+    url = f"/api/archives/{quote(archive_id, safe='')}/thumbnail"
+    try:
+        st = cover_path(ctx.config.thumbs, archive_id).stat()
+    except (OSError, ValueError):
+        return url
+    return f"{url}?v={st.st_mtime_ns // 1_000_000:x}.{st.st_size:x}"
+
+
+def _card(archive: dict[str, Any], cover: str = "", pick: bool = False) -> str:
     """One result: the cover (a link to the reader), the title (a link to the archive page), then pages, dates
     and tags (kept terse: a full
     page of 100 cards must stay well under the 100 KB page budget)."""
@@ -201,7 +214,11 @@ def _card(archive: dict[str, Any]) -> str:
                 f'alt="">{new}<b>{esc(title)}</b></a><i>{count}</i><div class="tags">{shown}{more}</div></li>')
     # The cover reads (one click to the reader, as in LANraragi's grid); the title opens the archive page
     # (details, edit, delete, as a title does in Komga and Kavita).
-    return (f'<li><a href="/reader?id={esc(aid)}"><img src="/api/archives/{esc(aid)}/thumbnail" '
+    cover = cover or f"/api/archives/{aid}/thumbnail"
+    # the no-JS selection page (library ?select=1): a checkbox per card, in a form that opens the batch page
+    box = (f'<input type="checkbox" class="pick" name="id" value="{esc(archive["arcid"])}" '
+           f'aria-label="Select {esc(title)}">' if pick else "")
+    return (f'<li>{box}<a href="/reader?id={esc(aid)}"><img src="{esc(cover)}" '
             f'loading="lazy" alt="">{new}</a><a href="/archive?id={esc(aid)}"><b>{esc(title)}</b></a>'
             f'<i>{count}</i><div class="tags">{shown}{more}</div></li>')
 
@@ -232,7 +249,7 @@ def _pager(state: LibraryState, pages: int) -> str:
 
 
 def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]], filtered: int, total: int,
-                 page_size: int, categories: list[dict[str, Any]], *, authed: bool) -> str:
+                 page_size: int, categories: list[dict[str, Any]], *, authed: bool, selecting: bool = False) -> str:
     chips = [f'<a class="chip{" on" if not state.cat else ""}" href="{esc(state.url(cat="", page=1))}">All</a>']
     for cat in sorted(categories, key=lambda c: (c["pinned"] != "1", str(c["name"]).lower())):
         on = " on" if cat["id"] == state.cat else ""
@@ -251,17 +268,32 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
                f' of {total} archives{f" &middot; page {min(state.page, pages)} of {pages}" if pages > 1 else ""}</p>')
     if total == 0:  # the empty-library hint says it all
         summary = ""
-    cards = "".join(_card(a) for a in archives)
-    if cards:
+    selecting = selecting and authed
+    cards = "".join(_card(a, cover_url(ctx, a["arcid"]), selecting) for a in archives)
+    if cards and selecting:
+        grid = (f'<form method="get" action="/batch" id="selform"><div class="selbar">'
+                '<button type="submit" id="selsubmit">Edit selected</button>'
+                '<button type="submit" name="op" value="category" id="selsubcat">Add to category</button>'
+                '<button type="submit" name="op" value="tankoubon" id="selsubtank">New tankoubon</button>'
+                f'<a href="{esc(state.url())}" id="selcancel">Cancel</a></div>'
+                f'<ul class="grid selecting" id="grid">{cards}</ul></form>')
+    elif cards:
         grid = f'<ul class="grid" id="grid">{cards}</ul>'
     elif total == 0:
         grid = empty_library(ctx, authed=authed)
     else:
         grid = '<p class="empty">Nothing found.</p>'
+    if authed and cards and not selecting:  # the way into selection without JS; select.js hides it
+        here = state.url()
+        summary += (f'<p class="selbar" id="selplain"><a class="btn" id="selmode-plain" '
+                    f'href="{esc(here + ("&" if "?" in here else "?") + "select=1")}">Select</a></p>')
+    pager = _pager(state, pages)
+    if selecting:  # paging stays in the no-JS selection page (each page's ticks go to the batch page on their own)
+        pager = re.sub(r'href="([^"]*)"', lambda m: f'href="{m.group(1)}{"&amp;" if "?" in m.group(1) else "?"}'
+                       'select=1"', pager)
     motd = shown_setting(ctx, "motd")
     body = (f'<main>{f"<p class=motd>{esc(motd)}</p>" if motd else ""}{form}'
-            f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{_pager(state, pages)}'
-            f'{grid}{_pager(state, pages)}</main>')
+            f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{pager}{grid}{pager}</main>')
     # a browser that may edit gets the selection mode for batch edits (select.js); a guest's page stays lean
     return layout(ctx, static, "", body, authed=authed, scripts=("library.js", "select.js") if authed else ("library.js",),
                   body_attrs=' data-select="1"' if authed else "", styles=("batch.css",) if authed else ())
@@ -301,7 +333,7 @@ def empty_library(ctx, *, authed: bool) -> str:
 def tank_page(ctx, static, tank: dict[str, Any], volumes: list[dict[str, Any]], *, authed: bool) -> str:
     """A tankoubon's volumes in their order, as library cards."""
     summary = f'<p class="summary">{esc(tank["summary"])}</p>' if tank.get("summary") else ""
-    cards = "".join(_card(a) for a in volumes)
+    cards = "".join(_card(a, cover_url(ctx, a["arcid"])) for a in volumes)
     grid = f'<ul class="grid" id="grid">{cards}</ul>' if cards else '<p class="empty">No volumes.</p>'
     count = f'<p class="summary" id="summary">{len(volumes)} volume{"" if len(volumes) == 1 else "s"}</p>'
     body = f'<main><h1>{esc(tank["name"])}</h1>{summary}{count}{grid}</main>'

@@ -314,7 +314,8 @@
     say(msg, 'Setting page ' + n + ' as the cover\u2026');
     post(coverForm, { page: String(n) }).then(function (res) {
       if (!(res.status === 200 && res.body.ok)) { say(msg, res.body.error || 'Not changed.', true); return; }
-      document.getElementById('acover').src = api + '/thumbnail?t=' + Date.now();
+      // the server's versioned URL: the grid shows the same URL, so the browser caches the new cover once
+      document.getElementById('acover').src = res.body.cover || api + '/thumbnail?t=' + Date.now();
       say(msg, 'Page ' + n + ' is the cover now.');
     });
   }

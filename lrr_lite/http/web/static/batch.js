@@ -16,7 +16,9 @@
   if (form) {
     var idsField = $('b_ids');
     var count = idsField ? 0 : parseInt($('b_count').textContent, 10) || 0;
-    if (idsField) {
+    var fixed = idsField && idsField.getAttribute('data-fixed') === '1';  // ticked on the no-JS selection page
+    if (fixed) count = parseInt($('b_count').textContent, 10) || 0;
+    if (idsField && !fixed) {
       var ids = [];
       try { ids = JSON.parse(sessionStorage.getItem(KEY) || '[]'); } catch (e) { ids = []; }
       idsField.value = ids.join(',');
@@ -32,7 +34,8 @@
       for (var i = 0; i < fields.length; i++) {
         fields[i].hidden = fields[i].getAttribute('data-op').split(' ').indexOf(op()) < 0;
       }
-      $('b_run').textContent = op() === 'delete' ? 'Delete ' + count + ' archives' : 'Run on ' + count + ' archives';
+      $('b_run').textContent = op() === 'delete' ? 'Delete ' + count + ' archives' :
+        op() === 'tankoubon' ? 'Make a tankoubon of ' + count + ' archives' : 'Run on ' + count + ' archives';
     };
     form.addEventListener('change', sync);
     sync();
@@ -60,7 +63,7 @@
         .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
         .then(function (res) {
           if (!res.ok) throw new Error(res.body.error || 'The server refused.');
-          if (idsField) { try { sessionStorage.removeItem(KEY); } catch (x) { /* nothing kept */ } }
+          if (idsField && !fixed) { try { sessionStorage.removeItem(KEY); } catch (x) { /* nothing kept */ } }
           location.href = res.body.url;
         })
         .catch(function (err) { showError(err.message); button.disabled = false; });
@@ -96,11 +99,12 @@
       var list = $('b_results');
       list.textContent = '';
       s.results.forEach(function (r) { list.appendChild(row(r)); });
-      if (s.unlisted) {
+      [['unlisted', 'succeeded'], ['unlisted_failed', 'failed']].forEach(function (k) {
+        if (!s[k[0]]) return;
         var more = document.createElement('li');
-        more.textContent = s.unlisted + ' more succeeded (not listed).';
+        more.textContent = s[k[0]] + ' more ' + k[1] + ' (not listed).';
         list.appendChild(more);
-      }
+      });
     }
     return ended;
   }

@@ -9,7 +9,10 @@
   function selection() {
     var grid = document.getElementById('grid');
     var anchor = document.getElementById('summary');
-    if (document.body.getAttribute('data-select') !== '1' || !grid || !anchor) return;
+    // the server's no-JS selection page (?select=1: a form of checkboxes) works as it is
+    if (document.body.getAttribute('data-select') !== '1' || !grid || !anchor || document.getElementById('selform')) return;
+    var plain = document.getElementById('selplain');  // the no-JS way in: this script's button replaces it
+    if (plain) plain.hidden = true;
     var KEY = 'lrr-batch-ids';
     var base = document.body.getAttribute('data-base') || '';
     var picked;
@@ -33,20 +36,25 @@
     var page = el('button', { type: 'button', id: 'selpage' }, 'Select this page');
     var none = el('button', { type: 'button', id: 'selnone' }, 'Clear');
     var go = el('a', { id: 'selgo', 'class': 'btn', href: base + '/batch?sel=1' }, 'Edit selected');
+    var toCat = el('a', { id: 'selcat', 'class': 'btn', href: base + '/batch?sel=1&op=category' }, 'Add to category');
+    var toTank = el('a', { id: 'seltank', 'class': 'btn', href: base + '/batch?sel=1&op=tankoubon' },
+      'New tankoubon');
     var q = new URLSearchParams(location.search);
     q.delete('p'); q.delete('sort'); q.delete('order'); q.set('all', '1');
     var found = /^(\d+)/.exec(anchor.textContent);
     var all = el('a', { id: 'selall', 'class': 'btn', href: base + '/batch?' + q.toString() },
       'All ' + (found ? found[1] + ' ' : '') + 'results of this search');
     var tools = el('span', { id: 'seltools', hidden: '' });
-    [count, page, none, go, all].forEach(function (n) { tools.appendChild(n); });
+    [count, page, none, go, toCat, toTank, all].forEach(function (n) { tools.appendChild(n); });
     bar.appendChild(toggle); bar.appendChild(tools);
     anchor.parentNode.insertBefore(bar, anchor.nextSibling);
     function save() {
+      // keys keep their insertion order (IDs are not array indexes): the order of selection, which a new
+      // tankoubon keeps for its volumes
       var ids = Object.keys(set);
       try { sessionStorage.setItem(KEY, JSON.stringify(ids)); } catch (e) { /* private mode: page only */ }
       count.textContent = ids.length + ' selected';
-      go.hidden = !ids.length;
+      go.hidden = toCat.hidden = toTank.hidden = !ids.length;
     }
     function mark(li, on) {
       var box = li.querySelector('input.pick');
