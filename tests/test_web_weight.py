@@ -15,7 +15,8 @@ from test_web import app_with_web, csrf_of, login, page_weight
 
 BUDGET = 150 * 1024
 # GET routes that are not pages: JSON for the pages' scripts, files, redirects
-NOT_PAGES = {"/admin/jobs.json", "/batch/status", "/upload/job", "/archive/edit", "/logout", "/favicon.ico"}
+NOT_PAGES = {"/admin/jobs.json", "/batch/status", "/upload/job", "/archive/edit", "/logout", "/favicon.ico",
+             "/reader/prefs"}
 
 
 @pytest.fixture
