@@ -386,4 +386,29 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         DELETE FROM head_names WHERE head_id = old.head_id AND n <= 0;
     END;
     """,
+    # 13: KOReader progress sync (kosync, library/kosync.py). `doc_hashes`: the document fingerprints KOReader
+    # computes for a file ('binary': its partial MD5; 'filename': the MD5 of its name), written at ingest, so
+    # a document hash finds its archive in one indexed lookup. Keyed (hash, archive): two archives may share
+    # a file name, and the lookup must see that to refuse to guess. Existing archives get theirs from a job
+    # (a migration cannot read files). `kosync_progress`: the last position pushed for each document and the
+    # device that pushed it (`page`: the archive page that push set, NULL if it set none); for a document no
+    # archive matches, the only record.
+    """
+    CREATE TABLE doc_hashes (
+        hash       TEXT NOT NULL,  -- 32 lowercase hex digits
+        archive_id TEXT NOT NULL REFERENCES archives(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,  -- 'binary' | 'filename'
+        PRIMARY KEY (hash, archive_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX doc_hashes_archive ON doc_hashes(archive_id, kind);
+    CREATE TABLE kosync_progress (
+        document   TEXT PRIMARY KEY,
+        progress   TEXT NOT NULL,
+        percentage REAL NOT NULL,
+        device     TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        timestamp  INTEGER NOT NULL,  -- epoch s
+        page       INTEGER
+    ) WITHOUT ROWID;
+    """,
 ]
