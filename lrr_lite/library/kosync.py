@@ -134,23 +134,24 @@ def pull(ctx: Any, document: str) -> dict[str, Any]:
     if archive_id is None:
         own = db.query_one("SELECT * FROM kosync_progress WHERE document=?", (document,))
         return _position(own, document) if own is not None else {}
-    # the latest push under any of the archive's hashes: a device matching by file name sees one matching by bytes
-    latest = db.query_one(
-        "SELECT k.* FROM doc_hashes h JOIN kosync_progress k ON k.document = h.hash WHERE h.archive_id=? "
-        "ORDER BY k.timestamp DESC LIMIT 1", (archive_id,))
-    if latest is None:  # pushed under a hash written differently (upper case): still this document's own
-        latest = db.query_one("SELECT * FROM kosync_progress WHERE document=?", (document,))
+    # the pushes under any of the archive's hashes: a device matching by file name sees one matching by bytes
+    pushes = db.query("SELECT k.* FROM doc_hashes h JOIN kosync_progress k ON k.document = h.hash "
+                      "WHERE h.archive_id=?", (archive_id,))
+    if not pushes:  # pushed under a hash written otherwise (upper case): still this document's own
+        pushes = db.query("SELECT * FROM kosync_progress WHERE document=?", (document,))
     arc = records.get_row(db, archive_id)
     if arc is not None and tracks_progress(ctx.settings) and int(arc["progress"]) > 0:
         progress, when = int(arc["progress"]), int(arc["lastreadtime"] or 0)
-        # The archive's position is the push's own only if that push set this very page and nothing came after
-        from_push = latest is not None and latest["page"] == progress and latest["timestamp"] >= when
-        if not from_push:
-            pagecount = int(arc["pagecount"] or 0)
-            return {"document": document, "progress": str(progress),
-                    "percentage": round(min(progress / pagecount, 1.0), 4) if pagecount else 0,
-                    "device": SERVER_DEVICE, "device_id": SERVER_DEVICE_ID, "timestamp": when}
-    return _position(latest, document) if latest is not None else {}
+        # The push that set the archive's position set this very page, and nothing came after it (timestamps
+        # are seconds: in one second a push and an API call are told apart by the page)
+        setters = [row for row in pushes if row["page"] == progress and row["timestamp"] >= when]
+        if setters:
+            return _position(max(setters, key=lambda row: row["timestamp"]), document)
+        pagecount = int(arc["pagecount"] or 0)
+        return {"document": document, "progress": str(progress),
+                "percentage": round(min(progress / pagecount, 1.0), 4) if pagecount else 0,
+                "device": SERVER_DEVICE, "device_id": SERVER_DEVICE_ID, "timestamp": when}
+    return _position(max(pushes, key=lambda row: row["timestamp"]), document) if pushes else {}
 
 
 # -- archives recorded before fingerprints existed ---------------------------------------------------------------
