@@ -9,7 +9,6 @@ import hashlib
 import random
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 from archive_factory import make_archive, make_comic
@@ -81,7 +80,9 @@ def opds_downloads(server, query: str = "") -> dict[str, tuple[str, bytes, str]]
         (link,) = [x for x in entry.findall("a:link", ATOM) if x.get("rel") == ACQUISITION]
         reply = server.get(link.get("href"))
         assert reply.status_code == 200
-        name = re.search(r"filename\*=UTF-8''([^;]+)|filename=\"([^\"]+)\"", reply.headers["Content-Disposition"])
+        # KOReader's "Use server filenames" asks with HEAD for the name the file is saved under
+        disposition = server.request("HEAD", link.get("href")).headers["Content-Disposition"]
+        name = re.search(r"filename\*=UTF-8''([^;]+)|filename=\"([^\"]+)\"", disposition)
         found[archive_id] = (entry.findtext("a:title", namespaces=ATOM), reply.content,
                              name.group(1) or name.group(2))
     return found

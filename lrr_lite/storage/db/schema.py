@@ -392,16 +392,17 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # a file name, and the lookup must see that to refuse to guess. Existing archives get theirs from a job
     # (a migration cannot read files). `kosync_progress`: the last position pushed for each document and the
     # device that pushed it (`page`: the archive page that push set, NULL if it set none); for a document no
-    # archive matches, the only record.
+    # archive matches, the only record. (IF NOT EXISTS: a test that winds user_version back to an older
+    # schema, dropping only that schema's tables, runs this again.)
     """
-    CREATE TABLE doc_hashes (
+    CREATE TABLE IF NOT EXISTS doc_hashes (
         hash       TEXT NOT NULL,  -- 32 lowercase hex digits
         archive_id TEXT NOT NULL REFERENCES archives(id) ON DELETE CASCADE,
         kind       TEXT NOT NULL,  -- 'binary' | 'filename'
         PRIMARY KEY (hash, archive_id)
     ) WITHOUT ROWID;
-    CREATE INDEX doc_hashes_archive ON doc_hashes(archive_id, kind);
-    CREATE TABLE kosync_progress (
+    CREATE INDEX IF NOT EXISTS doc_hashes_archive ON doc_hashes(archive_id, kind);
+    CREATE TABLE IF NOT EXISTS kosync_progress (
         document   TEXT PRIMARY KEY,
         progress   TEXT NOT NULL,
         percentage REAL NOT NULL,
