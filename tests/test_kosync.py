@@ -278,3 +278,22 @@ def test_the_prefix_is_configurable(make_server, setting, prefix):
     (archive_id, (_, data, _)), = opds_downloads(server).items()
     assert KOReader(server, prefix).push(partial_md5(data), 2, 3).status_code == 200
     assert metadata(server, archive_id)["progress"] == 2
+
+
+def test_one_file_name_in_two_folders_names_no_archive(make_server):
+    server = make_server()
+    make_comic(server.content / "a" / "Same.cbz", 3, "cbz")
+    make_comic(server.content / "b" / "Same.cbz", 4, "cbz")
+    server.start()
+    downloads = opds_downloads(server)
+    assert len(downloads) == 2
+    kobo = KOReader(server)
+    by_name = hashlib.md5(b"Same.cbz").hexdigest()
+    # which of the two the device holds is unknown: neither moves, the position is kept for the devices
+    assert kobo.push(by_name, 2, 3).status_code == 200
+    assert all(metadata(server, archive_id)["progress"] == 0 for archive_id in downloads)
+    assert KOReader(server, device_id="B2").pull(by_name).json()["progress"] == "2"
+    # the bytes tell them apart
+    for archive_id, (_, data, _) in downloads.items():
+        assert kobo.push(partial_md5(data), 3, 3).status_code == 200
+        assert metadata(server, archive_id)["progress"] == 3

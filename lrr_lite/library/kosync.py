@@ -38,6 +38,7 @@ SERVER_DEVICE = "lrr_lite"  # the device a pull names when the position was set 
 SERVER_DEVICE_ID = "lrr_lite-server"
 BACKFILL_TASK = "kosync_fingerprints"
 BACKFILL_BATCH = 200
+BINARY, FILENAME = 0, 1  # doc_hashes.kind
 
 
 def partial_md5(fh: IO[bytes], head: bytes = b"") -> str:
@@ -64,19 +65,29 @@ def filename_md5(path: str) -> str:
 def store_fingerprints(conn: sqlite3.Connection, archive_id: str, path: str, binary: str | None) -> None:
     """Inside ingest's transaction: the archive's binary hash (replacing an older one: new bytes at the same ID)
     and the name of this path (added: a copy or an old name of the file still names the same archive)."""
+    row = conn.execute("SELECT num FROM archives WHERE id=?", (archive_id,)).fetchone()
+    if row is None:
+        return
     if binary:
-        conn.execute("DELETE FROM doc_hashes WHERE archive_id=? AND kind='binary'", (archive_id,))
-        conn.execute("INSERT OR REPLACE INTO doc_hashes(hash, archive_id, kind) VALUES (?, ?, 'binary')",
-                     (binary, archive_id))
-    conn.execute("INSERT OR IGNORE INTO doc_hashes(hash, archive_id, kind) VALUES (?, ?, 'filename')",
-                 (filename_md5(path), archive_id))
+        conn.execute("DELETE FROM doc_hashes WHERE num=? AND kind=?", (row["num"], BINARY))
+        conn.execute("INSERT OR REPLACE INTO doc_hashes(hash, num, kind) VALUES (?, ?, ?)",
+                     (bytes.fromhex(binary), row["num"], BINARY))
+    conn.execute("INSERT OR IGNORE INTO doc_hashes(hash, num, kind) VALUES (?, ?, ?)",
+                 (bytes.fromhex(filename_md5(path)), row["num"], FILENAME))
 
 
 def find_archive(db: Database, document: str) -> str | None:
     """The archive a document hash names; None when none does, or when several do (two archives with one file
     name): moving the wrong archive's progress would be worse than keeping the position to itself."""
-    rows = db.query("SELECT archive_id FROM doc_hashes WHERE hash=? LIMIT 2", (document.lower(),))
-    return rows[0]["archive_id"] if len(rows) == 1 else None
+    if len(document) != 32:
+        return None
+    try:
+        digest = bytes.fromhex(document)
+    except ValueError:
+        return None
+    rows = db.query("SELECT a.id FROM doc_hashes h JOIN archives a ON a.num = h.num WHERE h.hash=? LIMIT 2",
+                    (digest,))
+    return rows[0]["id"] if len(rows) == 1 else None
 
 
 def tracks_progress(settings: Settings) -> bool:
@@ -135,8 +146,8 @@ def pull(ctx: Any, document: str) -> dict[str, Any]:
         own = db.query_one("SELECT * FROM kosync_progress WHERE document=?", (document,))
         return _position(own, document) if own is not None else {}
     # the pushes under any of the archive's hashes: a device matching by file name sees one matching by bytes
-    pushes = db.query("SELECT k.* FROM doc_hashes h JOIN kosync_progress k ON k.document = h.hash "
-                      "WHERE h.archive_id=?", (archive_id,))
+    pushes = db.query("SELECT k.* FROM archives a JOIN doc_hashes h ON h.num = a.num JOIN kosync_progress k "
+                      "ON k.document = lower(hex(h.hash)) WHERE a.id=?", (archive_id,))
     if not pushes:  # pushed under a hash written otherwise (upper case): still this document's own
         pushes = db.query("SELECT * FROM kosync_progress WHERE document=?", (document,))
     arc = records.get_row(db, archive_id)
@@ -159,7 +170,7 @@ def pull(ctx: Any, document: str) -> dict[str, Any]:
 def missing_fingerprints(db: Database) -> bool:
     """Whether some archive with a file has no binary hash yet (recorded before schema 13)."""
     return db.query_one("SELECT 1 FROM archives a WHERE a.path != '' AND NOT EXISTS (SELECT 1 FROM doc_hashes h "
-                        "WHERE h.archive_id = a.id AND h.kind = 'binary') LIMIT 1") is not None
+                        "WHERE h.num = a.num AND h.kind = ?) LIMIT 1", (BINARY,)) is not None
 
 
 def request_backfill(ctx: Any) -> None:
@@ -172,14 +183,14 @@ def backfill(db: Database, job: JobContext | None = None) -> dict[str, int]:
     """Fingerprint every archive that has a file and no binary hash: files read outside the write lock, a batch
     written per transaction. An unreadable file is skipped (the next scan that reads it records its hashes)."""
     done = failed = 0
-    after = ""
+    after = 0
     while True:
-        rows = db.query("SELECT a.id, a.path FROM archives a WHERE a.id > ? AND a.path != '' AND NOT EXISTS "
-                        "(SELECT 1 FROM doc_hashes h WHERE h.archive_id = a.id AND h.kind = 'binary') "
-                        "ORDER BY a.id LIMIT ?", (after, BACKFILL_BATCH))
+        rows = db.query("SELECT a.num, a.id, a.path FROM archives a WHERE a.num > ? AND a.path != '' AND NOT EXISTS "
+                        "(SELECT 1 FROM doc_hashes h WHERE h.num = a.num AND h.kind = ?) "
+                        "ORDER BY a.num LIMIT ?", (after, BINARY, BACKFILL_BATCH))
         if not rows:
             break
-        after = rows[-1]["id"]
+        after = rows[-1]["num"]
         found: list[tuple[str, str, str]] = []
         for row in rows:
             try:
