@@ -297,3 +297,13 @@ def test_one_file_name_in_two_folders_names_no_archive(make_server):
     for archive_id, (_, data, _) in downloads.items():
         assert kobo.push(partial_md5(data), 3, 3).status_code == 200
         assert metadata(server, archive_id)["progress"] == 3
+
+
+def test_under_a_reverse_proxy_prefix(make_server):
+    server = make_server(config={"base_url_path": "/lrr"})
+    make_comic(server.content / "One.cbz", 3, "cbz")
+    server.start()
+    (archive_id, (_, data, _)), = opds_downloads(server).items()
+    for prefix in ("/lrr/kosync", "/kosync"):  # the proxy may pass the prefix on or strip it
+        assert KOReader(server, prefix).push(partial_md5(data), 2, 3).status_code == 200
+    assert metadata(server, archive_id)["progress"] == 2

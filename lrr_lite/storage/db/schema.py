@@ -390,8 +390,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # computes for a file (kind 0 'binary': its partial MD5; 1 'filename': the MD5 of its name), written at
     # ingest, so a document hash finds its archive in one indexed lookup. Keyed (hash, archive): two archives
     # may share a file name, and the lookup must see that to refuse to guess. 16-byte hashes and the integer
-    # archive key, as archive_tags does: 2 rows per archive, ~10 MB at 100k archives instead of ~33 MB as text
-    # (and a re-keyed archive keeps its `num`). Existing archives get theirs from a job (a migration cannot
+    # archive key, as archive_tags does: 2 rows per archive, 12 MB with its index at 100k archives, 37 MB as
+    # text (and a re-keyed archive keeps its `num`). Existing archives get theirs from a job (a migration cannot
     # read files). `kosync_progress`: the last position pushed for each document and the device that pushed it
     # (`page`: the archive page that push set, NULL if it set none); for a document no archive matches, the
     # only record. (IF NOT EXISTS: a test that winds user_version back to an older schema, dropping only that
