@@ -269,7 +269,8 @@ class Ingest:
                      "ON CONFLICT(path) DO UPDATE SET archive_id=excluded.archive_id, size=excluded.size, "
                      "mtime_ns=excluded.mtime_ns", (path, archive_id, st.st_size, st.st_mtime_ns))
         conn.execute("DELETE FROM bad_files WHERE path=?", (path,))
-        # a duplicate path's name names the archive too; its bytes are the record's own file's only if equal
+        # A duplicate's file name names the archive too; the binary hash stays the record's own file's: that
+        # is the file the download serves (a copy may differ after the 512,000 bytes of the ID)
         kosync.store_fingerprints(conn, archive_id, path, None if status == "duplicate" else item.binary)
         if status == "duplicate":
             log.warning("ingest: %s has the same content as %s (archive %s): kept as a duplicate path",
