@@ -97,6 +97,8 @@ SCHEMA: tuple[Option, ...] = (
     Option("base_url_path", "", "URL prefix when served under a sub-path by a reverse proxy, e.g. /lrr: put "
            "before every URL the server generates; requests are accepted with or without it.", str,
            ("LRR_BASE_URL_PATH",)),
+    Option("kosync_path", "/kosync", "Where the KOReader progress sync server answers (KOReader's \"custom sync "
+           "server\" is this URL); off to turn it off.", str, ("LRR_KOSYNC_PATH",)),
 )
 
 BY_NAME = {opt.name: opt for opt in SCHEMA}
@@ -125,6 +127,7 @@ class Config:
     # True when a missing content folder may be made: --create-content, or the content value is the default
     # ./content (so the README's first command works in a fresh clone).
     create_content: bool = False
+    kosync_path: str | None = "/kosync"  # None: no KOReader sync server; "" at the root
 
     @property
     def db_path(self) -> Path:
@@ -268,6 +271,8 @@ def load(ini_path: str | os.PathLike | None = None, cli: dict[str, Any] | None =
         base_url_path=_url_prefix(typed["base_url_path"], values["base_url_path"][1]),
         # Path("content") == Path("./content"): the default however it is written, relative to the working folder
         create_content=bool(typed["create_content"]) or Path(content_raw) == Path(BY_NAME["content"].default),
+        kosync_path=None if str(typed["kosync_path"]).strip().lower() in ("", "off")
+        else _url_prefix(typed["kosync_path"], values["kosync_path"][1]),
     )
 
 

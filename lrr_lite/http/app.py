@@ -11,6 +11,7 @@ import bottle
 
 from lrr_lite.context import Context
 from lrr_lite.errors import Conflict, DomainError, Invalid, Locked, NotFound, Unsupported
+from lrr_lite.http import kosync
 from lrr_lite.http.api import (
     archives,
     categories,
@@ -150,6 +151,7 @@ def create_app(ctx: Context) -> bottle.Bottle:
         module.mount(app, ctx)
     legacy.mount(app, ctx)  # after the modern routes: its aliases call their callbacks
     mount_web(app, ctx)  # the browser library, reader, login and settings pages
+    kosync.mount(app, ctx)  # KOReader's progress sync server, under config.kosync_path
 
     @app.route("/api/<rest:path>", method=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"], operation="")
     def unknown_api(rest: str) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lrr_lite.errors import ArchiveError, DomainError
-from lrr_lite.library import collections, pages, records
+from lrr_lite.library import collections, kosync, pages, records
 from lrr_lite.library.locks import Locks
 from lrr_lite.media import formats
 from lrr_lite.storage.db import Database
@@ -49,6 +49,14 @@ def compute_id(path: Path | str) -> str:
     with open(path, "rb") as fh:
         head = fh.read(ID_BYTES)
     return hashlib.sha1(head).hexdigest()
+
+
+def compute_fingerprints(path: Path | str) -> tuple[str, str]:
+    """(LANraragi ID, KOReader's partial MD5) from one open of the file: the partial MD5's samples up to
+    256 KiB lie in the head read for the ID; the few beyond are 1 KiB reads."""
+    with open(path, "rb") as fh:
+        head = fh.read(ID_BYTES)
+        return hashlib.sha1(head).hexdigest(), kosync.partial_md5(fh, head)
 
 
 def split_name(filename: str) -> tuple[str, str]:
@@ -102,6 +110,7 @@ class _Prepared:
     st: os.stat_result
     archive_id: str
     pages: list[str] | None
+    binary: str = ""  # KOReader's partial MD5 of the file (library/kosync.py)
 
 
 class Ingest:
@@ -187,11 +196,11 @@ class Ingest:
         try:
             if st.st_size == 0:
                 raise ArchiveError("empty file")
-            archive_id = compute_id(path)
+            archive_id, binary = compute_fingerprints(path)
             pages = formats.list_pages(Path(path)) if self._needs_pages(path, st, archive_id, row) else None
         except (ArchiveError, OSError) as exc:
             return self._failed(path, st, exc)
-        return _Prepared(path, st, archive_id, pages)
+        return _Prepared(path, st, archive_id, pages, binary)
 
     def _needs_pages(self, path: str, st: os.stat_result, archive_id: str, file_row: sqlite3.Row | None) -> bool:
         """Whether the page list must be read: a new ID, no list stored, or the same head with another tail."""
@@ -260,6 +269,9 @@ class Ingest:
                      "ON CONFLICT(path) DO UPDATE SET archive_id=excluded.archive_id, size=excluded.size, "
                      "mtime_ns=excluded.mtime_ns", (path, archive_id, st.st_size, st.st_mtime_ns))
         conn.execute("DELETE FROM bad_files WHERE path=?", (path,))
+        # A duplicate's file name names the archive too; the binary hash stays the record's own file's: that
+        # is the file the download serves (a copy may differ after the 512,000 bytes of the ID)
+        kosync.store_fingerprints(conn, archive_id, path, None if status == "duplicate" else item.binary)
         if status == "duplicate":
             log.warning("ingest: %s has the same content as %s (archive %s): kept as a duplicate path",
                         shown(path), shown(duplicate_of), archive_id)

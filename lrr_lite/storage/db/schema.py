@@ -386,6 +386,34 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         DELETE FROM head_names WHERE head_id = old.head_id AND n <= 0;
     END;
     """,
+    # 13: KOReader progress sync (kosync, library/kosync.py). `doc_hashes`: the document fingerprints KOReader
+    # computes for a file (kind 0 'binary': its partial MD5; 1 'filename': the MD5 of its name), written at
+    # ingest, so a document hash finds its archive in one indexed lookup. Keyed (hash, archive): two archives
+    # may share a file name, and the lookup must see that to refuse to guess. 16-byte hashes and the integer
+    # archive key, as archive_tags does: 2 rows per archive, 12 MB with its index at 100k archives, 37 MB as
+    # text (and a re-keyed archive keeps its `num`). Existing archives get theirs from a job (a migration cannot
+    # read files). `kosync_progress`: the last position pushed for each document and the device that pushed it
+    # (`page`: the archive page that push set, NULL if it set none); for a document no archive matches, the
+    # only record. (IF NOT EXISTS: a test that winds user_version back to an older schema, dropping only that
+    # schema's tables, runs this again.)
+    """
+    CREATE TABLE IF NOT EXISTS doc_hashes (
+        hash BLOB NOT NULL,     -- the MD5's 16 bytes
+        num  INTEGER NOT NULL REFERENCES archives(num) ON DELETE CASCADE,
+        kind INTEGER NOT NULL,  -- 0 binary, 1 filename
+        PRIMARY KEY (hash, num)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS doc_hashes_archive ON doc_hashes(num, kind);
+    CREATE TABLE IF NOT EXISTS kosync_progress (
+        document   TEXT PRIMARY KEY,
+        progress   TEXT NOT NULL,
+        percentage REAL NOT NULL,
+        device     TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        timestamp  INTEGER NOT NULL,  -- epoch s
+        page       INTEGER
+    ) WITHOUT ROWID;
+    """,
     # 14: the web reader's choices per archive (mode, reading direction, fit), saved for a browser that is
     # logged in or uses the API key (other browsers keep theirs in localStorage). One row per archive; it goes
     # with the archive. Empty text = no choice made: the reader's default (ComicInfo.xml, page shape) applies.
