@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 
 import pytest
 from archive_factory import make_archive, make_comic, make_image, page_images, png_with_ihdr
 from PIL import Image
 from spec_data import SAMPLES
+
+from lrr_lite.library.pages import cover_path
 
 FORMATS = ["zip", "cbz", "epub", "7z", "cb7", "tar", "cbt", "tar.gz", "tar.zst", "zst", "xz", "lzma", "rar", "cbr", "pdf"]
 ARCHIVE_KEYS = {"arcid", "extension", "filename", "isnew", "lastreadtime", "pagecount", "progress", "size",
@@ -124,6 +127,24 @@ def test_page_cache_headers_and_revalidation(library):
     assert "max-age" in first.headers["Cache-Control"]
     again = server.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+def test_cover_cached_for_good_only_under_its_own_version(library):
+    """The web pages version cover URLs (`?v=` mtime.size); that URL names one file, so it may be cached for
+    good; a stale or made-up version, or none, stays revalidated hourly (a cover can change)."""
+    server, by_title = library
+    arc = by_title["Alpha"]
+    url = f"/api/archives/{arc['arcid']}/thumbnail"
+    deadline = time.monotonic() + 20
+    while (plain := server.get(url, params={"no_fallback": "true"})).status_code != 200:
+        assert time.monotonic() < deadline, "cover not made"
+        time.sleep(0.05)
+    assert plain.headers["Cache-Control"] == "public, max-age=3600"
+    st = cover_path(server.ctx.config.thumbs, arc["arcid"]).stat()
+    version = f"{st.st_mtime_ns // 1_000_000:x}.{st.st_size:x}"
+    assert "immutable" in server.get(url, params={"v": version}).headers["Cache-Control"]
+    assert server.get(url, params={"v": "1.2"}).headers["Cache-Control"] == "public, max-age=3600"
+    assert server.get(url, params={"v": version}).content == plain.content
 
 
 @pytest.mark.parametrize("hostile", ["../../../../etc/passwd", "/etc/passwd", "001.jpg/../../x", "nope.jpg",

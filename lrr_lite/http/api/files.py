@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -92,13 +93,28 @@ def _chunks(path: Path, start: int, length: int):
 
 
 
+def thumbnail_version(st: os.stat_result) -> str:
+    """The `?v=` the web pages put on a cover URL: the file's mtime (ms) and size, in hex. A new cover gets a
+    new URL, so the URL that names this very file can be cached for good."""
+    return f"{st.st_mtime_ns // 1_000_000:x}.{st.st_size:x}"
+
+
 def send_thumbnail(path: Path) -> bytes:
-    """A thumbnail file, revalidated by ETag (it can be regenerated, so it is not cached for long)."""
+    """A thumbnail file, revalidated by ETag (it can be regenerated, so it is not cached for long), or cached
+    for good when the request's `?v=` names this very version of the file (the web pages' cover URLs)."""
     etag = file_etag(path)
     if not_modified(etag):
         bottle.response.status = 304
         return b""
-    return send_bytes(path.read_bytes(), "image/jpeg", etag=etag, cache="public, max-age=3600",
+    asked = bottle.request.query.get("v")
+    cache = "public, max-age=3600"
+    if asked:
+        try:
+            if asked == thumbnail_version(path.stat()):
+                cache = LONG_CACHE
+        except OSError:
+            pass
+    return send_bytes(path.read_bytes(), "image/jpeg", etag=etag, cache=cache,
                       disposition=content_disposition("inline", path.name))
 
 
