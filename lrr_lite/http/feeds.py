@@ -26,7 +26,10 @@ from urllib.parse import quote, urlencode
 
 from lxml import etree
 
+from lrr_lite.library.catalog import Category, Window
 from lrr_lite.library.tags import split_tags
+
+__all__ = ["Category", "FeedPage", "Links", "entry_document", "feed_document", "opensearch_description"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 DCTERMS = "http://purl.org/dc/terms/"
@@ -43,6 +46,9 @@ NAVIGATION = "application/atom+xml;profile=opds-catalog;kind=navigation"
 ENTRY_TYPE = "application/atom+xml;type=entry;profile=opds-catalog"
 OPENSEARCH_TYPE = "application/opensearchdescription+xml"
 FEED_MIME = "application/xml"  # what LANraragi sends; KOReader, Librera, Panels accept it like Atom's type
+# The OPDS 2.0 catalog (http/opds2.py): each catalog names the other as rel="alternate" with its type.
+OPDS2_ROOT = "/api/opds2"
+OPDS2_TYPE = "application/opds+json"
 
 FIXED_UPDATED = "2010-01-10T10:03:10Z"
 NO_DATE = "1970-01-01T00:00:00Z"
@@ -98,13 +104,6 @@ class Links:
 
     def search_template(self, category: str | None = None) -> str:
         return self.template("/api/opds", "filter={searchTerms}", [("category", category)])
-
-
-@dataclass
-class Category:
-    id: str
-    name: str
-    count: int | None = None  # members of a static category; None for dynamic ones
 
 
 @dataclass
@@ -248,14 +247,14 @@ def feed_document(page: FeedPage, links: Links) -> bytes:
     _sub(feed, _a("id"), "urn:lrr:0")
     _link(feed, "self", links.url("/api/opds", _page_params(page, start)), ACQUISITION)
     _link(feed, "start", links.url("/api/opds"), ACQUISITION)
-    last = ((page.total - 1) // n) * n if page.total > 0 else 0
+    _link(feed, "alternate", links.url(OPDS2_ROOT), OPDS2_TYPE, "OPDS 2.0 catalog")
+    window = Window(start, n, page.total)
     _link(feed, "first", links.url("/api/opds", _page_params(page, 0)), ACQUISITION)
-    if start > 0:
-        _link(feed, "previous", links.url("/api/opds", _page_params(page, min(max(0, start - n), last))),
-              ACQUISITION)
-    if start + n < page.total:
-        _link(feed, "next", links.url("/api/opds", _page_params(page, start + n)), ACQUISITION)
-    _link(feed, "last", links.url("/api/opds", _page_params(page, last)), ACQUISITION)
+    if window.previous is not None:
+        _link(feed, "previous", links.url("/api/opds", _page_params(page, window.previous)), ACQUISITION)
+    if window.next is not None:
+        _link(feed, "next", links.url("/api/opds", _page_params(page, window.next)), ACQUISITION)
+    _link(feed, "last", links.url("/api/opds", _page_params(page, window.last)), ACQUISITION)
     _link(feed, "search", links.url("/api/opds/opensearch.xml"), OPENSEARCH_TYPE, "Search")
     _link(feed, "search", links.search_template(page.category), "application/atom+xml", "Search")
     _sub(feed, _a("title"), page.site_title)
