@@ -11,6 +11,7 @@ import bottle
 
 from lrr_lite.context import Context
 from lrr_lite.errors import Conflict, DomainError, Invalid, Locked, NotFound, Unsupported
+from lrr_lite.http import opds2
 from lrr_lite.http.api import (
     archives,
     categories,
@@ -148,6 +149,7 @@ def create_app(ctx: Context) -> bottle.Bottle:
     for module in (archives, misc, minion, search, database, categories, tankoubons, stamps, opds, shinobu,
                    plugins):
         module.mount(app, ctx)
+    opds2.mount(app, ctx)
     legacy.mount(app, ctx)  # after the modern routes: its aliases call their callbacks
     mount_web(app, ctx)  # the browser library, reader, login and settings pages
 
