@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -84,11 +85,17 @@ class Links:
     prefix: str = ""
     key: str | None = None
 
+    @cached_property
+    def _key_query(self) -> str:
+        # encoded once per document: a feed page builds hundreds of links, most with no other parameter
+        return urlencode([("key", self.key)], quote_via=quote, safe="") if self.key else ""
+
     def _query(self, params: Sequence[tuple[str, Any]]) -> str:
         pairs = [(k, str(v)) for k, v in params if v is not None and v != ""]
-        if self.key:
-            pairs.append(("key", self.key))
-        return urlencode(pairs, quote_via=quote, safe="")
+        query = urlencode(pairs, quote_via=quote, safe="") if pairs else ""
+        if not self._key_query:
+            return query
+        return query + "&" + self._key_query if query else self._key_query
 
     def url(self, path: str, params: Sequence[tuple[str, Any]] = ()) -> str:
         query = self._query(params)
