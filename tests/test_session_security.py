@@ -136,7 +136,7 @@ def test_every_get_api_route_is_classified(srv):
         # sets the reading progress (OPDS page streaming, as in LANraragi)
         "/api/opds/<archive_id>/pse",
         # the first call stores the page list (like /files)
-        "/api/extract",
+        "/api/extract", "/api/opds2/archives/<archive_id>/manifest.json",
     }
     read_only = {
         "/api/archives", "/api/archives/untagged", "/api/archives/<archive_id>", "/api/archives/<archive_id>/metadata",
@@ -148,6 +148,7 @@ def test_every_get_api_route_is_classified(srv):
         "/api/opds", "/api/opds/opensearch.xml", "/api/opds/<archive_id>", "/api/plugins/<plugin_type>",
         "/api/search", "/api/search/ids", "/api/search/random", "/api/shinobu", "/api/tankoubons",
         "/api/tankoubons/<tank_id>", "/api/tankoubons/<tank_id>/full", "/api/<rest:path>",
+        "/api/opds2", "/api/opds2/categories", "/api/opds2/publications",
         # legacy aliases of modern GETs
         "/api/archivelist", "/api/untagged", "/api/thumbnail", "/api/servefile", "/api/page", "/api/tagstats",
         "/api/backup", "/api/shinobu_status",

@@ -29,6 +29,7 @@ from lrr_lite.http.api import (
 )
 from lrr_lite.http.api.common import ApiError
 from lrr_lite.http.auth import UNAUTHORIZED, is_authenticated
+from lrr_lite.http.opds2 import mount as mount_opds2
 from lrr_lite.http.web import mount as mount_web
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ def create_app(ctx: Context) -> bottle.Bottle:
     for module in (archives, misc, minion, search, database, categories, tankoubons, stamps, opds, shinobu,
                    plugins):
         module.mount(app, ctx)
+    mount_opds2(app, ctx)  # the OPDS 2.0 catalog under /api/opds2
     legacy.mount(app, ctx)  # after the modern routes: its aliases call their callbacks
     mount_web(app, ctx)  # the browser library, reader, login and settings pages
     kosync.mount(app, ctx)  # KOReader's progress sync server, under config.kosync_path

@@ -21,12 +21,16 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from lxml import etree
 
+from lrr_lite.library.catalog import Category, Window
 from lrr_lite.library.tags import split_tags
+
+__all__ = ["Category", "FeedPage", "Links", "entry_document", "feed_document", "opensearch_description"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 DCTERMS = "http://purl.org/dc/terms/"
@@ -43,6 +47,9 @@ NAVIGATION = "application/atom+xml;profile=opds-catalog;kind=navigation"
 ENTRY_TYPE = "application/atom+xml;type=entry;profile=opds-catalog"
 OPENSEARCH_TYPE = "application/opensearchdescription+xml"
 FEED_MIME = "application/xml"  # what LANraragi sends; KOReader, Librera, Panels accept it like Atom's type
+# The OPDS 2.0 catalog (http/opds2.py): each catalog names the other as rel="alternate" with its type.
+OPDS2_ROOT = "/api/opds2"
+OPDS2_TYPE = "application/opds+json"
 
 FIXED_UPDATED = "2010-01-10T10:03:10Z"
 NO_DATE = "1970-01-01T00:00:00Z"
@@ -78,11 +85,17 @@ class Links:
     prefix: str = ""
     key: str | None = None
 
+    @cached_property
+    def _key_query(self) -> str:
+        # encoded once per document: a feed page builds hundreds of links, most with no other parameter
+        return urlencode([("key", self.key)], quote_via=quote, safe="") if self.key else ""
+
     def _query(self, params: Sequence[tuple[str, Any]]) -> str:
         pairs = [(k, str(v)) for k, v in params if v is not None and v != ""]
-        if self.key:
-            pairs.append(("key", self.key))
-        return urlencode(pairs, quote_via=quote, safe="")
+        query = urlencode(pairs, quote_via=quote, safe="") if pairs else ""
+        if not self._key_query:
+            return query
+        return query + "&" + self._key_query if query else self._key_query
 
     def url(self, path: str, params: Sequence[tuple[str, Any]] = ()) -> str:
         query = self._query(params)
@@ -98,13 +111,6 @@ class Links:
 
     def search_template(self, category: str | None = None) -> str:
         return self.template("/api/opds", "filter={searchTerms}", [("category", category)])
-
-
-@dataclass
-class Category:
-    id: str
-    name: str
-    count: int | None = None  # members of a static category; None for dynamic ones
 
 
 @dataclass
@@ -248,14 +254,14 @@ def feed_document(page: FeedPage, links: Links) -> bytes:
     _sub(feed, _a("id"), "urn:lrr:0")
     _link(feed, "self", links.url("/api/opds", _page_params(page, start)), ACQUISITION)
     _link(feed, "start", links.url("/api/opds"), ACQUISITION)
-    last = ((page.total - 1) // n) * n if page.total > 0 else 0
+    _link(feed, "alternate", links.url(OPDS2_ROOT), OPDS2_TYPE, "OPDS 2.0 catalog")
+    window = Window(start, n, page.total)
     _link(feed, "first", links.url("/api/opds", _page_params(page, 0)), ACQUISITION)
-    if start > 0:
-        _link(feed, "previous", links.url("/api/opds", _page_params(page, min(max(0, start - n), last))),
-              ACQUISITION)
-    if start + n < page.total:
-        _link(feed, "next", links.url("/api/opds", _page_params(page, start + n)), ACQUISITION)
-    _link(feed, "last", links.url("/api/opds", _page_params(page, last)), ACQUISITION)
+    if window.previous is not None:
+        _link(feed, "previous", links.url("/api/opds", _page_params(page, window.previous)), ACQUISITION)
+    if window.next is not None:
+        _link(feed, "next", links.url("/api/opds", _page_params(page, window.next)), ACQUISITION)
+    _link(feed, "last", links.url("/api/opds", _page_params(page, window.last)), ACQUISITION)
     _link(feed, "search", links.url("/api/opds/opensearch.xml"), OPENSEARCH_TYPE, "Search")
     _link(feed, "search", links.search_template(page.category), "application/atom+xml", "Search")
     _sub(feed, _a("title"), page.site_title)

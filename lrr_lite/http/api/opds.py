@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import bottle
@@ -22,43 +21,11 @@ from lrr_lite.http import feeds
 from lrr_lite.http.api.common import ApiError, check_archive_id, param
 from lrr_lite.http.api.files import content_disposition, not_modified, page_etag, send_bytes
 from lrr_lite.http.auth import is_authenticated
-from lrr_lite.library import pages, records
-from lrr_lite.library.search.engine import Query, search
+from lrr_lite.library import catalog, pages, records
 from lrr_lite.media import formats, thumbs
 
-ROW_COLUMNS = "id, path, filename, extension, title, tags, isnew, progress, pagecount, lastreadtime"
 PSE_CACHE_BYTES = 128 * 1024 * 1024
 PAGE_CACHE_CONTROL = "private, no-cache"  # revalidated (ETag) on every read, so reads reach progress tracking
-KIND_CACHE_SIZE = 65536
-
-
-class KindCache:
-    """Archive ID -> container kind read from the file's first bytes (the acquisition link's type).
-
-    The ID is the SHA-1 of the file's first 512,000 bytes and the kind is read from its first 512, so an ID's
-    kind never changes: entries need no invalidation. A feed page costs one small read per archive the
-    first time it is shown, then nothing. Unreadable files (None) are not remembered."""
-
-    def __init__(self, max_entries: int = KIND_CACHE_SIZE) -> None:
-        self.max_entries = max_entries
-        self._kinds: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def kind(self, archive_id: str, path: str) -> str | None:
-        with self._lock:
-            known = self._kinds.get(archive_id)
-        if known is not None:
-            return known
-        kind = formats.read_kind(path) if path else None
-        if kind is not None:
-            with self._lock:
-                self._kinds[archive_id] = kind
-                while len(self._kinds) > self.max_entries:
-                    self._kinds.popitem(last=False)
-        return kind
-
-    def kinds(self, rows: list) -> dict[str, str | None]:
-        return {r["id"]: self.kind(r["id"], r["path"]) for r in rows}
 
 
 class DownscaleCache:
@@ -120,27 +87,10 @@ class DownscaleCache:
         self._size = size
 
 
-def _rows(db, ids: list[str]) -> list:
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    found = {r["id"]: r for r in db.query(f"SELECT {ROW_COLUMNS} FROM archives WHERE id IN ({marks}) "
-                                          "AND path != ''", ids)}
-    return [found[i] for i in ids if i in found]
-
-
-def _categories(db) -> list[feeds.Category]:
-    counts = {r[0]: r[1] for r in db.query(
-        "SELECT ca.category_id, COUNT(*) FROM category_archives ca JOIN archives a ON a.id = ca.archive_id "
-        "AND a.path != '' GROUP BY ca.category_id")}
-    return [feeds.Category(r["id"], r["name"], None if r["search"] else counts.get(r["id"], 0))
-            for r in db.query("SELECT id, name, search FROM categories")]
-
-
 def mount(app: bottle.Bottle, ctx) -> None:
     db = ctx.db
     cache = DownscaleCache(ctx.config.temp / "pse")
-    kinds = KindCache()
+    kinds = catalog.KINDS
 
     def links() -> feeds.Links:
         return feeds.Links(prefix=ctx.config.base_url_path, key=bottle.request.query.getunicode("key") or None)
@@ -152,13 +102,13 @@ def mount(app: bottle.Bottle, ctx) -> None:
 
     def entry_reply(archive_id: str) -> bytes:
         check_archive_id(archive_id)
-        rows = _rows(db, [archive_id])
+        rows = catalog.rows(db, [archive_id])
         if not rows:
             raise NotFound(records.NO_SUCH_ID)
         return xml_reply(feeds.entry_document(rows[0], links(), kinds.kind(archive_id, rows[0]["path"])))
 
     @app.get("/api/opds", operation="serve_opds_catalog", errors=((NotFound, 404),))
-    def catalog() -> bytes:
+    def catalog_feed() -> bytes:
         archive_id = param("id")
         if archive_id:  # the 0.7-era form (SEMANTICS §19): that one archive's entry, as /api/opds/{id}
             return entry_reply(archive_id)
@@ -166,12 +116,11 @@ def mount(app: bottle.Bottle, ctx) -> None:
         start = max(0, feeds.positive_int(param("start")) or 0)  # lenient: junk or negative = the first page
         category = param("category") or None
         filter_ = param("filter", "") or ""
-        result = search(db, Query(filter=filter_, category=category, start=start, groupby_tanks=False), per_page)
-        rows = _rows(db, result.ids)
+        found = catalog.page(db, per_page=per_page, start=start, filter=filter_, category=category)
         page = feeds.FeedPage(
             site_title=str(ctx.settings.get("htmltitle")), motd=str(ctx.settings.get("motd")), version=LRR_VERSION,
-            rows=rows, total=result.filtered, start=start, per_page=per_page,
-            category=category, filter=filter_, categories=_categories(db), kinds=kinds.kinds(rows))
+            rows=found.rows, total=found.window.total, start=start, per_page=per_page,
+            category=category, filter=filter_, categories=catalog.categories(db), kinds=kinds.kinds(found.rows))
         return xml_reply(feeds.feed_document(page, links()))
 
     @app.get("/api/opds/opensearch.xml", operation="serve_opds_catalog")
