@@ -28,7 +28,7 @@ from lrr_lite.http.api import (
     tankoubons,
 )
 from lrr_lite.http.api.common import ApiError
-from lrr_lite.http.auth import UNAUTHORIZED, is_authenticated
+from lrr_lite.http.auth import UNAUTHORIZED, KeyGuard, is_authenticated
 from lrr_lite.http.opds2 import mount as mount_opds2
 from lrr_lite.http.web import mount as mount_web
 
@@ -66,6 +66,7 @@ class ApiPlugin:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.keys = KeyGuard()
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
         secure = bool(route.config.get("secure"))
@@ -73,6 +74,7 @@ class ApiPlugin:
         progress = bool(route.config.get("progress"))
         operation = str(route.config.get("operation", ""))
         ctx = self.ctx
+        keys = self.keys
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             request = bottle.request
@@ -84,6 +86,12 @@ class ApiPlugin:
                 add_cors_headers(bottle.response)
             try:
                 if request.method != "OPTIONS":
+                    barred = keys.wait(ctx, request)
+                    if barred:
+                        bottle.response.set_header("Retry-After", str(barred))
+                        return common.json_reply({"operation": operation, "success": 0, "error":
+                                                  f"Too many wrong API keys from this address: try again in "
+                                                  f"{barred} s."}, 429)
                     authed = None
                     if secure or ctx.settings.get("nofunmode"):
                         authed = is_authenticated(ctx, request, writes)

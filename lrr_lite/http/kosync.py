@@ -27,6 +27,7 @@ from typing import Any
 import bottle
 
 from lrr_lite.errors import Locked
+from lrr_lite.http.auth import KeyGuard
 from lrr_lite.library import kosync
 
 log = logging.getLogger(__name__)
@@ -79,14 +80,25 @@ def mount(app: bottle.Bottle, ctx: Any) -> None:
     if kosync.missing_fingerprints(ctx.db):  # archives recorded before fingerprints existed (schema 13)
         kosync.request_backfill(ctx)
 
+    keys = KeyGuard()
+
     def route(path: str, method: str, authed: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(callback: Callable[..., Any]) -> Callable[..., Any]:
             def wrapper(*args: Any, **kwargs: Any) -> str:
                 bottle.response.set_header("X-Content-Type-Options", "nosniff")
                 try:
-                    if authed and not key_matches(ctx, bottle.request.get_header("x-auth-user", "") or "",
-                                                  bottle.request.get_header("x-auth-key", "") or ""):
-                        raise KosyncError(2001)
+                    if authed:
+                        user = bottle.request.get_header("x-auth-user", "") or ""
+                        userkey = bottle.request.get_header("x-auth-key", "") or ""
+                        right = key_matches(ctx, user, userkey)
+                        # guessed keys back off as the API's do (auth.KeyGuard), answered before any check
+                        barred = keys.wait(ctx, bottle.request, offered=bool(userkey), right=right)
+                        if barred:
+                            bottle.response.set_header("Retry-After", str(barred))
+                            return reply({"code": 2001, "message": "Too many wrong keys: try again in "
+                                          f"{barred} s"}, 429)
+                        if not right:
+                            raise KosyncError(2001)
                     return callback(*args, **kwargs)
                 except KosyncError as exc:
                     status, message = ERRORS[exc.code]
