@@ -10,8 +10,8 @@ is checked to be intact afterwards. Password protection is on (the default) and 
 from __future__ import annotations
 
 import base64
-import time
 import re
+import time
 
 import pytest
 import yaml
