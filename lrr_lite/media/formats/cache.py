@@ -192,6 +192,10 @@ class PageCache:
             with self._cond:
                 walk = self._walks.get(dname)
                 if walk is None:
+                    if (self.root / dname / _digest(member)).exists():
+                        # a walk wrote it and ended between the read above and this lock: read it, don't
+                        # decompress the whole archive again
+                        continue
                     walk = self._start_walk(dname, walker)
                 walk.wanted[member] += 1
                 walk.requested.add(member)
