@@ -257,6 +257,15 @@ def update_progress(db: Database, archive_id: str, page: int, *, force: bool, wh
     return now
 
 
+def continue_reading_ids(db: Database, limit: int = 12) -> list[str]:
+    """Archives started and not finished (0 < progress < pagecount), the last read first: the library's
+    "Continue reading" shelf. `lastreadtime > 0` lets SQLite walk the archives_read index newest first and stop
+    at `limit`, instead of sorting the whole table (a started archive always has a read time)."""
+    return [r["id"] for r in db.query(
+        "SELECT id FROM archives WHERE path != '' AND lastreadtime > 0 AND progress > 0 AND progress < pagecount "
+        "ORDER BY lastreadtime DESC, num DESC LIMIT ?", (limit,))]
+
+
 def add_toc(db: Database, archive_id: str, page: int, title: str) -> None:
     require_row(db, archive_id)
     with db.write() as conn:
