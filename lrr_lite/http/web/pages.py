@@ -201,7 +201,8 @@ MARKS_FORM = "marks"  # the one form of a page the cards' mark buttons submit (f
 def mark_buttons(archive: dict[str, Any], *, ids: bool = False, tracked: bool = True) -> str:
     """The mark read / mark unread / clear NEW buttons that apply to this archive now. Each carries its action
     and the archive in `mark` ("read:<id>"), so one form serves a whole grid (archive_routes.archive_mark).
-    `ids`: the archive page's buttons (ids, in their own form). Not `tracked` (localprogress): Clear NEW only."""
+    `ids`: the archive page's buttons (ids, in their own form; all that apply). Not `tracked` (localprogress):
+    Clear NEW only."""
     aid = esc(archive["arcid"])
     pages = int(archive.get("pagecount") or 0)
     progress = int(archive.get("progress") or 0)
@@ -209,13 +210,19 @@ def mark_buttons(archive: dict[str, Any], *, ids: bool = False, tracked: bool = 
     wanted = []
     if tracked and pages and progress < pages:
         wanted.append(("read", "Mark read"))
-    if tracked and (progress > 0 or not isnew):
+    # a card offers "Mark unread" only where "Mark read" is not (finished, or seen and not started): two
+    # buttons at most keep 100 cards in budget; the archive page also resets an archive part read
+    if tracked and (progress > 0 or not isnew) and (ids or not wanted):
         wanted.append(("unread", "Mark unread"))
     if isnew:
         wanted.append(("seen", "Clear NEW"))
-    form = "" if ids else f' form="{MARKS_FORM}"'
-    return "".join(f'<button type="submit"{form} name="mark" value="{op}:{aid}"'
-                   f'{f" id=m_{op}" if ids else ""}>{label}</button>' for op, label in wanted)
+    buttons = []
+    for op, label in wanted:
+        if ids:
+            buttons.append(f'<button type="submit" id="m_{op}" name="mark" value="{op}:{aid}">{label}</button>')
+        else:  # a card's: terse (100 a page), unquoted as the value is hex (see _card)
+            buttons.append(f"<button form={MARKS_FORM} name=mark value={op}:{aid}>{label}</button>")
+    return "".join(buttons)
 
 
 def marks_form(csrf: str, back: str) -> str:
@@ -260,8 +267,10 @@ def _card(archive: dict[str, Any], cover: str = "", pick: bool = False, marks: b
     box = (f'<input type="checkbox" class="pick" name="id" value="{esc(archive["arcid"])}" '
            f'aria-label="Select {esc(title)}">' if pick else "")
     # a <details> menu opens without JS; its buttons submit the page's one marks form
-    menu = (f'<details class="cm"><summary title="Mark read, unread, not new">&#8942;</summary>'
-            f'<div>{mark_buttons(archive, tracked=tracked)}</div></details>' if marks and not pick else "")
+    # (only for a well-formed ID, 40 hex digits, which is safe in the buttons' unquoted values)
+    hexid = len(aid) == 40 and all(c in "0123456789abcdefABCDEF" for c in aid)
+    menu = (f'<details class=cm><summary>&#8942;</summary><div>{mark_buttons(archive, tracked=tracked)}</div>'
+            '</details>' if marks and not pick and hexid else "")
     return (f'<li>{box}<a href="/reader?id={esc(aid)}"><img src="{esc(cover)}" '
             f'loading="lazy" alt="">{new}{progress_bar(progress, pages)}</a>{menu}'
             f'<a href="/archive?id={esc(aid)}"><b>{esc(title)}</b></a>'
