@@ -121,8 +121,12 @@ def test_mark_read_unread_and_clear_new_from_a_card(site):
     assert resp.status_code == 303
     m = meta(site, "Alpha")
     assert (m["progress"], m["isnew"]) == (0, "true")
-    # clear NEW leaves progress alone
+    # clear NEW leaves progress alone; a card part read offers "Mark read" (the archive page also "Mark unread")
     read_at(site, "Bravo", 2, int(time.time()))
+    bravo = site.ids["Bravo"]
+    card = site.get("/?q=bravo").text
+    assert f"value=read:{bravo}>" in card and f"value=unread:{bravo}>" not in card
+    assert 'id="m_unread"' in site.get(f"/archive?id={bravo}").text
     resp = site.post("/archive/mark", data={"csrf": csrf, "mark": f"seen:{site.ids['Bravo']}"},
                      headers={"Accept": "application/json"})
     assert resp.json()["ok"] == 1 and resp.json()["isnew"] is False
