@@ -79,6 +79,21 @@ def test_shelf_holds_at_most_twelve(make_server, monkeypatch):
     assert titles == [f"Vol {n:02d}" for n in range(13, 1, -1)]
 
 
+def test_shelf_looks_through_the_latest_reads_only(site, monkeypatch):
+    """An archive left part read behind the latest CONTINUE_WINDOW reads is no longer "continue reading" (the
+    window keeps the query short in a library read to the end; scripts/bench_shelf.py)."""
+    from lrr_lite.library import records
+
+    monkeypatch.setattr(records, "CONTINUE_WINDOW", 3)
+    now = int(time.time())
+    read_at(site, "Alpha", 2, now - 500)  # part read, then three archives read to the end
+    for n, name in enumerate(("Bravo", "Charlie", "Delta")):
+        read_at(site, name, PAGES, now - 100 + n)
+    assert shelf_titles(site.get("/").text) == []
+    monkeypatch.setattr(records, "CONTINUE_WINDOW", 4)
+    assert shelf_titles(site.get("/").text) == ["Alpha"]
+
+
 def test_cards_carry_progress_bars(site):
     read_at(site, "Alpha", 3, int(time.time()))
     read_at(site, "Bravo", PAGES, int(time.time()))
