@@ -269,7 +269,7 @@ def _card(archive: dict[str, Any], cover: str = "", pick: bool = False, marks: b
     # a <details> menu opens without JS; its buttons submit the page's one marks form
     # (only for a well-formed ID, 40 hex digits, which is safe in the buttons' unquoted values)
     hexid = len(aid) == 40 and all(c in "0123456789abcdefABCDEF" for c in aid)
-    menu = (f'<details class=cm><summary>&#8942;</summary><div>{mark_buttons(archive, tracked=tracked)}</div>'
+    menu = (f'<details class=cm><summary title=Mark>&#8942;</summary><div>{mark_buttons(archive, tracked=tracked)}</div>'
             '</details>' if marks and not pick and hexid else "")
     return (f'<li>{box}<a href="/reader?id={esc(aid)}"><img src="{esc(cover)}" '
             f'loading="lazy" alt="">{new}{progress_bar(progress, pages)}</a>{menu}'
