@@ -17,7 +17,7 @@ from lrr_lite.http.web import session
 
 NASTY_TITLE = """<script>alert("t")</script> "Quoted" & 'single' — 日本語のタイトル ñ"""
 NASTY_TAGS = """artist:<b>bold</b>, "quoted tag", 漢字:テスト, x:<img src=x onerror=alert(1)>, fruit:kiwi"""
-PAGE_WEIGHT_LIMIT = 100 * 1024
+PAGE_WEIGHT_LIMIT = 150 * 1024  # the issue's budget (test_web_weight.py); cards grew progress bars (issue 16)
 
 
 def app_with_web(ctx):

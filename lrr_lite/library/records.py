@@ -257,6 +257,22 @@ def update_progress(db: Database, archive_id: str, page: int, *, force: bool, wh
     return now
 
 
+CONTINUE_WINDOW = 1000  # how many of the latest reads the shelf looks through
+
+
+def continue_reading_ids(db: Database, limit: int = 12) -> list[str]:
+    """Archives started and not finished (0 < progress < pagecount), the last read first: the library's
+    "Continue reading" shelf. SQLite walks the archives_read index newest first (a started archive always has
+    a read time) through the latest CONTINUE_WINDOW reads only: a library read to the end everywhere would
+    otherwise be walked whole on every visit to the library (~60 ms at 100k, scripts/bench_shelf.py), and an
+    archive left behind 1,000 reads ago is no longer "continue reading"."""
+    return [r["id"] for r in db.query(
+        "SELECT id FROM (SELECT id, progress, pagecount, lastreadtime, num FROM archives "
+        "WHERE path != '' AND lastreadtime > 0 ORDER BY lastreadtime DESC, num DESC LIMIT ?) "
+        "WHERE progress > 0 AND progress < pagecount ORDER BY lastreadtime DESC, num DESC LIMIT ?",
+        (CONTINUE_WINDOW, limit))]
+
+
 def add_toc(db: Database, archive_id: str, page: int, title: str) -> None:
     require_row(db, archive_id)
     with db.write() as conn:

@@ -112,6 +112,12 @@ def mount(app: bottle.Bottle, ctx) -> None:
                 target += "?" + bottle.request.query_string
             bottle.redirect(local("/login?next=" + quote(target, safe="")), 303)
 
+    def csrf_if_authed() -> str:
+        """This session's CSRF token for a browser that may write (the cards' mark menus), else ""."""
+        if not authed():
+            return ""
+        return session.csrf_token(ctx, session.ensure_nonce(ctx, bottle.request, bottle.response))
+
     def nofun_gate() -> None:
         if ctx.settings.get("nofunmode"):
             require_login()
@@ -127,9 +133,15 @@ def mount(app: bottle.Bottle, ctx) -> None:
                       groupby_tanks=True)
         result = search(ctx.db, query, size)
         archives = records.json_for_ids(ctx.db, result.ids)
+        # "Continue reading" tops the first page of the whole library, where the server tracks progress
+        # (with localprogress on, each browser keeps its own and the server's would be stale: no shelf)
+        home = state == pages.LibraryState(sort=state.sort, order=state.order)
+        reading = (records.json_for_ids(ctx.db, records.continue_reading_ids(ctx.db, pages.SHELF_SIZE))
+                   if home and not ctx.settings.get("localprogress") else [])
         return pages.library_page(ctx, static, state, archives, result.filtered, result.total, size,
                                   collections.list_categories(ctx.db), authed=authed(),
-                                  selecting=bottle.request.query.get("select") == "1")
+                                  selecting=bottle.request.query.get("select") == "1", reading=reading,
+                                  csrf=csrf_if_authed())
 
     archive_routes.mount(app, ctx, static, page=page, authed=authed, require_login=require_login,
                          nofun_gate=nofun_gate, local=local)
@@ -151,7 +163,7 @@ def mount(app: bottle.Bottle, ctx) -> None:
             bottle.response.status = 404
             return pages.message_page(ctx, static, "Not found", "This tankoubon doesn't exist on the server.",
                                       authed=authed())
-        return pages.tank_page(ctx, static, found, found["full_data"], authed=authed())
+        return pages.tank_page(ctx, static, found, found["full_data"], authed=authed(), csrf=csrf_if_authed())
 
     @app.get("/login", skip=SKIP)
     @page

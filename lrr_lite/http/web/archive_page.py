@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from lrr_lite.http.web.collection_pages import category_add_form, category_remove_button
-from lrr_lite.http.web.pages import _date_of, cover_url, esc, layout, tag_search
+from lrr_lite.http.web.pages import _date_of, cover_url, esc, layout, mark_buttons, progress_bar, tag_search
 from lrr_lite.library.collections import list_categories
 from lrr_lite.library.tags import split_tags
 
@@ -170,6 +170,12 @@ def archive_page(ctx, static: dict[str, str], archive: dict[str, Any], *, catego
     buttons = [f'<a class="btn main" id="b_read" href="/reader?id={qid}">Read</a>',
                f'<a class="btn" id="b_download" href="/api/archives/{qid}/download" download>Download</a>']
     if editing is not None:
+        # mark read / unread / clear NEW: plain POSTs (archive_routes.archive_mark), back to this page
+        marks = mark_buttons(archive, ids=True, tracked=not ctx.settings.get("localprogress"))
+        if marks:
+            buttons.append(f'<form method="post" action="/archive/mark" class="marks" id="markform">'
+                           f'<input type="hidden" name="csrf" value="{esc(editing.csrf)}"><input type="hidden" '
+                           f'name="back" value="{esc("/archive?id=" + qid)}">{marks}</form>')
         buttons += ['<a class="btn" id="b_edit" href="#edit">Edit</a>',
                     '<a class="btn" id="b_cover" href="#cover">Set cover</a>',
                     '<a class="btn danger" id="b_delete" href="#delete">Delete</a>']
@@ -178,7 +184,7 @@ def archive_page(ctx, static: dict[str, str], archive: dict[str, Any], *, catego
 
     body = (f'<main class="arch" id="archive" data-id="{esc(aid)}" data-pages="{pages}">{notice}'
             f'<div class="ahead"><div class="acover"><a href="/reader?id={qid}" title="Read">'
-            f'<img id="acover" src="{esc(cover_url(ctx, aid))}" alt="Cover">{new}</a></div>'
+            f'<img id="acover" src="{esc(cover_url(ctx, aid))}" alt="Cover">{new}{progress_bar(progress, pages)}</a></div>'
             f'<div class="ainfo"><h1 id="atitle">{esc(title)}</h1><nav class="acts">{"".join(buttons)}</nav>'
             f'{_panels(aid, pages, file_name, editing) if editing is not None else ""}'
             f'{summary_html}{tag_html}<dl class="facts" id="afacts">{fact_html}</dl></div></div></main>')

@@ -11,12 +11,13 @@ Each route calls one service or records function: two hops from the route to the
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from urllib.parse import quote
 
 import bottle
 
-from lrr_lite.errors import Conflict, NotFound
+from lrr_lite.errors import Conflict, Invalid, NotFound
 from lrr_lite.http.web import archive_page, pages, session
 from lrr_lite.http.web.actions import Actions
 from lrr_lite.http.web.webforms import form as _form
@@ -161,6 +162,41 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
         bottle.redirect(back(archive_id, "&cover=1"), 303)
         raise AssertionError("bottle.redirect raises")
 
+    @app.post("/archive/mark", skip=skip)
+    @page
+    @act.post(lambda: safe_back(_form("back")))
+    def archive_mark() -> bytes | str:
+        """Mark read, mark unread or clear NEW, from a library card or the archive page: `mark` is
+        "read:<id>", "unread:<id>" or "seen:<id>"; `back` is the page to return to."""
+        op, _, archive_id = _form("mark").partition(":")
+        if not pages_id(archive_id):
+            raise NotFound(records.NO_SUCH_ID)
+        row = records.require_row(ctx.db, archive_id)
+        if op in ("read", "unread") and ctx.settings.get("localprogress"):
+            # the reader keeps progress in each browser then: a server-side mark would change nothing it shows
+            raise Invalid("Progress is kept by each browser here (client-side progress tracking is on).")
+        if op == "read":
+            if not row["pagecount"]:
+                raise Invalid("This archive has no page count yet: there is no last page to mark.")
+            # the same service as PUT /api/archives/{id}/progress/{n}?force=1. A mark is no page read: the time is
+            # passed in, so the pages-read statistic is not counted up
+            ctx.archives.update_progress(archive_id, int(row["pagecount"]), force=True, lastreadtime=int(time.time()))
+            # read through means seen: NEW goes, as the reader clears it from page 2 (the progress write
+            # itself never clears it, SEMANTICS §6, so this is a second, explicit call)
+            ctx.archives.set_isnew(archive_id, False)
+        elif op == "unread":
+            # progress 0 needs force, as the API's PUT; the last read time stays (unread is no reading)
+            ctx.archives.update_progress(archive_id, 0, force=True, lastreadtime=int(row["lastreadtime"]))
+            ctx.archives.set_isnew(archive_id, True)
+        elif op == "seen":
+            ctx.archives.set_isnew(archive_id, False)  # as DELETE /api/archives/{id}/isnew
+        else:
+            raise Invalid("Mark it read, unread or not new.")
+        log.info("archive %s marked %s from the web page", archive_id, op)
+        now = records.require_row(ctx.db, archive_id)
+        return act.done(safe_back(_form("back")), progress=int(now["progress"]), pagecount=int(now["pagecount"]),
+                        isnew=bool(now["isnew"]))
+
     @app.post("/archive/delete", skip=skip)
     @page
     @guarded
@@ -174,6 +210,13 @@ def mount(app: bottle.Bottle, ctx, static: dict[str, str], *, page: Callable, au
             return _json({"ok": 1, "next": local("/")})
         bottle.redirect(local("/"), 303)
         raise AssertionError("bottle.redirect raises")
+
+
+def safe_back(value: str) -> str:
+    """A page of this site to return to after a mark (a root path); anything else becomes the library."""
+    if not value.startswith("/") or value.startswith("//") or "\\" in value or any(ord(c) < 32 for c in value):
+        return "/"
+    return value
 
 
 def pages_id(value: str) -> bool:

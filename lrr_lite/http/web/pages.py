@@ -185,10 +185,57 @@ def cover_url(ctx, archive_id: str) -> str:
     return f"{url}?v={st.st_mtime_ns // 1_000_000:x}.{st.st_size:x}"
 
 
-def _card(archive: dict[str, Any], cover: str = "", pick: bool = False) -> str:
-    """One result: the cover (a link to the reader), the title (a link to the archive page), then pages, dates
-    and tags (kept terse: a full
-    page of 100 cards must stay well under the 100 KB page budget)."""
+def progress_bar(progress: int, pages: int) -> str:
+    """How far the archive is read, as a native <progress> over the cover's foot (its width is the fraction
+    read, with no inline style for the Content-Security-Policy to refuse); nothing before the first page."""
+    if progress <= 0 or pages <= 0:
+        return ""
+    # numbers need no quotes; terse, as 100 cards carry one (style.css: `a>progress`)
+    done = " class=done" if progress >= pages else ""
+    return f"<progress{done} max={pages} value={min(progress, pages)}></progress>"
+
+
+MARKS_FORM = "marks"  # the one form of a page the cards' mark buttons submit (form= attribute): no form per card
+
+
+def mark_buttons(archive: dict[str, Any], *, ids: bool = False, tracked: bool = True) -> str:
+    """The mark read / mark unread / clear NEW buttons that apply to this archive now. Each carries its action
+    and the archive in `mark` ("read:<id>"), so one form serves a whole grid (archive_routes.archive_mark).
+    `ids`: the archive page's buttons (ids, in their own form; all that apply). Not `tracked` (localprogress):
+    Clear NEW only."""
+    aid = esc(archive["arcid"])
+    pages = int(archive.get("pagecount") or 0)
+    progress = int(archive.get("progress") or 0)
+    isnew = archive.get("isnew") == "true"
+    wanted = []
+    if tracked and pages and progress < pages:
+        wanted.append(("read", "Mark read"))
+    # a card offers "Mark unread" only where "Mark read" is not (finished, or seen and not started): two
+    # buttons at most keep 100 cards in budget; the archive page also resets an archive part read
+    if tracked and (progress > 0 or not isnew) and (ids or not wanted):
+        wanted.append(("unread", "Mark unread"))
+    if isnew:
+        wanted.append(("seen", "Clear NEW"))
+    buttons = []
+    for op, label in wanted:
+        if ids:
+            buttons.append(f'<button type="submit" id="m_{op}" name="mark" value="{op}:{aid}">{label}</button>')
+        else:  # a card's: terse (100 a page), unquoted as the value is hex (see _card)
+            buttons.append(f"<button form={MARKS_FORM} name=mark value={op}:{aid}>{label}</button>")
+    return "".join(buttons)
+
+
+def marks_form(csrf: str, back: str) -> str:
+    """The form the cards' mark buttons belong to: the CSRF token and the page to come back to."""
+    return (f'<form id="{MARKS_FORM}" method="post" action="/archive/mark"><input type="hidden" name="csrf" '
+            f'value="{esc(csrf)}"><input type="hidden" name="back" value="{esc(back)}"></form>')
+
+
+def _card(archive: dict[str, Any], cover: str = "", pick: bool = False, marks: bool = False,
+          tracked: bool = True) -> str:
+    """One result: the cover (a link to the reader) with a progress bar, the title (a link to the archive page),
+    then pages, dates and tags, and for a browser that may write, a menu to mark it read or unread or clear NEW
+    (kept terse: a full page of 100 cards must stay well under the 150 KB page budget)."""
     aid = quote(archive["arcid"], safe="")
     title = archive["title"] or archive["filename"]
     tags: list[str] = []
@@ -211,16 +258,44 @@ def _card(archive: dict[str, Any], cover: str = "", pick: bool = False) -> str:
         href, cover = f"/tank?id={aid}", f"/api/tankoubons/{aid}/thumbnail"
         new += '<span class="tank">TANK</span>'
         return (f'<li><a href="{esc(href)}"><img src="{esc(cover)}" loading="lazy" '
-                f'alt="">{new}<b>{esc(title)}</b></a><i>{count}</i><div class="tags">{shown}{more}</div></li>')
+                f'alt="">{new}{progress_bar(progress, pages)}<b>{esc(title)}</b></a><i>{count}</i>'
+                f'<div class="tags">{shown}{more}</div></li>')
     # The cover reads (one click to the reader, as in LANraragi's grid); the title opens the archive page
     # (details, edit, delete, as a title does in Komga and Kavita).
     cover = cover or f"/api/archives/{aid}/thumbnail"
     # the no-JS selection page (library ?select=1): a checkbox per card, in a form that opens the batch page
     box = (f'<input type="checkbox" class="pick" name="id" value="{esc(archive["arcid"])}" '
            f'aria-label="Select {esc(title)}">' if pick else "")
+    # a <details> menu opens without JS; its buttons submit the page's one marks form
+    # (only for a well-formed ID, 40 hex digits, which is safe in the buttons' unquoted values)
+    hexid = len(aid) == 40 and all(c in "0123456789abcdefABCDEF" for c in aid)
+    menu = (f'<details class=cm><summary title=Mark>&#8942;</summary><div>{mark_buttons(archive, tracked=tracked)}</div>'
+            '</details>' if marks and not pick and hexid else "")
     return (f'<li>{box}<a href="/reader?id={esc(aid)}"><img src="{esc(cover)}" '
-            f'loading="lazy" alt="">{new}</a><a href="/archive?id={esc(aid)}"><b>{esc(title)}</b></a>'
+            f'loading="lazy" alt="">{new}{progress_bar(progress, pages)}</a>{menu}'
+            f'<a href="/archive?id={esc(aid)}"><b>{esc(title)}</b></a>'
             f'<i>{count}</i><div class="tags">{shown}{more}</div></li>')
+
+
+SHELF_SIZE = 12
+
+
+def shelf(ctx, archives: list[dict[str, Any]]) -> str:
+    """The "Continue reading" row: archives started and not finished, the last read first (records.
+    continue_reading_ids). The cover resumes in the reader (which starts at the stored progress); nothing at
+    all when there is nothing to continue."""
+    if not archives:
+        return ""
+    items = []
+    for a in archives:
+        aid = esc(quote(a["arcid"], safe=""))
+        pages, progress = int(a.get("pagecount") or 0), int(a.get("progress") or 0)
+        items.append(f'<li><a title="Resume at page {progress}" href="/reader?id={aid}"><img src="'
+                     f'{esc(cover_url(ctx, a["arcid"]))}" loading="lazy" alt="">{progress_bar(progress, pages)}</a>'
+                     f'<a href="/archive?id={aid}"><b>{esc(a["title"] or a["filename"])}</b></a>'
+                     f'<i>{progress}/{pages} p.</i></li>')
+    return (f'<section class="shelf" id="shelf" aria-labelledby="shelf-h"><h2 id="shelf-h">Continue reading</h2>'
+            f'<ul>{"".join(items)}</ul></section>')
 
 
 def _select(name: str, options: tuple[tuple[str, str], ...], current: str) -> str:
@@ -249,7 +324,10 @@ def _pager(state: LibraryState, pages: int) -> str:
 
 
 def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]], filtered: int, total: int,
-                 page_size: int, categories: list[dict[str, Any]], *, authed: bool, selecting: bool = False) -> str:
+                 page_size: int, categories: list[dict[str, Any]], *, authed: bool, selecting: bool = False,
+                 reading: list[dict[str, Any]] | None = None, csrf: str = "") -> str:
+    """The library: search form, category chips, the "Continue reading" shelf (`reading`, given for the first
+    page of the whole library only), the cards. `csrf` (a browser that may write) adds the cards' mark menus."""
     chips = [f'<a class="chip{" on" if not state.cat else ""}" href="{esc(state.url(cat="", page=1))}">All</a>']
     for cat in sorted(categories, key=lambda c: (c["pinned"] != "1", str(c["name"]).lower())):
         on = " on" if cat["id"] == state.cat else ""
@@ -269,7 +347,9 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
     if total == 0:  # the empty-library hint says it all
         summary = ""
     selecting = selecting and authed
-    cards = "".join(_card(a, cover_url(ctx, a["arcid"]), selecting) for a in archives)
+    marking = bool(csrf) and authed and not selecting
+    tracked = not ctx.settings.get("localprogress")
+    cards = "".join(_card(a, cover_url(ctx, a["arcid"]), selecting, marking, tracked) for a in archives)
     if cards and selecting:
         grid = (f'<form method="get" action="/batch" id="selform"><div class="selbar">'
                 '<button type="submit" id="selsubmit">Edit selected</button>'
@@ -293,7 +373,9 @@ def library_page(ctx, static, state: LibraryState, archives: list[dict[str, Any]
                        'select=1"', pager)
     motd = shown_setting(ctx, "motd")
     body = (f'<main>{f"<p class=motd>{esc(motd)}</p>" if motd else ""}{form}'
-            f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>{summary}{pager}{grid}{pager}</main>')
+            f'<nav class="chips" aria-label="categories">{"".join(chips)}</nav>'
+            f'{"" if selecting else shelf(ctx, reading or [])}{summary}{pager}{grid}{pager}'
+            f'{marks_form(csrf, state.url()) if marking and cards else ""}</main>')
     # a browser that may edit gets the selection mode for batch edits (select.js); a guest's page stays lean
     return layout(ctx, static, "", body, authed=authed, scripts=("library.js", "select.js") if authed else ("library.js",),
                   body_attrs=' data-select="1"' if authed else "", styles=("batch.css",) if authed else ())
@@ -330,13 +412,18 @@ def empty_library(ctx, *, authed: bool) -> str:
             '<code>POST /api/download_url</code> for a link.</p></section>')
 
 
-def tank_page(ctx, static, tank: dict[str, Any], volumes: list[dict[str, Any]], *, authed: bool) -> str:
-    """A tankoubon's volumes in their order, as library cards."""
+def tank_page(ctx, static, tank: dict[str, Any], volumes: list[dict[str, Any]], *, authed: bool,
+              csrf: str = "") -> str:
+    """A tankoubon's volumes in their order, as library cards (with their mark menus, given `csrf`)."""
     summary = f'<p class="summary">{esc(tank["summary"])}</p>' if tank.get("summary") else ""
-    cards = "".join(_card(a, cover_url(ctx, a["arcid"])) for a in volumes)
+    marking = bool(csrf) and authed
+    tracked = not ctx.settings.get("localprogress")
+    cards = "".join(_card(a, cover_url(ctx, a["arcid"]), marks=marking, tracked=tracked) for a in volumes)
     grid = f'<ul class="grid" id="grid">{cards}</ul>' if cards else '<p class="empty">No volumes.</p>'
     count = f'<p class="summary" id="summary">{len(volumes)} volume{"" if len(volumes) == 1 else "s"}</p>'
-    body = f'<main><h1>{esc(tank["name"])}</h1>{summary}{count}{grid}</main>'
+    back = "/tank?id=" + quote(str(tank["id"]), safe="")
+    body = (f'<main><h1>{esc(tank["name"])}</h1>{summary}{count}{grid}'
+            f'{marks_form(csrf, back) if marking and cards else ""}</main>')
     return layout(ctx, static, str(tank["name"]), body, authed=authed, scripts=("library.js",))
 
 
