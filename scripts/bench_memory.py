@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -269,6 +270,30 @@ class Run:
     idle: Snapshot
     p95: dict[str, float]
     ready_s: float
+    walk: dict[str, float] = field(default_factory=dict)  # with --after-walk: peaks during the start-up walk
+
+
+def status_mb(pid: int, key: str) -> float:
+    """A field of /proc/PID/status in MB (VmHWM: the peak RSS of the process's life so far)."""
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith(key + ":"))
+
+
+def watch_walk(server: Server, log: Path, timeout: float = 600) -> dict[str, float]:
+    """Sample PSS every 0.1 s until the watcher's start-up walk is logged as done: its peak PSS, the peak RSS
+    (VmHWM, exact: the kernel's own high-water mark) and PSS/RSS right after the walk, before the idle
+    trimmer has run."""
+    pid = server.proc.pid
+    peak = 0.0
+    t0 = time.perf_counter()
+    while b"watcher: walked" not in log.read_bytes():
+        if server.proc.poll() is not None or time.perf_counter() - t0 > timeout:
+            raise SystemExit("the server ended or its walk did not finish")
+        peak = max(peak, rollup(pid)["Pss"])
+        time.sleep(0.1)
+    after = rollup(pid)
+    return {"walk_s": time.perf_counter() - t0, "peak_pss": max(peak, after["Pss"]), "peak_rss": status_mb(pid, "VmHWM"),
+            "post_pss": after["Pss"], "post_rss": after["Rss"]}
 
 
 def settle(path: Path) -> None:
@@ -304,8 +329,9 @@ def one_run(label: str, exe: Path, lib: Path, count: int, args: argparse.Namespa
                 by_path = dict(conn.execute("SELECT path, archive_id FROM files"))
             ids = [by_path[str(sb.archive_path(lib / "content", i))] for i in range(count)]
             del by_path
+            walk: dict[str, float] = {}
             if args.after_walk:  # the watcher's start-up walk of the folder done before any client comes
-                server.wait_until(lambda: b"watcher: walked" in (work / "server.log").read_bytes(), 600)
+                walk = watch_walk(server, work / "server.log")
             time.sleep(1)
             start = snapshot(server, db.name)
             p95 = use(client, ids, count, gen, args.searches, args.writes)
@@ -315,7 +341,7 @@ def one_run(label: str, exe: Path, lib: Path, count: int, args: argparse.Namespa
         finally:
             client.close()
             server.stop()
-        return Run(label, start, after, p95, ready)
+        return Run(label, start, after, p95, ready, walk)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -329,7 +355,14 @@ def show(runs: dict[str, list[Run]]) -> None:
     head = "".join(f"{lab:>22}" for lab in labels)
     print(f"\n== medians of {len(next(iter(runs.values())))} runs (MB; PSS unless named) ==")
     print(f"{'':44}{head}")
-    rows = [("PSS at start", lambda r: r.start.rollup["Pss"]), ("PSS idle after use", lambda r: r.idle.rollup["Pss"]),
+    rows: list[tuple[str, Callable[[Run], float]]] = []
+    if all(r.walk for rs in runs.values() for r in rs):
+        rows += [("start-up walk: peak PSS (0.1 s samples)", lambda r: r.walk["peak_pss"]),
+                 ("start-up walk: peak RSS (VmHWM)", lambda r: r.walk["peak_rss"]),
+                 ("start-up walk: PSS right after", lambda r: r.walk["post_pss"]),
+                 ("start-up walk: RSS right after", lambda r: r.walk["post_rss"]),
+                 ("start-up walk: seconds", lambda r: r.walk["walk_s"])]
+    rows += [("PSS at start", lambda r: r.start.rollup["Pss"]), ("PSS idle after use", lambda r: r.idle.rollup["Pss"]),
             ("RSS idle after use", lambda r: r.idle.rollup["Rss"]),
             ("  Pss_Anon", lambda r: r.idle.rollup.get("Pss_Anon", 0)),
             ("  Pss_File", lambda r: r.idle.rollup.get("Pss_File", 0)),
@@ -382,7 +415,9 @@ def main() -> None:
         for label, exe, build_env in builds:
             r = one_run(label, exe, lib, args.archives, args, build_env)
             runs[label].append(r)
-            print(f"run {n + 1} {label}: pss_start={r.start.rollup['Pss']:.1f} pss_idle={r.idle.rollup['Pss']:.1f} "
+            walked = (f"walk peak_pss={r.walk['peak_pss']:.1f} vmhwm={r.walk['peak_rss']:.1f} "
+                      f"post_pss={r.walk['post_pss']:.1f} ({r.walk['walk_s']:.1f}s) ") if r.walk else ""
+            print(f"run {n + 1} {label}: {walked}pss_start={r.start.rollup['Pss']:.1f} pss_idle={r.idle.rollup['Pss']:.1f} "
                   f"rss_idle={r.idle.rollup['Rss']:.1f} MB (ready in {r.ready_s:.1f}s)", flush=True)
     show(runs)
     pss = med([r.idle.rollup["Pss"] for r in runs["this"]])
