@@ -77,8 +77,9 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 def _walk_folders(root: str) -> Iterator[_Folder]:
     """Every folder under root, top-down, each listed once and sorted (the order files are imported in:
-    the first of two copies keeps the record). Only one folder's names are held at a time, plus the paths of
-    the subfolders still to visit."""
+    the first of two copies keeps the record), symlinks followed. Only one folder's names are held at a time,
+    plus the paths of the subfolders still to visit. A name the file system gives as bytes that are not UTF-8
+    comes back with surrogate escapes (os.fsdecode), so it can be opened again; it is only escaped where shown."""
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -111,19 +112,6 @@ def _stat_file(path: str) -> os.stat_result | None:
         log.warning("scan: cannot stat %s: %s", shown(path), exc)
         return None
     return st if stat.S_ISREG(st.st_mode) else None
-
-
-def walk_archives(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(absolute path, stat) of every archive under root, symlinks followed, each directory once.
-
-    A name the file system gives as bytes that are not UTF-8 comes back with surrogate escapes (os.fsdecode),
-    so it can be opened again; it is only escaped where it is shown."""
-    for folder in _walk_folders(str(root)):
-        for name in folder.files or ():
-            full = os.path.join(folder.path, name)
-            st = _stat_file(full)
-            if st is not None:
-                yield full, st
 
 
 # -- reading the file map a slice at a time --------------------------------------------------------------------
