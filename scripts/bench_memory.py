@@ -12,7 +12,9 @@ A run: the copy is migrated and re-keyed here, as a server does once (unless --f
 bench_search.py (timed like bench_search.py with --searches, which also PUTs metadata before each first call),
 `--writes` seconds of 4 clients PUTting metadata, the full /api/archives list twice, /api/database/stats, 20 archives' metadata, 5 page
 lists and pages, 5 cover thumbnails made by the job lane, OPDS (first, middle and search feed pages, an entry,
-a PSE page); then `--idle` seconds of nothing, and memory is read again ("idle").
+a PSE page); then `--idle` seconds of nothing, and memory is read again ("idle"). With --after-walk the use
+waits for the watcher's start-up walk of the folder, sampled meanwhile: its peak PSS (every 0.1 s), the peak
+RSS (VmHWM) and PSS/RSS right after it, before the idle trimmer runs.
 
 Memory read from outside: /proc/PID/smaps_rollup (Rss, Pss, Pss_Anon, Pss_File) and /proc/PID/smaps, each
 mapping put in one class: the database file (mmap), the WAL index (-shm), code (the Python binary and shared
