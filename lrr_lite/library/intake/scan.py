@@ -104,6 +104,13 @@ def _walk_folders(root: str) -> Iterator[_Folder]:
         stack.extend(os.path.join(path, name) for name in reversed(dirs))
 
 
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _stat_file(path: str) -> os.stat_result | None:
     """The stat of a regular file (symlinks followed), None for anything else or a file that cannot be read."""
     try:
@@ -260,6 +267,8 @@ def scan(ingest: Ingest, root: Path, progress: Callable[[ScanReport], None] | No
         flush()
     gone.extend(_paths_outside(db, "files", top))
     gone_bad.extend(_paths_outside(db, "bad_files", top))
+    # A row written after its folder was listed (an upload placing its file meanwhile) is no vanished file.
+    gone = [path for path in gone if not _is_file(path)]
     # Records whose file left while no file-map row pointed at it (older databases) are forgotten too.
     gone.extend(path for path in _orphan_records(db) if not os.path.exists(path))
     report.vanished = ingest.vanished(gone) if gone else 0
