@@ -1,7 +1,8 @@
 """Benchmark the server's idle memory (PSS) on a large library, and say what each MB is.
 
 Usage: .venv/bin/python scripts/bench_memory.py [--dir /work/bench/lib100k] [--archives 100000] [--runs 3]
-           [--idle 10] [--searches] [--compare OTHER/.venv/bin/lrr-lite] [--env NAME=VALUE ...]
+           [--idle 10] [--searches] [--after-walk] [--compare OTHER/.venv/bin/lrr-lite] [--env NAME=VALUE ...]
+       .venv/bin/python scripts/bench_memory.py --walk [--dir ...]   (the start-up walk alone, in process)
 
 The library is scripts/bench_search.py's (built by its `build()` when missing; never written to): each run
 copies its database into a fresh temporary folder and starts the real server there, `lrr-lite serve
@@ -348,6 +349,33 @@ def one_run(label: str, exe: Path, lib: Path, count: int, args: argparse.Namespa
         shutil.rmtree(work, ignore_errors=True)
 
 
+def walk_in_process(lib: Path) -> None:
+    """--walk: scan.scan() of the whole folder against a copy of the library's database, in this process
+    (the library's malloc settings): how much its peak RSS (VmHWM) rises over the RSS before, and its times."""
+    from lrr_lite.library.intake import scan
+    from lrr_lite.library.intake.ingest import Ingest
+    from lrr_lite.media import memory
+    from lrr_lite.storage.db import Database
+    from lrr_lite.storage.settings import Settings
+
+    memory.limit_arenas()
+    work = Path(tempfile.mkdtemp(prefix="lrr_bench_walk_"))
+    try:
+        shutil.copyfile(lib / "data" / "database.sqlite", work / "database.sqlite")
+        db = Database(work / "database.sqlite")
+        ingest = Ingest(db, Settings(db), work / "thumb")
+        before = status_mb(os.getpid(), "VmRSS")
+        cpu, wall = time.process_time(), time.perf_counter()
+        report = scan.scan(ingest, lib / "content")
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        peak = status_mb(os.getpid(), "VmHWM")
+        db.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"walk: {report.as_dict()}\nwalk_peak_rss_rise_mb={peak - before:.1f} (RSS before {before:.1f}, VmHWM "
+          f"{peak:.1f}); wall {wall:.2f}s, cpu {cpu:.2f}s")
+
+
 def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -401,6 +429,8 @@ def main() -> None:
                         "after an upgrade), instead of a library the server has opened before")
     parser.add_argument("--after-walk", action="store_true",
                         help="start using the server only once the watcher's start-up walk of the folder is done")
+    parser.add_argument("--walk", action="store_true",
+                        help="only the start-up walk, in this process: scan.scan() against a copy of the database")
     parser.add_argument("--writes", type=float, default=5.0, help="seconds of 4 clients writing metadata")
     parser.add_argument("--compare", type=Path, help="another build's lrr-lite, run alternately with this one")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for this build's server")
@@ -408,6 +438,9 @@ def main() -> None:
     args = parser.parse_args()
     require_installed()
     lib = sb.prepared_library(args.archives, args.dir, False)
+    if args.walk:
+        walk_in_process(lib)
+        return
     env = dict(e.split("=", 1) for e in args.env)
     builds = [("this", LRR_LITE, env)]
     if args.compare:
