@@ -1,7 +1,8 @@
 """Benchmark the server's idle memory (PSS) on a large library, and say what each MB is.
 
 Usage: .venv/bin/python scripts/bench_memory.py [--dir /work/bench/lib100k] [--archives 100000] [--runs 3]
-           [--idle 10] [--searches] [--compare OTHER/.venv/bin/lrr-lite] [--env NAME=VALUE ...]
+           [--idle 10] [--searches] [--after-walk] [--compare OTHER/.venv/bin/lrr-lite] [--env NAME=VALUE ...]
+       .venv/bin/python scripts/bench_memory.py --walk [--dir ...]   (the start-up walk alone, in process)
 
 The library is scripts/bench_search.py's (built by its `build()` when missing; never written to): each run
 copies its database into a fresh temporary folder and starts the real server there, `lrr-lite serve
@@ -12,7 +13,9 @@ A run: the copy is migrated and re-keyed here, as a server does once (unless --f
 bench_search.py (timed like bench_search.py with --searches, which also PUTs metadata before each first call),
 `--writes` seconds of 4 clients PUTting metadata, the full /api/archives list twice, /api/database/stats, 20 archives' metadata, 5 page
 lists and pages, 5 cover thumbnails made by the job lane, OPDS (first, middle and search feed pages, an entry,
-a PSE page); then `--idle` seconds of nothing, and memory is read again ("idle").
+a PSE page); then `--idle` seconds of nothing, and memory is read again ("idle"). With --after-walk the use
+waits for the watcher's start-up walk of the folder, sampled meanwhile: its peak PSS (every 0.1 s), the peak
+RSS (VmHWM) and PSS/RSS right after it, before the idle trimmer runs.
 
 Memory read from outside: /proc/PID/smaps_rollup (Rss, Pss, Pss_Anon, Pss_File) and /proc/PID/smaps, each
 mapping put in one class: the database file (mmap), the WAL index (-shm), code (the Python binary and shared
@@ -38,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -269,6 +273,30 @@ class Run:
     idle: Snapshot
     p95: dict[str, float]
     ready_s: float
+    walk: dict[str, float] = field(default_factory=dict)  # with --after-walk: peaks during the start-up walk
+
+
+def status_mb(pid: int, key: str) -> float:
+    """A field of /proc/PID/status in MB (VmHWM: the peak RSS of the process's life so far)."""
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith(key + ":"))
+
+
+def watch_walk(server: Server, log: Path, timeout: float = 600) -> dict[str, float]:
+    """Sample PSS every 0.1 s until the watcher's start-up walk is logged as done: its peak PSS, the peak RSS
+    (VmHWM, exact: the kernel's own high-water mark) and PSS/RSS right after the walk, before the idle
+    trimmer has run."""
+    pid = server.proc.pid
+    peak = 0.0
+    t0 = time.perf_counter()
+    while b"watcher: walked" not in log.read_bytes():
+        if server.proc.poll() is not None or time.perf_counter() - t0 > timeout:
+            raise SystemExit("the server ended or its walk did not finish")
+        peak = max(peak, rollup(pid)["Pss"])
+        time.sleep(0.1)
+    after = rollup(pid)
+    return {"walk_s": time.perf_counter() - t0, "peak_pss": max(peak, after["Pss"]), "peak_rss": status_mb(pid, "VmHWM"),
+            "post_pss": after["Pss"], "post_rss": after["Rss"]}
 
 
 def settle(path: Path) -> None:
@@ -304,8 +332,9 @@ def one_run(label: str, exe: Path, lib: Path, count: int, args: argparse.Namespa
                 by_path = dict(conn.execute("SELECT path, archive_id FROM files"))
             ids = [by_path[str(sb.archive_path(lib / "content", i))] for i in range(count)]
             del by_path
+            walk: dict[str, float] = {}
             if args.after_walk:  # the watcher's start-up walk of the folder done before any client comes
-                server.wait_until(lambda: b"watcher: walked" in (work / "server.log").read_bytes(), 600)
+                walk = watch_walk(server, work / "server.log")
             time.sleep(1)
             start = snapshot(server, db.name)
             p95 = use(client, ids, count, gen, args.searches, args.writes)
@@ -315,9 +344,36 @@ def one_run(label: str, exe: Path, lib: Path, count: int, args: argparse.Namespa
         finally:
             client.close()
             server.stop()
-        return Run(label, start, after, p95, ready)
+        return Run(label, start, after, p95, ready, walk)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def walk_in_process(lib: Path) -> None:
+    """--walk: scan.scan() of the whole folder against a copy of the library's database, in this process
+    (the library's malloc settings): how much its peak RSS (VmHWM) rises over the RSS before, and its times."""
+    from lrr_lite.library.intake import scan
+    from lrr_lite.library.intake.ingest import Ingest
+    from lrr_lite.media import memory
+    from lrr_lite.storage.db import Database
+    from lrr_lite.storage.settings import Settings
+
+    memory.limit_arenas()
+    work = Path(tempfile.mkdtemp(prefix="lrr_bench_walk_"))
+    try:
+        shutil.copyfile(lib / "data" / "database.sqlite", work / "database.sqlite")
+        db = Database(work / "database.sqlite")
+        ingest = Ingest(db, Settings(db), work / "thumb")
+        before = status_mb(os.getpid(), "VmRSS")
+        cpu, wall = time.process_time(), time.perf_counter()
+        report = scan.scan(ingest, lib / "content")
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        peak = status_mb(os.getpid(), "VmHWM")
+        db.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"walk: {report.as_dict()}\nwalk_peak_rss_rise_mb={peak - before:.1f} (RSS before {before:.1f}, VmHWM "
+          f"{peak:.1f}); wall {wall:.2f}s, cpu {cpu:.2f}s")
 
 
 def med(values: list[float]) -> float:
@@ -329,7 +385,14 @@ def show(runs: dict[str, list[Run]]) -> None:
     head = "".join(f"{lab:>22}" for lab in labels)
     print(f"\n== medians of {len(next(iter(runs.values())))} runs (MB; PSS unless named) ==")
     print(f"{'':44}{head}")
-    rows = [("PSS at start", lambda r: r.start.rollup["Pss"]), ("PSS idle after use", lambda r: r.idle.rollup["Pss"]),
+    rows: list[tuple[str, Callable[[Run], float]]] = []
+    if all(r.walk for rs in runs.values() for r in rs):
+        rows += [("start-up walk: peak PSS (0.1 s samples)", lambda r: r.walk["peak_pss"]),
+                 ("start-up walk: peak RSS (VmHWM)", lambda r: r.walk["peak_rss"]),
+                 ("start-up walk: PSS right after", lambda r: r.walk["post_pss"]),
+                 ("start-up walk: RSS right after", lambda r: r.walk["post_rss"]),
+                 ("start-up walk: seconds", lambda r: r.walk["walk_s"])]
+    rows += [("PSS at start", lambda r: r.start.rollup["Pss"]), ("PSS idle after use", lambda r: r.idle.rollup["Pss"]),
             ("RSS idle after use", lambda r: r.idle.rollup["Rss"]),
             ("  Pss_Anon", lambda r: r.idle.rollup.get("Pss_Anon", 0)),
             ("  Pss_File", lambda r: r.idle.rollup.get("Pss_File", 0)),
@@ -366,6 +429,8 @@ def main() -> None:
                         "after an upgrade), instead of a library the server has opened before")
     parser.add_argument("--after-walk", action="store_true",
                         help="start using the server only once the watcher's start-up walk of the folder is done")
+    parser.add_argument("--walk", action="store_true",
+                        help="only the start-up walk, in this process: scan.scan() against a copy of the database")
     parser.add_argument("--writes", type=float, default=5.0, help="seconds of 4 clients writing metadata")
     parser.add_argument("--compare", type=Path, help="another build's lrr-lite, run alternately with this one")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for this build's server")
@@ -373,6 +438,9 @@ def main() -> None:
     args = parser.parse_args()
     require_installed()
     lib = sb.prepared_library(args.archives, args.dir, False)
+    if args.walk:
+        walk_in_process(lib)
+        return
     env = dict(e.split("=", 1) for e in args.env)
     builds = [("this", LRR_LITE, env)]
     if args.compare:
@@ -382,7 +450,9 @@ def main() -> None:
         for label, exe, build_env in builds:
             r = one_run(label, exe, lib, args.archives, args, build_env)
             runs[label].append(r)
-            print(f"run {n + 1} {label}: pss_start={r.start.rollup['Pss']:.1f} pss_idle={r.idle.rollup['Pss']:.1f} "
+            walked = (f"walk peak_pss={r.walk['peak_pss']:.1f} vmhwm={r.walk['peak_rss']:.1f} "
+                      f"post_pss={r.walk['post_pss']:.1f} ({r.walk['walk_s']:.1f}s) ") if r.walk else ""
+            print(f"run {n + 1} {label}: {walked}pss_start={r.start.rollup['Pss']:.1f} pss_idle={r.idle.rollup['Pss']:.1f} "
                   f"rss_idle={r.idle.rollup['Rss']:.1f} MB (ready in {r.ready_s:.1f}s)", flush=True)
     show(runs)
     pss = med([r.idle.rollup["Pss"] for r in runs["this"]])

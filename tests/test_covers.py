@@ -8,6 +8,7 @@ import json
 import time
 import zipfile
 
+import pytest
 from archive_factory import make_comic
 
 
@@ -55,13 +56,14 @@ def test_a_failed_cover_waits_for_its_retry_and_says_why(make_server):
     assert server.ctx.db.query_one("SELECT 1 FROM cover_failures WHERE archive_id=?", (fine,)) is None
 
 
-def test_the_cover_job_makes_every_cover_and_records_each_thumbhash(make_server):
-    """The batch job (several decode threads, thumbhashes written in batches): every archive of every kind
-    gets a cover of its own first page, its thumbhash is that page's SHA-1, and a cover that failed before
-    and can now be made loses its failure record."""
+@pytest.mark.parametrize("decoders", [1, 2])
+def test_the_cover_job_makes_every_cover_and_records_each_thumbhash(make_server, decoders):
+    """The batch job (decode threads, or the job's own thread with decode_concurrency 1; thumbhashes written
+    in batches): every archive of every kind gets a cover of its own first page, its thumbhash is that page's
+    SHA-1, and a cover that failed before and can now be made loses its failure record."""
     from PIL import Image
 
-    server = make_server(scan=False).start()
+    server = make_server(scan=False, config={"decode_concurrency": decoders}).start()
     kinds = ["cbz", "cb7", "cbt", "pdf"] * 4
     for n, kind in enumerate(kinds):
         make_comic(server.content / f"Comic {n:02d}.{kind}", 2 + n % 3, kind, size=(100 + n, 150))

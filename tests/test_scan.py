@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 from archive_factory import (
     empty_file,
     garbage_file,
+    make_archive,
     make_comic,
     make_encrypted_zip,
     make_image,
@@ -112,3 +114,32 @@ def test_changed_content_rekeys_and_keeps_metadata(make_server):
     assert new["arcid"] != old and new["title"] == "Kept" and new["tags"] == "artist:kept" and new["pagecount"] == 5
     assert srv.get(f"/api/archives/{old}/metadata").status_code == 400
     assert len(srv.get(f"/api/archives/{new['arcid']}/files").json()["pages"]) == 5
+
+
+def test_rescan_compares_folder_by_folder_whatever_the_names(make_server):
+    """The walk reads the file map folder by folder, skipping over each subfolder's range of paths: folders
+    whose names sort right next to each other ("a", "a b", "a-b", "a.cbz", "a/sub"), one whose name is not
+    UTF-8, and a folder deleted as a whole must each find exactly their own files."""
+    srv = make_server()
+    folders = ["a", "a b", "a-b", "a.b", "ab", "a/sub", "a/sub/deep", "a b/sub", os.fsdecode(b"\xff odd")]
+    for n, folder in enumerate(folders):
+        (srv.content / folder).mkdir(parents=True, exist_ok=True)
+        make_archive(srv.content / folder / f"book {n}.cbz", {"001.jpg": make_image(30, 40), "n.txt": folder.encode("utf-8", "surrogateescape")}, "cbz")
+    make_archive(srv.content / "a.cbz", {"001.jpg": make_image(30, 40), "n.txt": b"root"}, "cbz")
+    garbage_file(srv.content / "a" / "sub" / "bad.cbz")
+    srv.start()
+    titles = {a["title"] for a in srv.get("/api/archives").json()}
+    assert titles == {f"book {n}" for n in range(len(folders))} | {"a"}
+
+    again = srv.rescan()
+    assert (again["seen"], again["skipped"], again["failed"], again["vanished"], again["added"]) == (11, 10, 1, 0, 0)
+
+    shutil.rmtree(srv.content / "a" / "sub")  # two files and a bad file, in a folder and its subfolder
+    (srv.content / "a b" / "book 1.cbz").unlink()
+    (srv.content / os.fsdecode(b"\xff odd") / "book 8.cbz").rename(srv.content / "ab" / "moved.cbz")
+    after = srv.rescan()
+    assert (after["vanished"], after["added"], after["failed"]) == (4, 0, 0)
+    titles = {a["title"] for a in srv.get("/api/archives").json()}
+    assert titles == {"a", "book 0", "book 2", "book 3", "book 4", "book 7", "book 8"}
+    assert srv.ctx.db.query("SELECT path FROM bad_files") == []
+    assert srv.rescan()["vanished"] == 0

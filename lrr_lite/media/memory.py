@@ -26,12 +26,19 @@ log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8
 M_MMAP_THRESHOLD = -3
+M_TRIM_THRESHOLD = -1
 # Buffers from this size up get their own mapping, unmapped when freed. Setting it also stops glibc from
 # raising the threshold after each large free (up to 32 MB), which is what kept a served 8 MB stats
 # document or a 46 MB archive list resident after the response had gone. Not lower: a fresh mapping is
 # page-faulted in on every use, and a 1400x2000 page decoded into one (8.4 MB) made a cover thumbnail
 # 14 -> 18 ms at 256 KB; at 16 MB decode buffers stay on the reused heap.
 MMAP_THRESHOLD = 16 * 1024 * 1024
+# Free memory at the top of a heap is given back to the system by free() only past this much. Setting the
+# mmap threshold fixes this one at glibc's 128 KB default, so every thumbnail gave back the pages of its
+# pixel buffers and faulted them in again for the next: 488 page faults and 0.8-0.9 ms of system time a
+# cover of a 200x300 page (3.4 -> 2.4 ms a cover, 11.9 -> 7.9 ms from a 1400x2000 page at 8 MB). What stays
+# held between two requests is given back by the IdleTrimmer's malloc_trim once the server goes quiet.
+TRIM_THRESHOLD = 8 * 1024 * 1024
 
 
 def _libc():
@@ -57,6 +64,8 @@ def limit_arenas(arenas: int = 2) -> None:
         log.debug("mallopt(M_ARENA_MAX) refused")
     if _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1:
         log.debug("mallopt(M_MMAP_THRESHOLD) refused")
+    if _LIBC.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) != 1:
+        log.debug("mallopt(M_TRIM_THRESHOLD) refused")
 
 
 def trim() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from lrr_lite.library.intake.ingest import Ingest, Outcome, shown
 from lrr_lite.media import formats
+from lrr_lite.storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -56,35 +58,142 @@ class ScanReport:
             self.skipped += 1
 
 
-def walk_archives(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(absolute path, stat) of every archive under root, symlinks followed, each directory once.
+@dataclass
+class _Folder:
+    """One folder of the walk: its archive names and subfolder names, sorted. `files` is None for a folder
+    that is not walked (it cannot be read, or a symlink loop leads back to one already walked)."""
 
-    A name the file system gives as bytes that are not UTF-8 comes back with surrogate escapes (os.fsdecode),
-    so it can be opened again; it is only escaped where it is shown."""
-    seen_dirs: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    path: str
+    files: list[str] | None
+    dirs: list[str]
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows symlinks, like os.walk(followlinks=True)
+    except OSError:
+        return False
+
+
+def _walk_folders(root: str) -> Iterator[_Folder]:
+    """Every folder under root, top-down, each listed once and sorted (the order files are imported in:
+    the first of two copies keeps the record), symlinks followed. Only one folder's names are held at a time,
+    plus the paths of the subfolders still to visit. A name the file system gives as bytes that are not UTF-8
+    comes back with surrogate escapes (os.fsdecode), so it can be opened again; it is only escaped where shown."""
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        path = stack.pop()
         try:
-            st = os.stat(dirpath)
-        except OSError:
-            dirnames[:] = []
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen_dirs:  # a symlink loop
-            dirnames[:] = []
-            continue
-        seen_dirs.add(key)
-        dirnames.sort()
-        for name in sorted(filenames):
-            if not formats.is_archive_name(name):
+            st = os.stat(path)
+            key = (st.st_dev, st.st_ino)
+            if key in seen:  # a symlink loop
+                yield _Folder(path, None, [])
                 continue
-            full = os.path.join(dirpath, name)
-            try:
-                fst = os.stat(full)
-            except OSError as exc:
-                log.warning("scan: cannot stat %s: %s", shown(full), exc)
-                continue
-            if os.path.isfile(full):
-                yield full, fst
+            seen.add(key)
+            with os.scandir(path) as it:
+                entries = [(e.name, _is_dir(e)) for e in it]
+        except OSError as exc:
+            log.warning("scan: cannot read folder %s: %s", shown(path), exc)
+            yield _Folder(path, None, [])
+            continue
+        dirs = sorted(name for name, is_dir in entries if is_dir)
+        files = sorted(name for name, is_dir in entries if not is_dir and formats.is_archive_name(name))
+        del entries
+        yield _Folder(path, files, dirs)
+        stack.extend(os.path.join(path, name) for name in reversed(dirs))
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _stat_file(path: str) -> os.stat_result | None:
+    """The stat of a regular file (symlinks followed), None for anything else or a file that cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        log.warning("scan: cannot stat %s: %s", shown(path), exc)
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+# -- reading the file map a slice at a time --------------------------------------------------------------------
+# The walk never loads the whole `files` (or `bad_files`) table: each folder's names are looked up LOOKUP at a
+# time, and the rows under the folder are read back in pages of PAGE, in the order of the path index, to find
+# those whose file is gone. Paths are compared as SQLite stores them (the adapter of storage.db turns surrogate
+# escapes into private-use characters on the way in and back on the way out), so ranges are built from the
+# same Python strings on both sides. Short queries, not one long cursor: the ingest writes between them.
+LOOKUP = 256  # paths per `IN (...)` lookup (well below SQLite's limit on bound parameters)
+PAGE = 512  # rows per page of a range read
+
+
+def _lookup(db: Database, table: str, paths: list[str]) -> dict[str, tuple[int, int]]:
+    """{path: (size, mtime_ns)} of the given paths that `table` (files or bad_files) holds."""
+    if not paths:
+        return {}
+    marks = ",".join("?" * len(paths))
+    return {r["path"]: (r["size"], r["mtime_ns"])
+            for r in db.query(f"SELECT path, size, mtime_ns FROM {table} WHERE path IN ({marks})", paths)}
+
+
+def _paths_in(db: Database, table: str, lo: str, hi: str | None) -> Iterator[str]:
+    """The paths of `table` in [lo, hi) (hi None: no upper bound), in index order, a page at a time."""
+    op = ">="
+    while True:
+        bound = "" if hi is None else " AND path < ?"
+        rows = db.query(f"SELECT path FROM {table} WHERE path {op} ?{bound} ORDER BY path LIMIT {PAGE}",
+                        (lo,) if hi is None else (lo, hi))
+        for row in rows:
+            yield row["path"]
+        if len(rows) < PAGE:
+            return
+        lo, op = rows[-1]["path"], ">"
+
+
+def _paths_below(db: Database, table: str, folder: str, walked: set[str]) -> Iterator[tuple[str, str | None]]:
+    """The paths of `table` under `folder`: (path, name) for one directly in it, (path, None) for one under a
+    subfolder that is not in `walked`; the paths under walked subfolders are skipped over with one seek each
+    (the walk reads them in their own folder's turn)."""
+    prefix = folder.rstrip("/") + "/"
+    end = prefix[:-1] + "0"  # "0" follows "/": [prefix, end) is everything under the folder
+    skip = len(prefix)
+    lo = prefix
+    while True:
+        for path in _paths_in(db, table, lo, end):
+            sub, slash, _ = path[skip:].partition("/")
+            if not slash:
+                yield path, sub
+            elif sub in walked:
+                lo = prefix + sub + "0"
+                break
+            else:
+                yield path, None
+        else:
+            return
+
+
+def _paths_outside(db: Database, table: str, root: str) -> Iterator[str]:
+    """The paths of `table` that are not under root (a content folder that moved)."""
+    prefix = root.rstrip("/") + "/"
+    yield from _paths_in(db, table, "", prefix)
+    yield from _paths_in(db, table, prefix[:-1] + "0", None)
+
+
+def _orphan_records(db: Database) -> Iterator[str]:
+    """Paths of records that no file-map row points at (databases from before the file map)."""
+    last = ""
+    while True:
+        rows = db.query("SELECT path FROM archives WHERE path > ? AND NOT EXISTS "
+                        "(SELECT 1 FROM files WHERE files.path = archives.path) ORDER BY path LIMIT ?", (last, PAGE))
+        for row in rows:
+            yield row["path"]
+        if len(rows) < PAGE:
+            return
+        last = rows[-1]["path"]
 
 
 def scan(ingest: Ingest, root: Path, progress: Callable[[ScanReport], None] | None = None, *,
@@ -94,14 +203,17 @@ def scan(ingest: Ingest, root: Path, progress: Callable[[ScanReport], None] | No
 
     `defer(path, stat)` lets the watcher keep files that are still being written for later (True = not now).
     `progress` is called every ~2 s and at the end; `stop()` ends the walk early (nothing is forgotten then).
-    Covers are not queued here: the caller does that once the walk is over."""
+    Covers are not queued here: the caller does that once the walk is over.
+
+    Memory does not grow with the library: one folder's names and a few hundred file-map rows are held at a
+    time (the file map is compared folder by folder, see `_lookup` and `_paths_below`); what grows is only
+    what changed: the paths that vanished, and the report's new IDs and duplicates."""
     db = ingest.db
     report = ScanReport()
     started = time.monotonic()
     last_note = started
-    known = {r["path"]: (r["size"], r["mtime_ns"]) for r in db.query("SELECT path, size, mtime_ns FROM files")}
-    bad = {r["path"]: (r["size"], r["mtime_ns"]) for r in db.query("SELECT path, size, mtime_ns FROM bad_files")}
-    present: set[str] = set()
+    gone: list[str] = []  # file-map paths whose file is no longer there, forgotten once the walk is done
+    gone_bad: list[str] = []  # the same for unreadable files
     batch: list[tuple[str, os.stat_result]] = []
 
     def flush() -> None:
@@ -112,35 +224,56 @@ def scan(ingest: Ingest, root: Path, progress: Callable[[ScanReport], None] | No
     if not root.is_dir():
         log.warning("scan: content folder %s does not exist (unmounted?); nothing is forgotten", root)
         return report
-    for path, st in walk_archives(root):
-        if stop is not None and stop():
-            return report
-        present.add(path)
-        report.seen += 1
-        sig = (st.st_size, st.st_mtime_ns)
-        if known.get(path) == sig:
-            report.skipped += 1
-        elif bad.get(path) == sig:
-            report.failed += 1
-        elif defer is None or not defer(path, st):
-            batch.append((path, st))
-            if len(batch) >= CHUNK:
-                flush()
-        now = time.monotonic()
-        if now - last_note >= 2.0:
-            last_note = now
-            log.info("scan: %d files seen (%d new, %d failed), %.0f files/s",
-                     report.seen, report.added, report.failed, report.seen / (now - started))
-            if progress:
-                progress(report)
+    top = str(root)
+    for folder in _walk_folders(top):
+        absent: set[str] = set()  # names listed but not regular files (a FIFO, a broken symlink)
+        for first in range(0, len(folder.files or ()), LOOKUP):
+            found: list[tuple[str, os.stat_result]] = []
+            for name in (folder.files or [])[first:first + LOOKUP]:
+                full = os.path.join(folder.path, name)
+                st = _stat_file(full)
+                if st is None:
+                    absent.add(name)
+                else:
+                    found.append((full, st))
+            known = _lookup(db, "files", [p for p, _ in found])
+            bad = _lookup(db, "bad_files", [p for p, st in found if known.get(p) != (st.st_size, st.st_mtime_ns)])
+            for path, st in found:
+                if stop is not None and stop():
+                    return report
+                report.seen += 1
+                sig = (st.st_size, st.st_mtime_ns)
+                if known.get(path) == sig:
+                    report.skipped += 1
+                elif bad.get(path) == sig:
+                    report.failed += 1
+                elif defer is None or not defer(path, st):
+                    batch.append((path, st))
+                    if len(batch) >= CHUNK:
+                        flush()
+                now = time.monotonic()
+                if now - last_note >= 2.0:
+                    last_note = now
+                    log.info("scan: %d files seen (%d new, %d failed), %.0f files/s",
+                             report.seen, report.added, report.failed, report.seen / (now - started))
+                    if progress:
+                        progress(report)
+        present = set(folder.files or ()) - absent
+        walked = set(folder.dirs)
+        for table, lost in (("files", gone), ("bad_files", gone_bad)):
+            lost.extend(path for path, name in _paths_below(db, table, folder.path, walked)
+                        if name is None or name not in present)
     if batch:
         flush()
-    gone = set(known) - present
+    gone.extend(_paths_outside(db, "files", top))
+    gone_bad.extend(_paths_outside(db, "bad_files", top))
+    # A row written after its folder was listed (an upload placing its file meanwhile) is no vanished file.
+    gone = [path for path in gone if not _is_file(path)]
     # Records whose file left while no file-map row pointed at it (older databases) are forgotten too.
-    gone.update(r["path"] for r in db.query("SELECT path FROM archives WHERE path != ''")
-                if r["path"] not in present and not os.path.exists(r["path"]))
+    gone.extend(path for path in _orphan_records(db) if not os.path.exists(path))
     report.vanished = ingest.vanished(gone) if gone else 0
-    ingest.forget_unreadable(set(bad) - present)
+    if gone_bad:
+        ingest.forget_unreadable(set(gone_bad))
     report.seconds = time.monotonic() - started
     log.info("scan: done in %.1fs: %d seen, %d new, %d updated, %d unchanged, %d failed, %d vanished, "
              "%d duplicates", report.seconds, report.seen, report.added, report.updated, report.skipped,
