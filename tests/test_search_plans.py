@@ -42,6 +42,11 @@ PLANS = {
     # spread of the hits would need: the hits are then collected and sorted
     "title_walk_gives_up": {(engine, "BUNCHING"): 0, (engine, "PROBE_WALK_LIMIT"): 1},
     "title_walk_tightly_bounded": {(engine, "BUNCHING"): 1, (engine, "PROBE_WALK_LIMIT"): 1},
+    # a filter of single-list terms (one tag or one tag_heads key each, no title hit) collected by merging the
+    # lists in archive order, always (every title listed first, so bare words qualify too) or never
+    "collect_by_merge": {(hits, "MERGE_RATIO"): 10**9, (hits, "TITLE_PROBE_LIMIT"): -1,
+                         (engine, "PROBE_WALK_LIMIT"): -1},
+    "collect_without_merge": {(hits, "MERGE_RATIO"): -1, (engine, "PROBE_WALK_LIMIT"): -1},
 }
 
 
