@@ -265,7 +265,16 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     if count == 0 or offset >= count:
         return Result([], count, total)
     if q.sort == "title":
-        ids = _title_page(db, q, where, walk, offset, limit, count) or []
+        page = None
+        if walk and IN_HITS in where.clauses:
+            # Collected hits bunch up along the title order too (`artist:ka*` at 1M: its first page lies
+            # ~400,000 titles in; walking there cost 77 ms, sorting its 20,700 hits ~20 ms): the walk stops
+            # after a few times the rows an even spread needs, and the hits are sorted instead.
+            estimate = _rows_walked(offset, limit, visible, count, title_sort=True)
+            page = _title_page(db, q, where, walk, offset, limit, count,
+                               bound=max(1, int(max(PROBE_WALK_LIMIT, BUNCHING * estimate))))
+            walk = page is not None
+        ids = page if page is not None else _title_page(db, q, where, walk, offset, limit, count) or []
     elif q.sort == "lastread":
         rows = db.query(f"SELECT a.id FROM archives a WHERE {where.sql()} ORDER BY a.lastreadtime "
                         f"{'ASC' if q.descending else 'DESC'}, a.sort_key, a.num LIMIT ? OFFSET ?",

@@ -69,8 +69,8 @@ def collect(db: Database, resolved: list[Resolved], flags: Where) -> tuple[Where
     scanned: set[int] = set()  # terms whose title hits are listed in term_titles
 
     def scan_titles(k: int, r: Resolved) -> None:
-        conn.execute(f"INSERT OR IGNORE INTO term_titles(k, num) SELECT ?, num FROM ({titles_sql(r.title_glob)})",
-                     (k, r.title_glob))
+        titles, params = titles_sql(r.title_glob)
+        conn.execute(f"INSERT OR IGNORE INTO term_titles(k, num) SELECT ?, num FROM ({titles})", [k, *params])
         scanned.add(k)
 
     for k, r in enumerate(resolved):
@@ -196,7 +196,7 @@ def single_tag_count(db: Database, q: Query, terms: list[Term], where: Where) ->
     hidden = db.row(f"SELECT COUNT(*) FROM archives a INDEXED BY archives_path WHERE a.path = '' AND {test}",
                     test_params)[0]
     # Titles that match are few: find them through the narrow title index, then check them one by one.
-    title_nums = [row[0] for row in db.query(titles_sql(r.title_glob), (r.title_glob,))]
+    title_nums = [row[0] for row in db.query(*titles_sql(r.title_glob))]
     title_only = 0
     for chunk in (title_nums[i:i + 500] for i in range(0, len(title_nums), 500)):
         marks = ",".join("?" * len(chunk))
