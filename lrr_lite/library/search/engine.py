@@ -142,8 +142,16 @@ def _title_page(db: Database, q: Query, where: Where, walk: bool, offset: int, l
                             f"ORDER BY a.sort_key {d}, a.num {d} LIMIT 1 OFFSET ?", (bound - 1,))
         if last is not None:
             where.add(f"(a.sort_key, a.num) {'>=' if descending else '<='} (?, ?)", last[0], last[1])
-    rows = db.query(f"SELECT a.id FROM archives a {hint} WHERE {where.sql()} ORDER BY a.sort_key {d}, a.num {d} "
-                    "LIMIT ? OFFSET ?", where.params + [limit, offset])
+    if not walk and set(where.clauses) <= {VISIBLE, IN_HITS}:
+        # collected hits sorted by their keys, read from the narrow (num, sort_key) index (schema 15): the
+        # wide row of only the page's archives is read, for its ID
+        rows = db.query(f"SELECT b.id FROM (SELECT a.num, a.sort_key FROM archives a INDEXED BY archives_num_sort "
+                        f"WHERE {where.sql()} ORDER BY a.sort_key {d}, a.num {d} LIMIT ? OFFSET ?) s "
+                        f"JOIN archives b ON b.num = s.num ORDER BY s.sort_key {d}, s.num {d}",
+                        where.params + [limit, offset])
+    else:
+        rows = db.query(f"SELECT a.id FROM archives a {hint} WHERE {where.sql()} ORDER BY a.sort_key {d}, a.num {d} "
+                        "LIMIT ? OFFSET ?", where.params + [limit, offset])
     ids = [r[0] for r in rows]
     if bounded and len(ids) < (count - offset if limit < 0 else min(limit, count - offset)):
         return None
