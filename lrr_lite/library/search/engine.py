@@ -13,7 +13,14 @@ import random
 from typing import Any
 
 from lrr_lite.library.search.grammar import Term, parse_filter
-from lrr_lite.library.search.hits import collect, count_where, materialize, single_tag_count, visible_count
+from lrr_lite.library.search.hits import (
+    collect,
+    count_where,
+    materialize,
+    single_tag_count,
+    union_count,
+    visible_count,
+)
 from lrr_lite.library.search.query import IN_HITS, READ, VISIBLE, Query, Result, Where
 from lrr_lite.library.search.tanks import matching_tanks, merged_page
 from lrr_lite.library.search.terms import resolutions, resolve
@@ -247,6 +254,8 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         count, walk = visible, True
     else:
         tag_count = single_tag_count(db, q, terms, where)
+        if tag_count is None:
+            tag_count = _many_tag_count(db, q, terms, where, offset, limit, visible)
         # A broad filter (an exclusion, say) walks a short way whatever the page, where collecting would
         # copy every hit.
         probe = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True) \
@@ -295,6 +304,26 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     else:
         ids = _namespace_page(db, q, where, offset, limit)
     return Result(ids, count, total)
+
+
+# Tag rows a term may have for union_count to count them (they pass through Python as text: ~8 MB at this).
+MAX_COUNTED_POSTINGS = 200_000
+
+
+def _many_tag_count(db: Database, q: Query, terms: list[Term], where: Where, offset: int, limit: int,
+                    visible: int) -> int | None:
+    """recordsFiltered of a search of one term matching many tags (`*ko`) and no other filter, when a walk
+    testing each row is likely to find the page (judged by the term's tag rows), so its hits need not be
+    collected; None otherwise."""
+    if len(terms) != 1 or len(where.clauses) != 2:
+        return None
+    r = resolve(db, terms[0])
+    if r.numeric or r.id_glob or r.head is not None or not (r.tag_subquery or len(r.tag_ids) > 1):
+        return None
+    if r.tag_total > MAX_COUNTED_POSTINGS or \
+            not _probe_walk_pays(q, offset, limit, visible, min(r.tag_total, visible), terms[0].negated):
+        return None
+    return union_count(db, r, terms[0].negated)
 
 
 def _collect_terms(db: Database, q: Query, terms: list[Term], members: list[str] | None,
