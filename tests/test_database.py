@@ -169,4 +169,3 @@ def test_archive_counts_follow_every_kind_of_change(server):
     assert server.post("/api/database/drop", auth=True).status_code == 200
     assert server.ctx.jobs.wait_idle(60)
     assert_counts(3)  # a rescan after the drop finds the files again
-
