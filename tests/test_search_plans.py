@@ -48,12 +48,6 @@ PLANS = {
     "collect_by_merge": {(hits, "MERGE_RATIO"): 10**9, (hits, "TITLE_PROBE_LIMIT"): -1,
                          (engine, "PROBE_WALK_LIMIT"): -1},
     "collect_without_merge": {(hits, "MERGE_RATIO"): -1, (engine, "PROBE_WALK_LIMIT"): -1},
-    # a term matching many tags (`glasses`, `*a*`) collected instead of counted in Python and walked
-    "many_tags_collected": {(engine, "MAX_COUNTED_POSTINGS"): -1},
-    # ... or counted in Python, its page found by a walk that gives up at once
-    "many_tags_counted_walk_gives_up": {(engine, "BUNCHING"): 0, (engine, "PROBE_WALK_LIMIT"): 1,
-                                        (engine, "MANY_TAG_WALK_LIMIT"): 10**9},
-    "many_tags_counted_deep_pages": {(engine, "MANY_TAG_WALK_LIMIT"): 10**9},
 }
 
 

@@ -13,14 +13,7 @@ import random
 from typing import Any
 
 from lrr_lite.library.search.grammar import Term, parse_filter
-from lrr_lite.library.search.hits import (
-    collect,
-    count_where,
-    materialize,
-    single_tag_count,
-    union_count,
-    visible_count,
-)
+from lrr_lite.library.search.hits import collect, count_where, materialize, single_tag_count, visible_count
 from lrr_lite.library.search.query import IN_HITS, READ, VISIBLE, Query, Result, Where
 from lrr_lite.library.search.tanks import matching_tanks, merged_page
 from lrr_lite.library.search.terms import resolutions, resolve
@@ -254,8 +247,6 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         count, walk = visible, True
     else:
         tag_count = single_tag_count(db, q, terms, where)
-        if tag_count is None:
-            tag_count = _many_tag_count(db, q, terms, where, offset, limit, visible)
         # A broad filter (an exclusion, say) walks a short way whatever the page, where collecting would
         # copy every hit.
         probe = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True) \
@@ -304,33 +295,6 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     else:
         ids = _namespace_page(db, q, where, offset, limit)
     return Result(ids, count, total)
-
-
-# Tag rows a term may have for union_count to count them (they pass through Python as text: ~10 MB at this).
-MAX_COUNTED_POSTINGS = 200_000
-# Testing a row against many tags reads its ~15 tags and looks each up (~4-8 us, against ~0.5 us for one tag's
-# seek): the walk that then finds the page must be short (`artist:ka*` at 1M, 500 tags, a walk of 19k rows:
-# 150 ms; collecting and sorting its 20,700 hits: 65 ms).
-MANY_TAG_WALK_LIMIT = 1_000
-
-
-def _many_tag_count(db: Database, q: Query, terms: list[Term], where: Where, offset: int, limit: int,
-                    visible: int) -> int | None:
-    """recordsFiltered of a search of one term matching many tags (`*ko`) and no other filter, when a walk
-    testing each row is likely to find the page (judged by the term's tag rows), so its hits need not be
-    collected; None otherwise."""
-    if len(terms) != 1 or len(where.clauses) != 2:
-        return None
-    r = resolve(db, terms[0])
-    if r.numeric or r.id_glob or r.head is not None or not (r.tag_subquery or len(r.tag_ids) > 1):
-        return None
-    hits = min(r.tag_total, visible)  # an estimate: repeats and title hits aside
-    if terms[0].negated:
-        hits = max(visible - hits, 1)
-    if limit < 0 or r.tag_total > MAX_COUNTED_POSTINGS or \
-            _rows_walked(offset, limit, visible, hits, q.sort == "title") > MANY_TAG_WALK_LIMIT:
-        return None
-    return union_count(db, r, terms[0].negated)
 
 
 def _collect_terms(db: Database, q: Query, terms: list[Term], members: list[str] | None,

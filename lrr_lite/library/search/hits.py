@@ -207,24 +207,6 @@ def single_tag_count(db: Database, q: Query, terms: list[Term], where: Where) ->
     return visible_count(db) - matching if terms[0].negated else matching
 
 
-def union_count(db: Database, r: Resolved, negated: bool) -> int:
-    """recordsFiltered of one term whose hits are the archives of many tags and of matching titles (`*ko`:
-    2,444 tags, 77,678 tag rows and 14,182 titles at 100k archives, 58,651 hits), without collecting them:
-    SQLite lists each part's keys as one text and Python counts the distinct ones. Putting the rows in a
-    B-tree to drop the repeats is what costs in SQLite (~230 ns a row against ~80 to read it: 36 ms there,
-    counted so in ~20). The caller bounds the rows (they pass through Python)."""
-    parts = [r.tag_nums_sql(), titles_sql(r.title_glob)]
-    nums: set[str] = set()
-    for sql, params in (part for part in parts if part is not None):
-        text = db.row(f"SELECT group_concat(num) FROM ({sql})", params)[0]
-        if text:
-            nums.update(text.split(","))
-    # archives without their file are few; their tag rows stay
-    nums.difference_update(str(row[0]) for row in db.query("SELECT num FROM archives INDEXED BY archives_path "
-                                                           "WHERE path = ''"))
-    return visible_count(db) - len(nums) if negated else len(nums)
-
-
 def visible_count(db: Database) -> int:
     """How many archives have their file (kept up to date by triggers, schema 8)."""
     return db.row("SELECT n FROM counters WHERE name = 'visible'")[0]

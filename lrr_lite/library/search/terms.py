@@ -166,8 +166,6 @@ def _resolve_uncached(db: Database, term: Term) -> Resolved:
     title_glob = glob_pattern(term.text) if term.exact else glob_pattern(term.text, "*", "*")
     hexish = not term.exact and set(term.text) <= _HEXISH  # LANraragi globs `<title>\0<ID>`
     total, head_id = sum(r[1] for r in rows), 0
-    if subquery is not None:  # the listed rows were only the first ones: the sum of them all (one more pass)
-        total = int(db.row(f"SELECT TOTAL(n) FROM ({sql})", params)[0])
     if head is not None:
         found = db.query_one("SELECT head_id, n FROM head_names WHERE head = ?", (head,))
         head_id, total = (found[0], found[1]) if found else (0, 0)
