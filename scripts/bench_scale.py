@@ -63,6 +63,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -385,20 +386,30 @@ def one_measurement(lib: Path, base: Path, work: Path, real: int, args: argparse
             if body.count(b'"arcid"') != count:
                 raise SystemExit("/api/archives did not list every archive")
 
-        fig["archives_list_first_ms"], fig["archives_list_warm_ms"], _ = timed_first_and_warm(
-            client, "/api/archives", args.list_runs, full)
+        only = args.only or []
+        if not only or "list" in only:
+            fig["archives_list_first_ms"], fig["archives_list_warm_ms"], _ = timed_first_and_warm(
+                client, "/api/archives", args.list_runs, full)
         write_no = iter(range(1, 10**9))
 
         def rewrite() -> None:
             i = rng.randrange(count)
             client.put_metadata(ids[i], gen.edited(i, salt=next(write_no)))
 
-        for case in bs.search_cases(gen, count) + extra_cases():
+        cases = bs.search_cases(gen, count) + extra_cases()
+        if only:
+            cases = [c for c in cases if any(o == c.name or o in unquote_plus(c.path) for o in only)]
+        for case in cases:
             m = bs.measure_search(client, case, args.runs, args.after_write, rewrite)
             for key in ("p50", "p95", "first_p95", "hits"):
                 fig[f"{case.name}_{key}"] = m[key]
             print(f"  {case.name}: p50={m['p50']:.1f} p95={m['p95']:.1f} first_after_write_p95="
                   f"{m['first_p95']:.1f} ms hits={m['hits']:.0f}", flush=True)
+        if only:  # a targeted run: the searches (and list, stats) asked for, nothing else
+            if "stats" in only:
+                fig["stats_first_ms"], fig["stats_p50_ms"], fig["stats_p95_ms"] = timed_first_and_warm(
+                    client, "/api/database/stats", args.runs)
+            return fig
         fig["stats_first_ms"], fig["stats_p50_ms"], fig["stats_p95_ms"] = timed_first_and_warm(
             client, "/api/database/stats", args.runs)
         fig["opds_page1_first_ms"], fig["opds_page1_p50_ms"], fig["opds_page1_p95_ms"] = timed_first_and_warm(
@@ -435,6 +446,8 @@ def table(fig: dict[str, float], count: int, one_core: bool) -> list[tuple[str, 
     rows: list[tuple[str, float, str, str]] = []
 
     def row(name: str, goal: float | None, at_least: bool = False) -> None:
+        if name not in fig:  # not measured (--only)
+            return
         value = fig[name]
         if goal is None:
             rows.append((name, value, "-", "info"))
@@ -444,8 +457,9 @@ def table(fig: dict[str, float], count: int, one_core: bool) -> list[tuple[str, 
 
     searches = sorted({k.rsplit("_", 1)[0] for k in fig if k.startswith("search_") and k.endswith("_p50")})
     # the headline rows first: the slowest search, repeated and as the first call after a write
-    fig = {**fig, "search_worst_p95": max(fig[f"{n}_p95"] for n in searches),
-           "search_worst_first_p95": max(fig[f"{n}_first_p95"] for n in searches)}
+    if searches:
+        fig = {**fig, "search_worst_p95": max(fig[f"{n}_p95"] for n in searches),
+               "search_worst_first_p95": max(fig[f"{n}_first_p95"] for n in searches)}
     row("search_worst_p95", g["search"])
     row("search_worst_first_p95", g["search"])
     for name in searches:
@@ -492,6 +506,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="few runs and small samples (a smoke run: 5 runs, 3 after writes, 2 s of writes)")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--only", action="append", help="measure only the searches whose name is this or whose "
+                        "URL contains it (repeatable); `list` and `stats` add those; nothing else is measured")
     parser.add_argument("--index-run", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.index_run:
@@ -509,7 +525,7 @@ def main() -> None:
         return
     work = (args.work or lib.with_name(lib.name + "_work")).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    samples = build_samples(work, min(args.index_sample, args.archives), args.covers)
+    samples = (work, work) if args.only else build_samples(work, min(args.index_sample, args.archives), args.covers)
     prefix: tuple[str, ...] = ("taskset", "-c", args.cpus) if args.cpus else ()
     server_args: tuple[str, ...] = ("--job-workers", str(args.job_workers)) if args.job_workers else ()
     one_core = bool(args.cpus) and len(os.sched_getaffinity(0) & _cpu_set(args.cpus)) == 1

@@ -31,9 +31,10 @@ PLANS = {
     "default": {},
     "deep_pages_by_value": {(engine, "DEEP_OFFSET"): 0},
     "collect_then_walk": {(engine, "PROBE_WALK_LIMIT"): -1, (engine, "WALK_RATIO"): 10**9,
+                          (engine, "TITLE_WALK_RATIO"): 10**9,
                           (hits, "TITLE_PROBE_LIMIT"): -1, (engine, "DEEP_OFFSET"): 0},
     "collect_then_sort": {(engine, "PROBE_WALK_LIMIT"): -1, (engine, "WALK_RATIO"): -1,
-                          (hits, "TITLE_PROBE_LIMIT"): -1, (terms, "MAX_LISTED_TAGS"): 0},
+                          (engine, "TITLE_WALK_RATIO"): -1, (hits, "TITLE_PROBE_LIMIT"): -1, (terms, "MAX_LISTED_TAGS"): 0},
     # `ns:` and `ns:c*` by their tags (listed, or by subquery) instead of the tag_heads index
     "without_tag_heads": {(terms, "USE_TAG_HEADS"): False},
     "without_tag_heads_by_subquery": {(terms, "USE_TAG_HEADS"): False, (terms, "MAX_LISTED_TAGS"): 0,
@@ -42,6 +43,11 @@ PLANS = {
     # spread of the hits would need: the hits are then collected and sorted
     "title_walk_gives_up": {(engine, "BUNCHING"): 0, (engine, "PROBE_WALK_LIMIT"): 1},
     "title_walk_tightly_bounded": {(engine, "BUNCHING"): 1, (engine, "PROBE_WALK_LIMIT"): 1},
+    # a filter of single-list terms (one tag or one tag_heads key each, no title hit) collected by merging the
+    # lists in archive order, always (every title listed first, so bare words qualify too) or never
+    "collect_by_merge": {(hits, "MERGE_RATIO"): 10**9, (hits, "TITLE_PROBE_LIMIT"): -1,
+                         (engine, "PROBE_WALK_LIMIT"): -1},
+    "collect_without_merge": {(hits, "MERGE_RATIO"): -1, (engine, "PROBE_WALK_LIMIT"): -1},
 }
 
 

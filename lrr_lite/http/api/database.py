@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import bottle
 
 from lrr_lite.http.api.common import ApiError, envelope, int_param, json_reply, param, path_int
 from lrr_lite.http.api.files import content_disposition
-from lrr_lite.library import backup, housekeeping
+from lrr_lite.library import backup, housekeeping, records
 from lrr_lite.media import memory
 
 
@@ -19,12 +20,17 @@ def mount(app: bottle.Bottle, ctx) -> None:
     backups_dir = ctx.config.data / "backups"
 
     @app.get("/api/database/stats", operation="tag_stats")
-    def stats() -> bytes:
+    def stats() -> bytes | Iterator[bytes]:
         minweight = int_param("minweight", 1)
         hide = param("hide_excluded_namespaces") == "true"
+        minweight = 1 if minweight is None else minweight
         bottle.response.content_type = "application/json;charset=UTF-8"
-        body = housekeeping.tag_stats_json(db, ctx.settings, 1 if minweight is None else minweight, hide).encode()
-        memory.trim()  # SQLite built the whole list in one buffer
+        hidden = sorted({ns.lower() for ns in ctx.settings.excluded_namespaces}) if hide else []
+        streamed = records.tag_stats_chunks(db, minweight, hidden)
+        if streamed is not None:
+            return streamed
+        body = housekeeping.tag_stats_json(db, ctx.settings, minweight, hide).encode()
+        memory.trim()  # the whole list was built in one buffer
         return body
 
     @app.get("/api/database/backup", secure=True, operation="backup")

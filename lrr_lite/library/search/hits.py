@@ -14,6 +14,12 @@ from lrr_lite.storage.db import Database
 # about this many archives.
 TITLE_PROBE_LIMIT = 8_000
 
+# A merge of the terms' posting lists (each read in archive order) costs ~65 ns per entry read, every list
+# read whole; testing the smallest positive term's rows against each other term costs ~250 ns per row and
+# test. The merge is taken while its entries are no more than this many times the tests (at 100k,
+# `language:english, female:, -male:x`: 152k entries merged in 13 ms, against 45k rows x 2 tests in 24 ms).
+MERGE_RATIO = 4
+
 
 def _flags_index(where: Where) -> str:
     return "archives_read" if READ in where.clauses else "archives_flags"
@@ -53,7 +59,8 @@ def materialize(db: Database, where: Where) -> tuple[Where, int]:
 def collect(db: Database, resolved: list[Resolved], flags: Where) -> tuple[Where, int]:
     """Evaluate a filter into this connection's temp table `search_hits` in one statement: the rows of the
     smallest positive term's set, each tested against the other terms by indexed probes (a B-tree seek per
-    row and term) and kept only if every test passes; then the archive-level flags. Returns the WHERE
+    row and term) and kept only if every test passes, or, when every term is one posting list, a merge of
+    the lists (_merge_sql); then the archive-level flags. Returns the WHERE
     selecting the hits and their number (recordsFiltered)."""
     conn = db.conn
     _empty_hits(conn)
@@ -62,8 +69,8 @@ def collect(db: Database, resolved: list[Resolved], flags: Where) -> tuple[Where
     scanned: set[int] = set()  # terms whose title hits are listed in term_titles
 
     def scan_titles(k: int, r: Resolved) -> None:
-        conn.execute(f"INSERT OR IGNORE INTO term_titles(k, num) SELECT ?, num FROM ({titles_sql(r.title_glob)})",
-                     (k, r.title_glob))
+        titles, params = titles_sql(r.title_glob)
+        conn.execute(f"INSERT OR IGNORE INTO term_titles(k, num) SELECT ?, num FROM ({titles})", [k, *params])
         scanned.add(k)
 
     for k, r in enumerate(resolved):
@@ -102,6 +109,10 @@ def collect(db: Database, resolved: list[Resolved], flags: Where) -> tuple[Where
             params.append(r.id_glob)
         return "(" + " OR ".join(parts) + ")", params
 
+    merged = _merge_sql(conn, resolved, positives, scanned)
+    if merged is not None:
+        conn.execute(f"INSERT INTO search_hits {merged[0]}", merged[1])
+        return _apply_flags(conn, flags)
     # the source rows: the first positive term's set (its parts; duplicates fold into the primary key)
     if positives:
         first = positives[0]
@@ -123,6 +134,41 @@ def collect(db: Database, resolved: list[Resolved], flags: Where) -> tuple[Where
     for sql, params in sources:
         conn.execute(f"INSERT OR IGNORE INTO search_hits SELECT s.num FROM ({sql}) s WHERE {tests.sql()}",
                      params + tests.params)
+    return _apply_flags(conn, flags)
+
+
+def _merge_sql(conn: sqlite3.Connection, resolved: list[Resolved], positives: list[int],
+               scanned: set[int]) -> tuple[str, list[Any]] | None:
+    """The filter as one compound SELECT that SQLite answers by merging the terms' posting lists in archive
+    order (`A INTERSECT B EXCEPT C ORDER BY 1`: no per-row seek), when every term's hits are exactly one
+    such list (one tag, or one tag_heads key, and no title hit) and the lists are not too long for it
+    (MERGE_RATIO); else None. A positive term matching nothing cannot be merged: collect() finds the empty
+    answer at once through it anyway."""
+    if not positives or len(resolved) < 2:
+        return None
+    arms: list[tuple[bool, str, list[Any]]] = []
+    for k, r in enumerate(resolved):
+        if r.numeric or r.id_glob or k not in scanned or r.tag_subquery:
+            return None
+        if conn.execute("SELECT 1 FROM temp.term_titles WHERE k = ? LIMIT 1", (k,)).fetchone() is not None:
+            return None  # a title hit too: the term's set is not one ordered list
+        if r.head is not None:
+            arms.append((r.term.negated, "SELECT num FROM tag_heads WHERE head_id = ?", [r.head_id]))
+        elif len(r.tag_ids) == 1:
+            arms.append((r.term.negated, "SELECT num FROM archive_tags WHERE tag_id = ?", [r.tag_ids[0]]))
+        elif r.tag_ids or not r.term.negated:
+            return None  # several tags (their union is not in archive order), or nothing to merge with
+    merged = sum(r.tag_total for r in resolved)
+    smallest = resolved[positives[0]].tag_total
+    if merged > MERGE_RATIO * smallest * (len(resolved) - 1):
+        return None
+    arms.sort(key=lambda arm: arm[0])  # the positive terms first: INTERSECT, then EXCEPT
+    sql = arms[0][1] + "".join(f" {'EXCEPT' if negated else 'INTERSECT'} {arm}" for negated, arm, _ in arms[1:])
+    return sql + " ORDER BY 1", [p for _, _, params in arms for p in params]
+
+
+def _apply_flags(conn: sqlite3.Connection, flags: Where) -> tuple[Where, int]:
+    """Apply the archive-level conditions to the collected hits; (the WHERE selecting them, their number)."""
     # archive-level conditions on what is left: visibility (few hidden archives: found by index), category
     # and tank membership (one set each), then the flags, which need each remaining row's flags
     conn.execute("DELETE FROM search_hits WHERE num IN (SELECT num FROM archives WHERE path = '')")
@@ -150,7 +196,7 @@ def single_tag_count(db: Database, q: Query, terms: list[Term], where: Where) ->
     hidden = db.row(f"SELECT COUNT(*) FROM archives a INDEXED BY archives_path WHERE a.path = '' AND {test}",
                     test_params)[0]
     # Titles that match are few: find them through the narrow title index, then check them one by one.
-    title_nums = [row[0] for row in db.query(titles_sql(r.title_glob), (r.title_glob,))]
+    title_nums = [row[0] for row in db.query(*titles_sql(r.title_glob))]
     title_only = 0
     for chunk in (title_nums[i:i + 500] for i in range(0, len(title_nums), 500)):
         marks = ",".join("?" * len(chunk))
