@@ -144,18 +144,25 @@ def _a(name: str) -> str:
     return f"{{{ATOM}}}{name}"
 
 
+def link_fields(href: str, type_: str | None = None, rel: Any = None, title: str | None = None,
+                **extra: Any) -> dict[str, Any]:
+    """A link's fields in the order feeds write them (rel, href, type, title, then the rest), unset ones left
+    out: the attributes of an OPDS 1 <link>, the members of an OPDS 2 link object."""
+    fields: dict[str, Any] = {}
+    if rel is not None:
+        fields["rel"] = rel
+    fields["href"] = href
+    if type_ is not None:
+        fields["type"] = type_
+    if title is not None:
+        fields["title"] = title
+    fields.update(extra)
+    return fields
+
+
 def _link(parent: etree._Element, rel: str | None, href: str, type_: str | None = None,
           title: str | None = None, **extra: Any) -> etree._Element:
-    attrib: dict[str, Any] = {}
-    if rel is not None:
-        attrib["rel"] = rel
-    attrib["href"] = href
-    if type_ is not None:
-        attrib["type"] = type_
-    if title is not None:
-        attrib["title"] = title
-    attrib.update(extra)
-    return _sub(parent, _a("link"), **attrib)
+    return _sub(parent, _a("link"), **link_fields(href, type_, rel, title, **extra))
 
 
 def timestamp(epoch: Any) -> str:

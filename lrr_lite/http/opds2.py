@@ -60,18 +60,7 @@ def manifest_path(archive_id: str) -> str:
     return f"{ROOT}/archives/{archive_id}/manifest.json"
 
 
-def _link(href: str, type_: str | None = None, rel: str | list[str] | None = None, title: str | None = None,
-          **extra: Any) -> dict[str, Any]:
-    link: dict[str, Any] = {}
-    if rel is not None:
-        link["rel"] = rel
-    link["href"] = href
-    if type_ is not None:
-        link["type"] = type_
-    if title is not None:
-        link["title"] = title
-    link.update(extra)
-    return link
+_link = feeds.link_fields  # OPDS 2 link objects carry the same fields as OPDS 1's <link>
 
 
 def search_template(links: feeds.Links, category: str | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
+from lrr_lite.http.api.files import thumbnail_version
 from lrr_lite.library.pages import cover_path
 from lrr_lite.library.tags import split_tags
 from lrr_lite.media.formats import ARCHIVE_EXTENSIONS
@@ -182,7 +183,7 @@ def cover_url(ctx, archive_id: str) -> str:
         st = cover_path(ctx.config.thumbs, archive_id).stat()
     except (OSError, ValueError):
         return url
-    return f"{url}?v={st.st_mtime_ns // 1_000_000:x}.{st.st_size:x}"
+    return f"{url}?v={thumbnail_version(st)}"
 
 
 def progress_bar(progress: int, pages: int) -> str:
