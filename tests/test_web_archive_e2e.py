@@ -69,7 +69,7 @@ def chips(browser: Browser) -> list[str]:
 def shots(browser: Browser, folder: Path, name: str, focus: str = "") -> None:
     """The page at the desktop and at the phone viewport size (checked), scrolled to `focus` if given."""
     for label, (w, h) in (("desktop", DESKTOP), ("phone", PHONE)):
-        viewport(browser, w, h)
+        browser.viewport(w, h)
         if focus:
             browser.script("document.querySelector(arguments[0]).scrollIntoView({block: 'start'})", focus)
         path = folder / f"{name}-{label}.png"
@@ -81,16 +81,9 @@ def shots(browser: Browser, folder: Path, name: str, focus: str = "") -> None:
                               " return e.tagName + '#' + e.id + '.' + e.className; })")
         assert wide is None, f"{name} ({label}) is wider than the screen: {wide}"
         print("screenshot", path)
-    viewport(browser, *DESKTOP)
+    browser.viewport(*DESKTOP)
 
 
-def viewport(browser: Browser, w: int, h: int) -> None:
-    """Size the window so that the page itself (the viewport) is w x h."""
-    browser.cmd("POST", "/window/rect", {"width": w, "height": h})
-    inner = browser.script("return [window.innerWidth, window.innerHeight]")
-    browser.cmd("POST", "/window/rect", {"width": 2 * w - inner[0], "height": 2 * h - inner[1]})
-    browser.wait(lambda: browser.script("return [window.innerWidth, window.innerHeight]") == [w, h],
-                 message=f"viewport {w}x{h}")
 
 
 def test_open_edit_save_and_a_conflicting_save(site, browser, tmp_path):

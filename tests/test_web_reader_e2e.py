@@ -8,16 +8,13 @@ Screenshots at 1280x1000 and 412x915 go to the test's tmp_path (READER_SHOTS=<di
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-from pathlib import Path
 
 import pytest
 import webdriver
 from archive_factory import make_archive, make_image
 from test_web import app_with_web
-from webdriver import KEY_ENTER, KEY_LEFT, KEY_RIGHT, Browser
+from webdriver import KEY_ENTER, KEY_LEFT, KEY_RIGHT, Browser, keep_shots
 
 PORTRAIT = (1200, 1800)  # bigger than the stage: every fit has something to do
 WIDE = (1800, 1200)
@@ -29,7 +26,7 @@ COMICINFO_RTL = (b'<?xml version="1.0" encoding="utf-8"?><ComicInfo xmlns:xsi="h
 @pytest.fixture(scope="module")
 def browser():
     for driver in webdriver.module_browser(1280, 1000):
-        set_viewport(driver, 1280, 1000)
+        driver.viewport(1280, 1000)
         yield driver
 
 
@@ -57,20 +54,9 @@ def site(make_server, monkeypatch):
 @pytest.fixture
 def shots(tmp_path):
     yield tmp_path
-    keep = os.environ.get("READER_SHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        for png in tmp_path.glob("*.png"):
-            shutil.copy(png, Path(keep) / png.name)
+    keep_shots(tmp_path, "READER_SHOTS")
 
 
-def set_viewport(browser: Browser, width: int, height: int) -> None:
-    """The page's viewport (not the window, which headless Chromium gives some chrome) at width x height."""
-    browser.cmd("POST", "/window/rect", {"width": width, "height": height})
-    inner = browser.script("return [window.innerWidth, window.innerHeight]")
-    browser.cmd("POST", "/window/rect", {"width": 2 * width - inner[0], "height": 2 * height - inner[1]})
-    browser.wait(lambda: browser.script("return [window.innerWidth, window.innerHeight]") == [width, height],
-                 message=f"viewport {width}x{height}")
 
 
 def open_reader(browser: Browser, site, name: str, shown: str = "1", query: str = "") -> None:
@@ -325,7 +311,7 @@ def test_choices_kept_by_the_server_after_login(site, browser, shots):
 
 
 def test_phone_screenshots(site, browser, shots):
-    set_viewport(browser, 412, 915)
+    browser.viewport(412, 915)
     try:
         open_reader(browser, site, "Single")
         s, img = stage(browser), rect(browser, "#page")
@@ -339,4 +325,4 @@ def test_phone_screenshots(site, browser, shots):
         open_reader(browser, site, "Manga")
         browser.screenshot(shots / "rtl-412.png")
     finally:
-        set_viewport(browser, 1280, 1000)
+        browser.viewport(1280, 1000)

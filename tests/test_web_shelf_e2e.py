@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ import webdriver
 from archive_factory import make_archive, make_image
 from PIL import Image
 from test_web import app_with_web
-from webdriver import KEY_ENTER, KEY_RIGHT, Browser
+from webdriver import KEY_ENTER, KEY_RIGHT, Browser, keep_shots
 
 DESKTOP, PHONE = (1280, 1000), (412, 915)
 PAGES = 6
@@ -35,7 +33,7 @@ ACCENT, DONE = (0x5A, 0xA0, 0xE6), (0x5C, 0xB8, 0x5C)  # style.css: --acc, a fin
 @pytest.fixture(scope="module")
 def browser():
     for driver in webdriver.module_browser(*DESKTOP):
-        viewport(driver, *DESKTOP)
+        driver.viewport(*DESKTOP)
         yield driver
 
 
@@ -55,20 +53,9 @@ def site(make_server, monkeypatch):
 @pytest.fixture
 def shots(tmp_path):
     yield tmp_path
-    keep = os.environ.get("SHELF_SHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        for png in tmp_path.glob("*.png"):
-            shutil.copy(png, Path(keep) / png.name)
+    keep_shots(tmp_path, "SHELF_SHOTS")
 
 
-def viewport(browser: Browser, width: int, height: int) -> None:
-    """The page's viewport (not the window, which headless Chromium gives some chrome) at width x height."""
-    browser.cmd("POST", "/window/rect", {"width": width, "height": height})
-    inner = browser.script("return [window.innerWidth, window.innerHeight]")
-    browser.cmd("POST", "/window/rect", {"width": 2 * width - inner[0], "height": 2 * height - inner[1]})
-    browser.wait(lambda: browser.script("return [window.innerWidth, window.innerHeight]") == [width, height],
-                 message=f"viewport {width}x{height}")
 
 
 def log_in(browser: Browser, site, path: str) -> None:
@@ -99,13 +86,13 @@ def card(site, name: str) -> str:
 
 def shots_at(browser: Browser, folder: Path, name: str) -> None:
     for label, (w, h) in (("desktop", DESKTOP), ("phone", PHONE)):
-        viewport(browser, w, h)
+        browser.viewport(w, h)
         path = folder / f"{name}-{label}.png"
         assert browser.screenshot(path) == (w, h)
         # the page itself never scrolls sideways (the shelf scrolls inside itself)
         assert browser.script("return document.documentElement.scrollWidth <= window.innerWidth"), (name, label)
         print("screenshot", path)
-    viewport(browser, *DESKTOP)
+    browser.viewport(*DESKTOP)
 
 
 def test_reading_half_puts_it_on_the_shelf_and_bars_match(site, browser, shots):
@@ -139,13 +126,13 @@ def test_reading_half_puts_it_on_the_shelf_and_bars_match(site, browser, shots):
     browser.wait(lambda: browser.script("return document.body.dataset.shown") == "3", message="resumed at 3")
     browser.get(site.url + "/")
     shots_at(browser, shots, "library-shelf")
-    viewport(browser, *PHONE)
+    browser.viewport(*PHONE)
     # on a phone the shelf is one row that scrolls sideways
     row = browser.script("var u=document.querySelector('#shelf ul');"
                          "return [u.scrollWidth, u.clientWidth, new Set(Array.from(u.children)"
                          ".map(function (li) { return Math.round(li.getBoundingClientRect().top); })).size]")
     assert row[0] > row[1] and row[2] == 1, row
-    viewport(browser, *DESKTOP)
+    browser.viewport(*DESKTOP)
 
 
 def test_mark_read_unread_and_clear_new_from_a_card(site, browser, shots):
@@ -169,7 +156,7 @@ def test_mark_read_unread_and_clear_new_from_a_card(site, browser, shots):
     # clear NEW alone, on the last card, scrolled down to it: library.js posts it in the background and
     # reloads, so the page stays where it was (the no-JS redirect would go back to the top)
     other = card(site, "Started") + " details.cm"
-    viewport(browser, *PHONE)
+    browser.viewport(*PHONE)
     browser.script("document.querySelector(arguments[0]).scrollIntoView({block: 'end'})", card(site, "Started"))
     scrolled = browser.script("return window.scrollY")
     assert scrolled > 50
@@ -179,7 +166,7 @@ def test_mark_read_unread_and_clear_new_from_a_card(site, browser, shots):
     m = meta(site, "Started")
     assert (m["progress"], m["isnew"]) == (0, "false")
     assert browser.script("return window.scrollY") == pytest.approx(scrolled, abs=5)
-    viewport(browser, *DESKTOP)
+    browser.viewport(*DESKTOP)
 
 
 def test_mark_from_the_archive_page(site, browser, shots):

@@ -56,6 +56,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def keep_shots(folder: Path, env: str) -> None:
+    """Copy the screenshots a test left in `folder` to the directory named by the environment variable `env`,
+    when it is set (to look at them after the run)."""
+    keep = os.environ.get(env)
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for png in Path(folder).glob("*.png"):
+            shutil.copy(png, Path(keep) / png.name)
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     """Width and height from a PNG's IHDR chunk."""
     if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
@@ -183,6 +193,15 @@ class Browser:
                 pass
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {message} (last: {last!r})")
+
+    def viewport(self, width: int, height: int) -> None:
+        """Size the window so that the page itself (the viewport, not the window, which headless Chromium
+        gives some chrome) is width x height."""
+        self.cmd("POST", "/window/rect", {"width": width, "height": height})
+        inner = self.script("return [window.innerWidth, window.innerHeight]")
+        self.cmd("POST", "/window/rect", {"width": 2 * width - inner[0], "height": 2 * height - inner[1]})
+        self.wait(lambda: self.script("return [window.innerWidth, window.innerHeight]") == [width, height],
+                  message=f"viewport {width}x{height}")
 
     def screenshot(self, path: Path) -> tuple[int, int]:
         data = base64.b64decode(self.cmd("GET", "/screenshot"))
