@@ -18,6 +18,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from lrr_lite.errors import ArchiveError
 from lrr_lite.media.formats import folder, pdf, streamreader, unarreader, zipreader
@@ -55,13 +56,14 @@ __all__ = [
     "sniff_mime",
 ]
 
+_T = TypeVar("_T")
 _MEMO_SIZE = 64
 _memo: OrderedDict[tuple, list[str]] = OrderedDict()
 _memo_lock = threading.Lock()
 
 
 _backends: OrderedDict[tuple, str] = OrderedDict()
-_BACKENDS_SIZE = 4096
+_BACKENDS_SIZE = 4096  # larger than the page-list memo: forgetting a unar file costs an `lsar -t` pass
 
 # libarchive's own refusals, not the archive's: only these send a RAR archive to unar.
 _FATAL_HERE = ("password-protected", "decompression bomb", "Couldn't open archive", "empty file")
@@ -74,13 +76,10 @@ def _rar_backend(path: Path, head: bytes) -> str:
     part = unarreader.volume(head)
     if part == "later":
         raise ArchiveError("a later part of a multi-volume RAR set: the set is read through its first part")
-    st = path.stat()
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    with _memo_lock:
-        if key in _backends:
-            _backends.move_to_end(key)
-            return _backends[key]
-    backend = "stream"
+    return _by_version(_backends, _BACKENDS_SIZE, "backend", path, lambda: _probe_rar(path, part))
+
+
+def _probe_rar(path: Path, part: str | None) -> str:
     refusal: ArchiveError | None = None
     if part == "first":
         refusal = ArchiveError("a multi-volume RAR set")  # libarchive lists its headers, then fails on data
@@ -100,12 +99,8 @@ def _rar_backend(path: Path, head: bytes) -> str:
             if "password" in str(exc):
                 raise
             raise ArchiveError(f"{str(refusal).rstrip('.')}; unar: {exc}") from exc
-        backend = "unar"
-    with _memo_lock:
-        _backends[key] = backend
-        while len(_backends) > _BACKENDS_SIZE:
-            _backends.popitem(last=False)
-    return backend
+        return "unar"
+    return "stream"
 
 
 def detect_format(path: Path) -> str:
@@ -135,23 +130,34 @@ def detect_format(path: Path) -> str:
     return "stream"
 
 
-def _memoized(kind: str, path: Path, compute: Callable[[], list[str]]) -> list[str]:
-    # The web reader asks for the page list on every open; for a 7z that is a full header walk otherwise.
+def _by_version(memo: OrderedDict[tuple, _T], bound: int, kind: str, path: Path, compute: Callable[[], _T]) -> _T:
+    """compute(), remembered in `memo` (at most `bound` entries, least recently used dropped) for this version
+    of the file at `path`: its inode, size and mtime are part of the key, so a changed file is computed again."""
     try:
         st = path.stat()
     except OSError as exc:
         raise ArchiveError(f"Couldn't open archive: {exc.strerror or exc}") from exc
     key = (kind, str(path), st.st_ino, st.st_size, st.st_mtime_ns)
     with _memo_lock:
-        if key in _memo:
-            _memo.move_to_end(key)
-            return list(_memo[key])
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
     result = compute()
     with _memo_lock:
-        _memo[key] = list(result)
-        while len(_memo) > _MEMO_SIZE:
-            _memo.popitem(last=False)
+        memo[key] = result
+        while len(memo) > bound:
+            memo.popitem(last=False)
     return result
+
+
+def _memoized(kind: str, path: Path, compute: Callable[[], list[str]]) -> list[str]:
+    # The web reader asks for the page list on every open; for a 7z that is a full header walk otherwise.
+    # Copies in and out: callers may change the list they get.
+    def fresh() -> list[str]:
+        return list(compute())
+
+    found: list[str] = _by_version(_memo, _MEMO_SIZE, kind, path, fresh)
+    return list(found)
 
 
 # what each kind of reader lists: (ordered pages, every member); PDF pages are already in order
