@@ -13,6 +13,7 @@ from archive_factory import make_archive, make_image
 
 from lrr_lite.http.app import create_app
 from lrr_lite.http.web import mount as mount_web
+from lrr_lite.http.web import pages as web_pages
 from lrr_lite.http.web import session
 
 NASTY_TITLE = """<script>alert("t")</script> "Quoted" & 'single' — 日本語のタイトル ñ"""
@@ -189,6 +190,22 @@ def test_static_files(web):
     assert web.get("/favicon.ico").headers["Content-Type"] == "image/x-icon"  # a real ICO: tests/test_favicon.py
 
 
+def full_page_of_cards() -> tuple[dict, dict[str, str], list[dict]]:
+    """(the static files, their versioned URLs, 100 archives with long titles and 8 shown tags each): the
+    largest library page most people use, for the page-weight tests."""
+    from lrr_lite.http.web import load_static
+
+    files = load_static()
+    static = {name: f"/static/{name}?v=0123456789" for name in files}
+    tags = ", ".join(["artist:some artist name", "parody:original work", "group:circle name", "language:english",
+                      "female:long tag number one", "male:long tag number two", "misc:full color",
+                      "date_added:1700000000", "extra:hidden past eight"])
+    archives = [{"arcid": f"{n:040x}", "title": f"A Fairly Long Archive Title, Volume {n} (Digital)",
+                 "filename": "x", "tags": tags, "isnew": "true", "pagecount": 200, "progress": 34}
+                for n in range(100)]
+    return files, static, archives
+
+
 def page_weight(server, path: str = "/") -> tuple[int, dict[str, int]]:
     html = server.get(path).content
     parts = {"html": len(html)}
@@ -356,17 +373,7 @@ def test_password_protection_off_opens_settings(web):
 
 def test_full_library_page_weight(web):
     """A full page at the default 100 archives per page, each with a long title and 8 shown tags."""
-    from lrr_lite.http.web import load_static
-    from lrr_lite.http.web import pages as web_pages
-
-    files = load_static()
-    static = {name: f"/static/{name}?v=1" for name in files}
-    tags = ", ".join(["artist:some artist name", "parody:original work", "group:circle name", "language:english",
-                      "female:long tag number one", "male:long tag number two", "misc:full color",
-                      "date_added:1700000000", "extra:hidden past eight"])
-    archives = [{"arcid": f"{n:040x}", "title": f"A Fairly Long Archive Title, Volume {n} (Digital)",
-                 "filename": "x", "tags": tags, "isnew": "true", "pagecount": 200, "progress": 34}
-                for n in range(100)]
+    files, static, archives = full_page_of_cards()
     html = web_pages.library_page(web.ctx, static, web_pages.LibraryState(), archives, 5000, 5000, 100,
                                   [], authed=False)
     total = len(html.encode()) + len(files["style.css"][0]) + len(files["library.js"][0])

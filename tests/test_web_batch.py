@@ -11,9 +11,10 @@ import time
 
 import pytest
 from archive_factory import make_archive, make_image
-from test_web import app_with_web, login, page_weight
+from test_web import app_with_web, full_page_of_cards, login, page_weight
 from test_web_archive import csrf_of
 
+from lrr_lite.http.web import pages as web_pages
 from lrr_lite.http.web.collection_routes import GONE_CATEGORY
 
 JSON = {"Accept": "application/json"}
@@ -175,17 +176,7 @@ def test_pages_stay_under_the_weight_budget(site):
 def test_full_library_page_weight_for_an_editor(site):
     """100 cards with long titles and 8 tags each, as a logged-in editor gets them (select.js and batch.css
     added): within the issue's 150 KB. (A guest's page keeps its 100 KiB budget: test_web.py.)"""
-    from lrr_lite.http.web import load_static
-    from lrr_lite.http.web import pages as web_pages
-
-    files = load_static()
-    static = {name: f"/static/{name}?v=1" for name in files}
-    tags = ", ".join(["artist:some artist name", "parody:original work", "group:circle name", "language:english",
-                      "female:long tag number one", "male:long tag number two", "misc:full color",
-                      "date_added:1700000000", "extra:hidden past eight"])
-    archives = [{"arcid": f"{n:040x}", "title": f"A Fairly Long Archive Title, Volume {n} (Digital)",
-                 "filename": "x", "tags": tags, "isnew": "true", "pagecount": 200, "progress": 34}
-                for n in range(100)]
+    files, static, archives = full_page_of_cards()
     html = web_pages.library_page(site.ctx, static, web_pages.LibraryState(), archives, 5000, 5000, 100, [],
                                   authed=True)
     assert 'data-select="1"' in html and "select.js" in html and "batch.css" in html

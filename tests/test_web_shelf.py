@@ -12,7 +12,9 @@ import time
 
 import pytest
 from archive_factory import make_archive, make_image
-from test_web import app_with_web, csrf_of, login
+from test_web import app_with_web, csrf_of, full_page_of_cards, login
+
+from lrr_lite.http.web import pages as web_pages
 
 NAMES = ("Alpha", "Bravo", "Charlie", "Delta", "Echo")
 PAGES = 6
@@ -197,17 +199,7 @@ def test_tank_volumes_share_the_cards(site):
 
 def test_editor_library_page_with_menus_and_shelf_within_budget(site):
     """100 cards, each with its mark menu, and a full shelf: HTML + CSS + JS as an editor gets it <= 150 KB."""
-    from lrr_lite.http.web import load_static
-    from lrr_lite.http.web import pages as web_pages
-
-    files = load_static()
-    static = {name: f"/static/{name}?v=0123456789" for name in files}
-    tags = ", ".join(["artist:some artist name", "parody:original work", "group:circle name", "language:english",
-                      "female:long tag number one", "male:long tag number two", "misc:full color",
-                      "date_added:1700000000", "extra:hidden past eight"])
-    archives = [{"arcid": f"{n:040x}", "title": f"A Fairly Long Archive Title, Volume {n} (Digital)",
-                 "filename": "x", "tags": tags, "isnew": "true", "pagecount": 200, "progress": 34}
-                for n in range(100)]
+    files, static, archives = full_page_of_cards()
     html = web_pages.library_page(site.ctx, static, web_pages.LibraryState(), archives, 5000, 5000, 100, [],
                                   authed=True, reading=archives[:12], csrf="x" * 60)
     assert html.count('class=cm>') == 100 and len(shelf_titles(html)) == 12

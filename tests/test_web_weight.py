@@ -11,7 +11,9 @@ import time
 
 import pytest
 from archive_factory import make_archive, make_image
-from test_web import app_with_web, csrf_of, login, page_weight
+from test_web import app_with_web, csrf_of, full_page_of_cards, login, page_weight
+
+from lrr_lite.http.web import pages as web_pages
 
 BUDGET = 150 * 1024
 # GET routes that are not pages: JSON for the pages' scripts, files, redirects
@@ -67,17 +69,7 @@ def test_every_page_with_its_css_and_js_is_within_150_kb(site):
 def test_worst_library_page_for_an_editor(site):
     """100 cards with long titles and 8 tags each (the largest page size most people use), as an editor gets them
     (select.js, batch.css), and the no-JS selection page of the same 100 cards (a checkbox each)."""
-    from lrr_lite.http.web import load_static
-    from lrr_lite.http.web import pages as web_pages
-
-    files = load_static()
-    static = {name: f"/static/{name}?v=0123456789" for name in files}
-    tags = ", ".join(["artist:some artist name", "parody:original work", "group:circle name", "language:english",
-                      "female:long tag number one", "male:long tag number two", "misc:full color",
-                      "date_added:1700000000", "extra:hidden past eight"])
-    archives = [{"arcid": f"{n:040x}", "title": f"A Fairly Long Archive Title, Volume {n} (Digital)",
-                 "filename": "x", "tags": tags, "isnew": "true", "pagecount": 200, "progress": 34}
-                for n in range(100)]
+    files, static, archives = full_page_of_cards()
     assets = sum(len(files[n][0]) for n in ("style.css", "library.js", "select.js", "batch.css"))
     for selecting in (False, True):
         html = web_pages.library_page(site.ctx, static, web_pages.LibraryState(q="artist:some"), archives, 5000,
