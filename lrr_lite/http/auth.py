@@ -4,13 +4,11 @@ read moves the reading progress."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 import bottle
 
-from lrr_lite.http.api.common import bearer_for
-from lrr_lite.http.web.session import session_ok
+from lrr_lite.http.web.session import key_ok, session_ok
 from lrr_lite.http.web.throttle import LoginThrottle
 
 # Wrong keys from one address before the back-off starts: more than the web login's 5, since a client
@@ -29,18 +27,6 @@ UNAUTHORIZED = {
 def presents_key(request: bottle.BaseRequest) -> bool:
     """Whether the request offers an API key at all (Authorization header or `?key=`)."""
     return bool(request.get_header("Authorization", "") or request.query.get("key"))
-
-
-def key_ok(ctx: Any, request: bottle.BaseRequest) -> bool:
-    """Whether the request's API key (Authorization header or `?key=`) is the server's; an empty key never is."""
-    key = str(ctx.settings.get("apikey") or "")
-    if not key:
-        return False
-    header = request.get_header("Authorization", "") or ""
-    if header and hmac.compare_digest(header.encode(), bearer_for(key).encode()):
-        return True
-    given = request.query.getunicode("key")
-    return bool(given) and hmac.compare_digest(given.encode(), key.encode())
 
 
 class KeyGuard:

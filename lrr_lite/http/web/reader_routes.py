@@ -8,30 +8,17 @@ a save with the key needs none (a browser never sends a key by itself).
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Callable
 
 import bottle
 
 from lrr_lite.errors import DomainError
-from lrr_lite.http.api.common import bearer_for
 from lrr_lite.http.web import pages, reader_page, session, webforms
+from lrr_lite.http.web.session import key_ok
 from lrr_lite.library import reader_prefs, records
 
 _ARCHIVE_ID = re.compile(r"[0-9a-fA-F]{40}")
-
-
-def key_ok(ctx, request: bottle.BaseRequest) -> bool:
-    """The request carries the API key (Authorization header or ?key=); an empty key never matches."""
-    key = str(ctx.settings.get("apikey") or "")
-    if not key:
-        return False
-    header = request.get_header("Authorization", "") or ""
-    if header and hmac.compare_digest(header.encode(), bearer_for(key).encode()):
-        return True
-    given = request.query.getunicode("key") or ""
-    return bool(given) and hmac.compare_digest(given.encode(), key.encode())
 
 
 def logged_in(ctx, request: bottle.BaseRequest) -> bool:

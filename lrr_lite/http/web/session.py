@@ -17,8 +17,11 @@ import hashlib
 import hmac
 import secrets
 import time
+from typing import Any
 
 import bottle
+
+from lrr_lite.http.api.common import bearer_for
 
 COOKIE = "lrr_session"
 SECRET_KEY = "web_session_secret"
@@ -140,6 +143,19 @@ def cross_site(request: bottle.BaseRequest) -> bool:
     """Did a browser send this from another site's page? (Fetch Metadata; non-browser clients send no
     Sec-Fetch-Site.) Our own pages are always same-origin, whatever proxy is in front."""
     return (request.get_header("Sec-Fetch-Site") or "") in ("cross-site", "same-site")
+
+
+def key_ok(ctx: Any, request: bottle.BaseRequest) -> bool:
+    """Whether the request's API key (Authorization header or `?key=`) is the server's; an empty key never is.
+    (Here rather than in auth.py, which imports this module, so the web routes can ask it too.)"""
+    key = str(ctx.settings.get("apikey") or "")
+    if not key:
+        return False
+    header = request.get_header("Authorization", "") or ""
+    if header and hmac.compare_digest(header.encode(), bearer_for(key).encode()):
+        return True
+    given = request.query.getunicode("key")
+    return bool(given) and hmac.compare_digest(given.encode(), key.encode())
 
 
 def session_ok(ctx, request: bottle.BaseRequest) -> bool:
