@@ -349,6 +349,7 @@ def current_copy(lib: Path, work: Path) -> Path:
     db = Database(base)  # opening migrates
     try:
         rekeyed = rekey.ensure_current(db)
+        bs.settle(db)  # the one-off fingerprint job, done before the timed server starts
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         db.close()

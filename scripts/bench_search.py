@@ -53,6 +53,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -521,12 +522,28 @@ def migrate_cached(path: Path) -> None:
 
     with sqlite3.connect(path) as conn:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version >= len(MIGRATIONS):
-        return
     start = time.perf_counter()
-    Database(path).close()  # opening migrates (and checkpoints what the migrations wrote)
-    print(f"cached database migrated from version {version} to {len(MIGRATIONS)} in "
-          f"{time.perf_counter() - start:.1f}s", flush=True)
+    db = Database(path)  # opening migrates (and checkpoints what the migrations wrote)
+    try:
+        if version < len(MIGRATIONS):
+            print(f"cached database migrated from version {version} to {len(MIGRATIONS)} in "
+                  f"{time.perf_counter() - start:.1f}s", flush=True)
+        settle(db)
+    finally:
+        db.close()
+
+
+def settle(db: Any) -> None:
+    """Do the one-off work a server starts in the background after an upgrade (today: KOReader fingerprints of
+    the archives recorded before schema 13, reading every file once) before the timed server starts: the
+    figures are of a library in its steady state, not of a server busy with that job."""
+    from lrr_lite.library import kosync
+
+    if kosync.missing_fingerprints(db):
+        start = time.perf_counter()
+        done = kosync.backfill(db)
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        print(f"one-off kosync fingerprints: {done} in {time.perf_counter() - start:.1f}s", flush=True)
 
 
 def run(lib: Path, args: argparse.Namespace) -> bool:

@@ -14,6 +14,9 @@ import pytest
 from archive_factory import make_archive, make_comic
 from lxml import etree
 
+from lrr_lite.library import kosync
+from lrr_lite.storage.db import Database
+
 ATOM = {"a": "http://www.w3.org/2005/Atom"}
 ACQUISITION = "http://opds-spec.org/acquisition"
 KOREADER_ACCEPT = "application/vnd.koreader.v1+json"
@@ -243,6 +246,7 @@ def test_archives_recorded_before_fingerprints_get_them_from_a_job(library):
     library.stop()
     with sqlite3.connect(db_path) as conn:  # a library from before schema 13: no fingerprints
         conn.execute("DELETE FROM doc_hashes")
+        conn.execute("DELETE FROM meta WHERE key = ?", (kosync.BACKFILL_DONE_KEY,))
     library.scan_on_start = False
     library.start()
     assert library.ctx.jobs.wait_idle(30)
@@ -250,6 +254,21 @@ def test_archives_recorded_before_fingerprints_get_them_from_a_job(library):
         assert KOReader(library).push(partial_md5(data), 1, 4).status_code == 200
         assert metadata(library, archive_id)["progress"] == 1
         assert KOReader(library, device_id="B2").pull(hashlib.md5(name.encode()).hexdigest()).json()["progress"] == "1"
+
+
+def test_the_backfill_runs_once_and_skips_a_file_it_cannot_read(library):
+    names = {a["title"]: a["arcid"] for a in library.get("/api/archives").json()}
+    library.stop()
+    with sqlite3.connect(library.data / "database.sqlite") as conn:  # from before schema 13, one file gone
+        conn.execute("DELETE FROM doc_hashes")
+        conn.execute("UPDATE archives SET path = path || '.gone' WHERE id = ?", (names["Alpha"],))
+    db = Database(library.data / "database.sqlite")
+    try:
+        assert kosync.missing_fingerprints(db)
+        assert kosync.backfill(db) == {"fingerprinted": len(names) - 1, "failed": 1}
+        assert not kosync.missing_fingerprints(db)  # the next start does not read every file again
+    finally:
+        db.close()
 
 
 def test_changed_file_gets_its_new_fingerprint(library):

@@ -167,8 +167,18 @@ def pull(ctx: Any, document: str) -> dict[str, Any]:
 
 # -- archives recorded before fingerprints existed ---------------------------------------------------------------
 
+# The backfill is a one-off for the archives recorded before schema 13 (since then ingest stores the hashes):
+# once it has run, this `meta` key says so, and a file it could not read (a library on a disk that was not
+# mounted, a record whose file is gone) is not tried again on every start; it gets its hashes when a scan
+# reads it again.
+BACKFILL_DONE_KEY = "kosync_backfill_done"
+
+
 def missing_fingerprints(db: Database) -> bool:
-    """Whether some archive with a file has no binary hash yet (recorded before schema 13)."""
+    """Whether the one-off backfill still has to run: it never finished and some archive with a file has no
+    binary hash (recorded before schema 13)."""
+    if db.query_one("SELECT 1 FROM meta WHERE key = ?", (BACKFILL_DONE_KEY,)) is not None:
+        return False
     return db.query_one("SELECT 1 FROM archives a WHERE a.path != '' AND NOT EXISTS (SELECT 1 FROM doc_hashes h "
                         "WHERE h.num = a.num AND h.kind = ?) LIMIT 1", (BINARY,)) is not None
 
@@ -181,9 +191,12 @@ def request_backfill(ctx: Any) -> None:
 
 def backfill(db: Database, job: JobContext | None = None) -> dict[str, int]:
     """Fingerprint every archive that has a file and no binary hash: files read outside the write lock, a batch
-    written per transaction. An unreadable file is skipped (the next scan that reads it records its hashes)."""
+    written per transaction. An unreadable file is skipped (the next scan that reads it records its hashes).
+    Logs one line when it starts and one when it ends (a big library on a USB disk takes minutes)."""
     done = failed = 0
     after = 0
+    started = time.monotonic()
+    log.info("kosync: fingerprinting the archives recorded before fingerprints existed ...")
     while True:
         rows = db.query("SELECT a.num, a.id, a.path FROM archives a WHERE a.num > ? AND a.path != '' AND NOT EXISTS "
                         "(SELECT 1 FROM doc_hashes h WHERE h.num = a.num AND h.kind = ?) "
@@ -198,7 +211,7 @@ def backfill(db: Database, job: JobContext | None = None) -> dict[str, int]:
                     found.append((row["id"], row["path"], partial_md5(fh)))
             except OSError as exc:
                 failed += 1
-                log.info("kosync: cannot fingerprint %s: %s", row["id"], exc)
+                log.debug("kosync: cannot fingerprint %s: %s", row["id"], exc)  # counted in the summary
         with db.write() as conn:
             for archive_id, path, binary in found:
                 if conn.execute("SELECT 1 FROM archives WHERE id=? AND path=?", (archive_id, path)).fetchone():
@@ -206,4 +219,9 @@ def backfill(db: Database, job: JobContext | None = None) -> dict[str, int]:
                     done += 1
         if job is not None:
             job.note(fingerprinted=done, failed=failed)
+    with db.write() as conn:
+        conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                     "excluded.value", (BACKFILL_DONE_KEY, str(int(time.time()))))
+    log.info("kosync: fingerprinted %d archives in %.1f s (%d files could not be read: they get theirs when a "
+             "scan reads them again)", done, time.monotonic() - started, failed)
     return {"fingerprinted": done, "failed": failed}
