@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
 from lrr_lite.http.api.files import thumbnail_version
+from lrr_lite.http.web import session
 from lrr_lite.library.pages import cover_path
 from lrr_lite.library.tags import split_tags
 from lrr_lite.media.formats import ARCHIVE_EXTENSIONS
@@ -58,7 +59,7 @@ def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, 
     script_tags = "".join(f'<script src="{esc(static[s])}" defer></script>' for s in scripts)
     links = ""
     if nav:
-        account = ('<a href="/logout">Log out</a>' if authed and ctx.settings.get("enablepass")
+        account = (logout_form(session.current_csrf(ctx)) if authed and ctx.settings.get("enablepass")
                    else "" if authed else '<a href="/login">Log in</a>')
         upload = '<a href="/upload">Upload</a>' if authed else ""
         links = (f'<header class="top"><a class="brand" href="/">{esc(site)}</a><nav>'
@@ -74,6 +75,20 @@ def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, 
                 f'<link rel="icon" href="{esc(static["favicon.svg"])}" type="image/svg+xml">'
                 f'{script_tags}</head><body data-base="{esc(prefix)}"{body_attrs}>{links}{body}</body></html>\n')
     return _under_prefix(document, prefix)
+
+
+def logout_form(csrf: str, label: str = "Log out", cls: str = "linkish") -> str:
+    """Logging out is a POST carrying the session's CSRF token: a link (or another site's <img>) must never
+    act as the user. In the header the button is styled as a link (.linkish)."""
+    return (f'<form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" '
+            f'value="{esc(csrf)}"><button type="submit" class="{esc(cls)}">{esc(label)}</button></form>')
+
+
+def logout_page(ctx, static: dict[str, str], csrf: str, *, authed: bool) -> str:
+    """GET /logout: a button, not an action (works without JS)."""
+    body = ('<main class="narrow"><h1>Log out</h1><p>End this browser\'s session on this server?</p>'
+            f'{logout_form(csrf, cls="")}</main>')
+    return layout(ctx, static, "Log out", body, authed=authed)
 
 
 # Every URL attribute this module writes is a root path ("/..."); interpolated text is escaped, so a
