@@ -3,13 +3,20 @@ one guard for every management POST (each over a real server, as a client sees i
 
 from __future__ import annotations
 
+import io
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from archive_factory import make_archive, make_image
+from PIL import Image
 from test_web import app_with_web, csrf_of, login
 
+from lrr_lite.errors import ImageError
 from lrr_lite.http.web import session
+from lrr_lite.media import memory, thumbs
 
 
 @pytest.fixture
@@ -51,3 +58,66 @@ def test_logout_post_needs_the_sessions_token(site):
     assert session.COOKIE not in site.session.cookies  # the browser's cookie is deleted...
     replay = site.get("/settings", allow_redirects=False, cookies={session.COOKIE: cookie})
     assert replay.status_code == 303 and "/login" in replay.headers["Location"]  # ...and dead on the server
+
+
+# -- 2. "server busy" is a 503 with Retry-After, in LANraragi's error shape --------------------------------------
+
+def noisy_jpeg(width: int, height: int) -> bytes:
+    """A JPEG whose decode takes a while (noise does not compress away)."""
+    buf = io.BytesIO()
+    Image.effect_noise((width, height), 80).convert("RGB").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def resizing(site):
+    """The site with reader resizing on: a page request decodes the page (a share of the memory budget)."""
+    big = noisy_jpeg(2400, 3400)
+    make_archive(site.content / "Big.cbz", {"001.jpg": big, "002.jpg": big}, "cbz")
+    site.rescan()
+    site.ids = {a["title"]: a["arcid"] for a in site.get("/api/archives").json()}
+    site.ctx.settings.set("enableresize", 1)
+    site.ctx.settings.set("sizethreshold", 1)
+    old = memory.budget()
+    probe = memory.set_budget(1 << 30)
+    thumbs.resize_for_reader(big)  # what one decode of this page holds
+    site.need = probe.peak
+    yield site
+    memory._budget = old
+
+
+def page_of(site, name: str) -> str:
+    return f"/api/archives/{site.ids['Big']}/page?path={name}"
+
+
+def test_busy_is_503_with_retry_after_never_400(resizing):
+    budget = memory.set_budget(int(resizing.need * 1.5), wait=0.2)
+    with budget.reserve(budget.total, "a decode in flight", ImageError):  # the budget is taken meanwhile
+        resp = resizing.get(page_of(resizing, "001.jpg"))
+    assert resp.status_code == 503, resp.headers.get("Content-Type")
+    assert int(resp.headers["Retry-After"]) > 0
+    body = resp.json()
+    assert body["operation"] == "serve_page" and body["success"] == 0 and "server busy" in body["error"]
+    assert resizing.get(page_of(resizing, "001.jpg")).status_code == 200  # free again: served
+
+
+def test_two_concurrent_big_decodes_one_waits_its_turn_or_is_told_to_retry(resizing):
+    memory.set_budget(int(resizing.need * 1.5), wait=0)  # room for one decode; no waiting at all
+    statuses: list[int] = []
+    gate = threading.Barrier(2)  # reusable: each round's two requests leave it together
+
+    def get(name: str) -> requests.Response:
+        gate.wait()
+        return requests.get(resizing.url + page_of(resizing, name), timeout=30)
+
+    for _ in range(6):  # two requests released together; their decodes overlap (most rounds)
+        with ThreadPoolExecutor(2) as pool:
+            replies = list(pool.map(get, ("001.jpg", "002.jpg")))
+        for resp in replies:
+            assert resp.status_code in (200, 503), resp.content[:200]  # never a 500 (nor the 400 it used to be)
+            if resp.status_code == 503:
+                assert resp.headers["Retry-After"] and resp.json()["success"] == 0
+            statuses.append(resp.status_code)
+        if 503 in statuses:
+            break
+    assert 503 in statuses and 200 in statuses
