@@ -69,9 +69,13 @@ def _escape_controls(record: logging.LogRecord) -> bool:
     return True
 
 
-def setup_logging(cfg: config.Config, to_file: bool = True) -> None:
+def setup_logging(cfg: config.Config, to_file: bool = True, one_shot: bool = False) -> None:
     """stderr, plus a size-rotated file under the log folder; under systemd (JOURNAL_STREAM) stderr only and
-    without timestamps: the journal stamps, stores and rotates the lines itself."""
+    without timestamps: the journal stamps, stores and rotates the lines itself.
+
+    A one-shot command (set, scan, import-lanraragi) prints its own result: the library's INFO lines (a
+    migration applied, the scan's summary) would only repeat or bury it, so it logs warnings and errors
+    only, unless the configuration asks for DEBUG (someone diagnosing)."""
     journal = bool(os.environ.get("JOURNAL_STREAM"))
     fmt = "%(levelname)s %(name)s: %(message)s" if journal else "%(asctime)s %(levelname)s %(name)s: %(message)s"
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
@@ -86,7 +90,10 @@ def setup_logging(cfg: config.Config, to_file: bool = True) -> None:
     for handler in handlers:
         handler.setFormatter(logging.Formatter(fmt))
         handler.addFilter(_escape_controls)
-    logging.basicConfig(level=getattr(logging, cfg.log_level, logging.INFO), handlers=handlers, force=True)
+    level = getattr(logging, cfg.log_level, logging.INFO)
+    if one_shot and level != logging.DEBUG:
+        level = max(level, logging.WARNING)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
     logging.getLogger("libarchive").setLevel(logging.WARNING)  # it logs its own version details at INFO
 
 
@@ -251,12 +258,12 @@ def run(argv: list[str] | None = None) -> int:
         return set_command(cfg, args.key, args.value)
     if args.command == "import-lanraragi":
         check_data(cfg)
-        setup_logging(cfg, to_file=False)
+        setup_logging(cfg, to_file=False, one_shot=True)
         return import_command(cfg, args)
     if args.command == "scan":
         check_content(cfg, create=False)
         check_data(cfg)
-        setup_logging(cfg, to_file=False)
+        setup_logging(cfg, to_file=False, one_shot=True)
         return scan_command(cfg)
     check_content(cfg, create=cfg.create_content, hint="; create it first, or add --create-content")
     check_data(cfg)  # before the log file is made under it
@@ -281,7 +288,7 @@ def set_command(cfg: config.Config, key: str, value: str) -> int:
         spec.coerce(value)  # checked before anything is opened or created
     except Invalid as exc:
         raise UserError(exc.message, code=2) from None
-    setup_logging(cfg, to_file=False)
+    setup_logging(cfg, to_file=False, one_shot=True)
     ctx = open_context(cfg)
     try:
         if spec.kind == "password":
