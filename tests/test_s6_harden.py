@@ -4,9 +4,12 @@ one guard for every management POST (each over a real server, as a client sees i
 from __future__ import annotations
 
 import io
+import re
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from html import unescape
 
 import pytest
 import requests
@@ -121,3 +124,27 @@ def test_two_concurrent_big_decodes_one_waits_its_turn_or_is_told_to_retry(resiz
         if 503 in statuses:
             break
     assert 503 in statuses and 200 in statuses
+
+
+# -- 8. a tankoubon card's cover URL is versioned (cached for good) as an archive card's is -----------------------
+
+def tank_cover_src(html: str, tank_id: str) -> str:
+    found = re.search(rf'<a href="/tank\?id={tank_id}"><img src="([^"]+)"', html)
+    assert found, html
+    return unescape(found.group(1))
+
+
+def test_tank_card_cover_carries_its_version(site):
+    tank_id = site.put("/api/tankoubons", auth=True, params={"name": "Fruit Saga"}).json()["tankoubon_id"]
+    for name in ("Banana", "Apple"):
+        assert site.put(f"/api/tankoubons/{tank_id}/{site.ids[name]}", auth=True).status_code == 200
+    assert site.put(f"/api/tankoubons/{tank_id}/thumbnail", auth=True).status_code == 200  # its cover file
+    src = tank_cover_src(site.get("/").text, tank_id)
+    assert src.startswith(f"/api/tankoubons/{tank_id}/thumbnail?v=")
+    resp = site.get(src)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "image/jpeg"
+    assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    # a new cover (another page) is a new URL, so the long cache never shows the old one
+    time.sleep(0.01)
+    assert site.put(f"/api/tankoubons/{tank_id}/thumbnail", auth=True, params={"page": 2}).status_code == 200
+    assert tank_cover_src(site.get("/").text, tank_id) != src

@@ -17,6 +17,7 @@ from urllib.parse import quote, quote_plus, urlencode
 
 from lrr_lite.http.api.files import thumbnail_version
 from lrr_lite.http.web import session
+from lrr_lite.library.collections import tank_cover_path
 from lrr_lite.library.pages import cover_path
 from lrr_lite.library.tags import split_tags
 from lrr_lite.media.formats import ARCHIVE_EXTENSIONS
@@ -192,10 +193,12 @@ def _date(label: str, epoch: int) -> str:
 def cover_url(ctx, archive_id: str) -> str:
     """An archive's cover URL, versioned by the cover file's mtime and size. Covers are cached for an hour, so
     a cover changed on the archive page (or regenerated) would show late under one fixed URL; a new cover gets
-    a new URL instead, and the cache stays long. No file yet: the plain URL (the placeholder is not cached)."""
-    url = f"/api/archives/{quote(archive_id, safe='')}/thumbnail"
+    a new URL instead, and the cache stays long. No file yet: the plain URL (the placeholder is not cached).
+    A tankoubon's ID (TANK_…) gives its own cover's URL, versioned the same way."""
+    tank = archive_id.startswith("TANK_")
+    url = f"/api/{'tankoubons' if tank else 'archives'}/{quote(archive_id, safe='')}/thumbnail"
     try:
-        st = cover_path(ctx.config.thumbs, archive_id).stat()
+        st = (tank_cover_path if tank else cover_path)(ctx.config.thumbs, archive_id).stat()
     except (OSError, ValueError):
         return url
     return f"{url}?v={thumbnail_version(st)}"
@@ -271,7 +274,7 @@ def _card(archive: dict[str, Any], cover: str = "", pick: bool = False, marks: b
     count = esc(f"{progress}/{pages} p." if progress and pages else f"{pages} p." if pages else "")
     count += "".join(_date(label, epoch) for label, epoch in dates.items())
     if archive["arcid"].startswith("TANK_"):  # a tankoubon: its own cover, and a page listing its volumes
-        href, cover = f"/tank?id={aid}", f"/api/tankoubons/{aid}/thumbnail"
+        href, cover = f"/tank?id={aid}", cover or f"/api/tankoubons/{aid}/thumbnail"
         new += '<span class="tank">TANK</span>'
         return (f'<li><a href="{esc(href)}"><img src="{esc(cover)}" loading="lazy" '
                 f'alt="">{new}{progress_bar(progress, pages)}<b>{esc(title)}</b></a><i>{count}</i>'
