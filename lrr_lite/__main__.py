@@ -20,7 +20,7 @@ import socket
 import sqlite3
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import waitress
 
@@ -69,9 +69,13 @@ def _escape_controls(record: logging.LogRecord) -> bool:
     return True
 
 
-def setup_logging(cfg: config.Config, to_file: bool = True) -> None:
+def setup_logging(cfg: config.Config, to_file: bool = True, one_shot: bool = False) -> None:
     """stderr, plus a size-rotated file under the log folder; under systemd (JOURNAL_STREAM) stderr only and
-    without timestamps: the journal stamps, stores and rotates the lines itself."""
+    without timestamps: the journal stamps, stores and rotates the lines itself.
+
+    A one-shot command (set, scan, import-lanraragi) prints its own result: the library's INFO lines (a
+    migration applied, the scan's summary) would only repeat or bury it, so it logs warnings and errors
+    only, unless the configuration asks for DEBUG (someone diagnosing)."""
     journal = bool(os.environ.get("JOURNAL_STREAM"))
     fmt = "%(levelname)s %(name)s: %(message)s" if journal else "%(asctime)s %(levelname)s %(name)s: %(message)s"
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
@@ -86,7 +90,10 @@ def setup_logging(cfg: config.Config, to_file: bool = True) -> None:
     for handler in handlers:
         handler.setFormatter(logging.Formatter(fmt))
         handler.addFilter(_escape_controls)
-    logging.basicConfig(level=getattr(logging, cfg.log_level, logging.INFO), handlers=handlers, force=True)
+    level = getattr(logging, cfg.log_level, logging.INFO)
+    if one_shot and level != logging.DEBUG:
+        level = max(level, logging.WARNING)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
     logging.getLogger("libarchive").setLevel(logging.WARNING)  # it logs its own version details at INFO
 
 
@@ -251,21 +258,29 @@ def run(argv: list[str] | None = None) -> int:
         return set_command(cfg, args.key, args.value)
     if args.command == "import-lanraragi":
         check_data(cfg)
-        setup_logging(cfg, to_file=False)
+        setup_logging(cfg, to_file=False, one_shot=True)
         return import_command(cfg, args)
     if args.command == "scan":
         check_content(cfg, create=False)
         check_data(cfg)
-        setup_logging(cfg, to_file=False)
+        setup_logging(cfg, to_file=False, one_shot=True)
         return scan_command(cfg)
     check_content(cfg, create=cfg.create_content, hint="; create it first, or add --create-content")
     check_data(cfg)  # before the log file is made under it
     setup_logging(cfg, to_file=True)
-    ctx = open_context(cfg)
+    stop = StopSignals(logging.getLogger("lrr_lite"))
+    stop.install()  # before the database opens: a stop during a long start-up (migrations) is logged too
     try:
-        return serve(ctx)
+        ctx = open_context(cfg)
+        try:
+            return serve(ctx, stop)
+        finally:
+            ctx.close()
+    except SystemExit:  # the stop signal came before waitress's loop (which catches its own)
+        stop.stopping()
+        return stop.code
     finally:
-        ctx.close()
+        flush_logs()  # the services' last lines too, whatever ends the process next
 
 
 def set_command(cfg: config.Config, key: str, value: str) -> int:
@@ -281,7 +296,7 @@ def set_command(cfg: config.Config, key: str, value: str) -> int:
         spec.coerce(value)  # checked before anything is opened or created
     except Invalid as exc:
         raise UserError(exc.message, code=2) from None
-    setup_logging(cfg, to_file=False)
+    setup_logging(cfg, to_file=False, one_shot=True)
     ctx = open_context(cfg)
     try:
         if spec.kind == "password":
@@ -358,6 +373,37 @@ def import_command(cfg: config.Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def flush_logs() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
+class StopSignals:
+    """SIGTERM (systemd's stop) and SIGINT (Ctrl-C) end the server through its `finally` blocks, which log
+    "stopping" once and flush it, wherever the signal lands: in waitress's loop or still starting up."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+        self.code = 0
+        self.logged = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._received)
+        signal.signal(signal.SIGINT, self._received)
+
+    def _received(self, signum: int, frame: object) -> None:
+        # waitress's run() swallows SystemExit (ending its loop): the code is kept here for the exit
+        self.code = 130 if signum == signal.SIGINT else 0  # Ctrl-C: the shell's convention; SIGTERM: a clean stop
+        raise SystemExit(self.code)
+
+    def stopping(self) -> None:
+        """Log "stopping" (once) and get it to the log file or journal now, before the shutdown's work."""
+        if not self.logged:
+            self.logged = True
+            self.log.info("lrr_lite: stopping")
+            flush_logs()
+
+
 def _listen_error(host: str, port: int, exc: Exception) -> UserError:
     where = f"{host}:{port}"
     code = getattr(exc, "errno", None)
@@ -374,8 +420,7 @@ def _listen_error(host: str, port: int, exc: Exception) -> UserError:
     return UserError(f"cannot listen on {where}: {why}")
 
 
-def serve(ctx: Context) -> int:
-    log = logging.getLogger("lrr_lite")
+def serve(ctx: Context, stop: StopSignals) -> int:
     cfg = ctx.config
     memory.limit_arenas()  # before any worker thread exists (waitress starts its threads in create_server)
     app = create_app(ctx)
@@ -385,24 +430,24 @@ def serve(ctx: Context) -> int:
                                         max_request_body_size=8 * 1024**3, channel_timeout=300)
     except (OSError, ValueError) as exc:
         raise _listen_error(cfg.host, cfg.port, exc) from None
-    ctx.start()
     # Idle memory: after a burst (a full list, a walk of the folder, a batch of writes) glibc keeps the freed
     # heap and every connection keeps its page cache; once the server is quiet both go back to the system.
     trimmer = memory.IdleTrimmer(ctx.db.release_memory)
+    try:
+        return _run_server(ctx, server, trimmer, stop)
+    finally:
+        stop.stopping()
+        trimmer.stop()
+
+
+def _run_server(ctx: Context, server: Any, trimmer: memory.IdleTrimmer, stop: StopSignals) -> int:
+    log = logging.getLogger("lrr_lite")
+    cfg = ctx.config
+    ctx.start()
     trimmer.start()
     if cfg.scan_on_start:
         ctx.jobs.enqueue("scan_library", [], priority=10)
     start_if_enabled(ctx)  # unless watch=off; it waits for the start-up scan job first
-
-    # waitress's run() swallows KeyboardInterrupt and SystemExit (ending its loop): note which signal it was
-    exit_code = [0]
-
-    def stop(signum, frame):
-        exit_code[0] = 130 if signum == signal.SIGINT else 0  # Ctrl-C: the shell's convention; SIGTERM: a clean stop
-        raise SystemExit(exit_code[0])
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     report_to = os.environ.get("LRR_MEMORY_REPORT")
     if report_to:  # a diagnosis aid (scripts/bench_memory.py): SIGUSR1 writes what the memory is, as JSON
         def dump_memory(signum, frame):
@@ -417,12 +462,8 @@ def serve(ctx: Context) -> int:
     if ctx.settings.get("enablepass") and not ctx.settings.get("apikey"):
         log.warning("no API key set: clients can read, but every write endpoint answers 401. "
                     "Start with --api-key KEY (or LRR_API_KEY) to set one.")
-    try:
-        server.run()
-    finally:
-        log.info("lrr_lite: stopping")
-        trimmer.stop()
-    return exit_code[0]
+    server.run()  # until a stop signal (StopSignals)
+    return stop.code
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -39,6 +39,13 @@ class Unsupported(DomainError):
     """A kind of file or request this server does not handle (an unknown extension, a disabled feature)."""
 
 
+class Busy(DomainError):
+    """A temporary shortage: the request could not get its share of a bounded resource (the memory budget for
+    pages) in time. Nothing is wrong with the request; the same one a little later may well succeed."""
+
+    retry_after = 5  # seconds a client is asked to wait before trying again (HTTP's Retry-After)
+
+
 class ChecksumMismatch(Invalid):
     """An uploaded file's SHA-1 is not the one the client announced."""
 

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 from archive_factory import make_archive, make_image
-from test_web import app_with_web, card_titles, login, parse, unescape
+from test_web import app_with_web, card_titles, login, logout, parse, unescape
 
 from lrr_lite.library.search.natural import KEY_VERSION, natural_key
 from lrr_lite.storage.db.frozen import natural_key as perl_key
@@ -134,7 +134,7 @@ def test_empty_library_says_where_archives_go(empty):
     assert f'<code id="content-path">{content}</code>' in logged_in
 
     # without password protection every visitor may change the settings: the path is shown to all
-    empty.get("/logout")
+    logout(empty)
     empty.ctx.settings.set("enablepass", 0)
     assert content in app_page(empty, "/")
 

@@ -121,3 +121,21 @@ def test_an_api_write_failing_midway_leaves_nothing(make_server):
     meta = srv.get(f"/api/archives/{arcid}/metadata").json()
     assert (meta["title"], meta["tags"], meta["summary"]) == ("Whole", "artist:whole", "fine")
     assert [r["arcid"] for r in srv.get("/api/search", params={"filter": "artist:whole"}).json()["data"]] == [arcid]
+
+
+def test_a_failed_nested_block_undoes_only_its_own_writes(db):
+    """A nested write block is a savepoint: an outer block that catches the inner one's failure goes on and
+    commits its own writes, never the half of the inner block done before it failed."""
+    with db.write() as outer:
+        outer.execute("INSERT INTO guard VALUES ('outer')")
+        with pytest.raises(Boom):
+            with db.write() as inner:
+                inner.execute("INSERT INTO guard VALUES ('half')")
+                raise Boom
+        with db.write() as inner:  # and a nested block after it works as usual, two levels deep too
+            inner.execute("INSERT INTO guard VALUES ('second')")
+            with pytest.raises(Boom):
+                with db.write() as deeper:
+                    deeper.execute("INSERT INTO guard VALUES ('deep half')")
+                    raise Boom
+    assert on_disk(db) == ["outer", "second"]

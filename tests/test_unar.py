@@ -3,6 +3,7 @@ test archives of the rarfile sdist (tests/data/rarfile) and solid-flagged CBRs o
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -182,3 +183,31 @@ def test_truncated_solid_rar_is_refused_when_listed(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="damaged archive: .*failed"):
         formats.list_pages(cut)
     assert formats.list_pages(src) == sorted(pages)
+
+
+def test_lsar_lists_a_file_version_once(tmp_path: Path, cache: PageCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first look at a file (check, page list, member list, first read) runs `lsar -l` once; a new
+    version of the file (another mtime) is listed again. Counted by a real lsar wrapper on PATH."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "lsar-calls"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "lsar"
+    wrapper.write_text(f'#!/bin/sh\necho "$1" >> "{calls}"\nexec {shutil.which("lsar")} "$@"\n')
+    wrapper.chmod(0o755)
+    (bin_dir / "unar").symlink_to(shutil.which("unar"))
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert unarreader.tools() == (str(wrapper), str(bin_dir / "unar"))
+
+    def listings() -> int:
+        return calls.read_text().split().count("-l") if calls.exists() else 0
+
+    pages = {f"{i:03d}.jpg": af.make_image(60, 80, text=f"p{i}") for i in range(1, 6)}
+    path = af.make_solid_flagged_rar(tmp_path / "once.cbr", pages)
+    assert formats.list_pages(path) == sorted(pages)  # what ingest does: check (lsar -t too), then list
+    assert formats.list_members(path) == sorted(pages)
+    assert formats.read_member(path, "001.jpg", cache=cache, key="once") == pages["001.jpg"]
+    assert listings() == 1
+    assert calls.read_text().split().count("-t") == 1  # the damage test still runs, once
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a new version of the file
+    assert formats.list_pages(path) == sorted(pages)
+    assert listings() == 2

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from archive_factory import make_archive, make_image
-from test_web import NASTY_TAGS, NASTY_TITLE, app_with_web, login, page_weight, parse
+from test_web import NASTY_TAGS, NASTY_TITLE, app_with_web, login, logout, page_weight, parse
 
 PLUGIN_NAME = "[Alice Artist] Fruit Salad (Orchard)"  # regexplugin reads artist, title and series from this
 ARCHIVE_PAGE_LIMIT = 150 * 1024
@@ -99,7 +99,7 @@ def test_archive_page_shows_everything_without_js(site):
     resp = site.get(f"/archive/edit?id={aid}", allow_redirects=False)
     assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/archive?id={aid}#edit")
     # No-Fun mode: the page itself needs a login, like the library and the reader
-    site.get("/logout")
+    logout(site)
     site.ctx.settings.set("nofunmode", 1)
     resp = site.get(f"/archive?id={aid}", allow_redirects=False)
     assert resp.status_code == 303 and "/login?next=" in resp.headers["Location"]

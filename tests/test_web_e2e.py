@@ -158,7 +158,8 @@ def test_login_and_change_a_setting(site, browser, tmp_path):
     assert "page 1 of 2" in browser.find("#summary").text
     browser.find(".pager a[rel=next]").click()
     browser.wait(lambda: card_titles(browser) == ["Cherry", NASTY_TITLE], message="second page")
-    browser.get(site.url + "/logout")
+    browser.find("header.top button.linkish").click()  # the header's "Log out": a form, styled as a link
+    browser.wait(lambda: bool(browser.find_all("header.top a[href$='/login']")), message="logged out")
     browser.get(site.url + "/settings")
     browser.wait(lambda: "/login" in browser.url, message="logged out")
 

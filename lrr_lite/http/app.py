@@ -10,7 +10,7 @@ from typing import Any
 import bottle
 
 from lrr_lite.context import Context
-from lrr_lite.errors import Conflict, DomainError, Invalid, Locked, NotFound, Unsupported
+from lrr_lite.errors import Busy, Conflict, DomainError, Invalid, Locked, NotFound, Unsupported
 from lrr_lite.http import kosync
 from lrr_lite.http.api import (
     archives,
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 # The status of each kind of library error; a route may override some with its `errors` config, pairs of
 # (kind, status) such as `errors=((NotFound, 404),)` where LANraragi answers 404 instead of its usual 400.
 # (Pairs, not a dict: Bottle's route config flattens dicts with string keys.)
-STATUS: dict[type[DomainError], int] = {NotFound: 400, Invalid: 400, Locked: 423, Conflict: 409, Unsupported: 415}
+STATUS: dict[type[DomainError], int] = {NotFound: 400, Invalid: 400, Locked: 423, Conflict: 409, Unsupported: 415,
+                                        Busy: 503}
 
 
 def domain_status(exc: DomainError, overrides: dict[type[DomainError], int]) -> int:
@@ -55,6 +56,8 @@ def domain_error_reply(exc: DomainError, operation: str, route_config: Any) -> s
     routes configured with `plain_errors=True` (upload, bookmark link)."""
     status = domain_status(exc, dict(route_config.get("errors") or ()))
     plain = bool(route_config.get("plain_errors")) or isinstance(exc, Locked)
+    if isinstance(exc, Busy):  # temporary: tell the client when to come back
+        bottle.response.set_header("Retry-After", str(exc.retry_after))
     return error_reply(ApiError(operation, exc.message, status, extra=exc.data, envelope=not plain))
 
 

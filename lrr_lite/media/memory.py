@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from lrr_lite.errors import Busy
+
 log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8
@@ -233,7 +235,8 @@ class MemoryBudget:
 
     @contextmanager
     def reserve(self, n: int, what: str, error: type[Exception]) -> Iterator[None]:
-        """Hold n bytes of the budget for the `with` block; `error(reason)` if they never fit or not in time."""
+        """Hold n bytes of the budget for the `with` block; `error(reason)` if they can never fit, `Busy` if they
+        do not fit in time."""
         n = max(0, int(n))
         if n > self.total:
             raise error(f"{what} needs {_mb(n)}, more than the {_mb(self.total)} memory budget for pages")
@@ -245,7 +248,8 @@ class MemoryBudget:
                 while self._queue[0] is not ticket or self.in_use + n > self.total:
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise error(f"server busy: {what} waited {self.wait:.0f} s for {_mb(n)} of memory")
+                        # not `error`: the request is fine and may succeed in a moment (a 503, not a 400)
+                        raise Busy(f"server busy: {what} waited {self.wait:.0f} s for {_mb(n)} of memory")
                     self._cond.wait(left)
             finally:
                 self._queue.remove(ticket)

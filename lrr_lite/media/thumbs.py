@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from lrr_lite.errors import ImageError
+from lrr_lite.errors import Busy, ImageError
 from lrr_lite.media import memory
 
 MAX_PIXELS = 200_000_000
@@ -189,7 +189,7 @@ def _render(
             need = len(data) + _decode_bytes(im, (w, h), target)  # the encoded bytes are held throughout
             with memory.budget().reserve(need, f"decoding a {w}x{h} {im.format} image", ImageError):
                 return _finish(im, target, region, orientation, quality)
-        except ImageError:
+        except (ImageError, Busy):  # Busy: no fault of the image, to be answered as "try again" (503)
             raise
         except Image.DecompressionBombError as e:  # Pillow's global backstop, for callers raising max_pixels
             raise ImageError(f"image too large to decode safely: {e}") from e

@@ -20,7 +20,7 @@ import hostile_files as hf
 import pytest
 from hostile_fixture import hostile_set  # noqa: F401  (the fixture)
 
-from lrr_lite.errors import ArchiveError, ImageError
+from lrr_lite.errors import ArchiveError, Busy, ImageError
 from lrr_lite.media import formats, memory, thumbs
 from lrr_lite.media.formats import (
     MAX_PAGE_BYTES,
@@ -276,7 +276,7 @@ def test_budget_refuses_what_can_never_fit_and_times_out_when_busy() -> None:
             pass
     with b.reserve(8 * MB, "reading a page", ArchiveError):
         start = time.perf_counter()
-        with pytest.raises(ImageError, match="server busy"):
+        with pytest.raises(Busy, match="server busy"):
             with b.reserve(4 * MB, "decoding", ImageError):
                 pass
         assert 0.15 < time.perf_counter() - start < 2
@@ -314,13 +314,13 @@ import sys, threading
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from lrr_lite.media import formats, memory, thumbs
-from lrr_lite.errors import ArchiveError, ImageError
+from lrr_lite.errors import ArchiveError, Busy, ImageError
 memory.limit_arenas()  # the server's malloc settings
 cache = formats.PageCache(Path(sys.argv[2]), 256 << 20)
 def hit(path, name):
     try:
         thumbs.make_thumbnail(formats.read_member(path, name, cache=cache, key=path.name))
-    except (ArchiveError, ImageError):
+    except (ArchiveError, Busy, ImageError):
         pass
 def hwm():  # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (pytest)
     with open("/proc/self/status") as f:

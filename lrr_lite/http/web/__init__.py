@@ -28,6 +28,7 @@ from lrr_lite.http.web import (
     reader_routes,
     session,
     upload_routes,
+    webforms,
 )
 from lrr_lite.http.web.throttle import LoginThrottle
 from lrr_lite.library import collections, records
@@ -195,12 +196,25 @@ def mount(app: bottle.Bottle, ctx) -> None:
         bottle.response.status = 403
         return pages.login_page(ctx, static, next_url, "Wrong password.", authed=False)
 
-    @app.route("/logout", method=["GET", "POST"], skip=SKIP)
+    @app.get("/logout", skip=SKIP)
     @page
-    def logout() -> None:
+    def logout_form() -> str:
+        """A page with a "Log out" button: a GET (a link, another site's <img>) never logs anyone out."""
+        if not authed() or not ctx.settings.get("enablepass"):
+            bottle.redirect(local("/"), 303)
+        nonce = session.ensure_nonce(ctx, bottle.request, bottle.response)
+        return pages.logout_page(ctx, static, session.csrf_token(ctx, nonce), authed=True)
+
+    @app.post("/logout", skip=SKIP)
+    @page
+    def logout() -> str:
+        if not session.csrf_ok(ctx, bottle.request, _form(bottle.request.forms, "csrf")):
+            bottle.response.status = 403
+            return pages.message_page(ctx, static, "Forbidden", webforms.EXPIRED, authed=authed())
         session.revoke(ctx, bottle.request)  # server-side: a copy of the cookie is worthless from now on
         session.clear(bottle.response)
         bottle.redirect(local("/"), 303)
+        raise AssertionError("bottle.redirect raises")  # for the type checker: never reached
 
     @app.get("/settings", skip=SKIP)
     @page

@@ -33,19 +33,22 @@ class Actions:
         self.require_login = require_login
         self.local = local
 
-    def guard(self) -> bytes | str | None:
-        """None when this POST may go on; otherwise the refusal to answer with (webforms.refusal)."""
-        return webforms.refusal(self.ctx, self.static, self.authed(), self.require_login, form("csrf"))
+    def guard(self, token: Callable[[], str] = lambda: form("csrf")) -> bytes | str | None:
+        """None when this POST may go on; otherwise the refusal to answer with (webforms.refusal). `token`
+        gives the CSRF token the request carries: the form's `csrf` field unless said otherwise."""
+        return webforms.refusal(self.ctx, self.static, self.authed(), self.require_login, token())
 
-    def post(self, back: str | Callable[[], str] = "/") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def post(self, back: str | Callable[[], str] = "/", token: Callable[[], str] = lambda: form("csrf"),
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator of a guarded POST route: the guard runs first (its refusal is the answer), and a DomainError
         the route raises becomes `failure(exc, back)`; `back` (a path, or a function of the request giving one) is
-        where the refusal page links. Every management POST starts and ends this way, so it is written once."""
+        where the refusal page links. Every management POST starts and ends this way, so it is written once.
+        `token`: where the CSRF token is (a raw upload body carries it in a header, see upload_routes.py)."""
 
         def wrap(route: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(route)
             def guarded(*args: Any, **kwargs: Any) -> Any:
-                refusal = self.guard()
+                refusal = self.guard(token)
                 if refusal is not None:
                     return refusal
                 try:

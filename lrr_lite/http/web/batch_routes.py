@@ -5,7 +5,7 @@ The library grid's selection mode (library.js) keeps the chosen IDs in the tab's
 /batch?all=1&q=…&cat=…: the server counts the matches and the job resolves the same search when it runs
 (library/batch.py), so 100,000 IDs never travel through the browser. Without JS, the library's selection page
 (/?select=1, a checkbox per card) opens /batch?id=…&id=…, and the form carries those IDs itself. Every POST
-needs the login and the session's CSRF token (webforms.refusal), as /settings does; a deletion must carry the
+needs the login and the session's CSRF token (actions.Actions.post, the guard of every management POST); a deletion must carry the
 count the user confirmed. The work is one `batch_edit` job (its args hold the selection packed, see
 library/batch.py); its page polls /batch/status for the progress bar and results. "New tankoubon from the
 selection" is no job: the POST makes it (volumes in selection order) and opens its editor.
@@ -23,6 +23,7 @@ import bottle
 
 from lrr_lite.errors import DomainError, Invalid, NotFound
 from lrr_lite.http.web import collection_routes, pages, webforms
+from lrr_lite.http.web.actions import Actions
 from lrr_lite.http.web.pages import esc
 from lrr_lite.library import batch, collections
 from lrr_lite.library.plugins import plugin_infos
@@ -149,6 +150,7 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
           require_login: Callable[[], None], local: Callable[[str], str]) -> None:
     """Add the batch routes to the web UI (called by web.mount, which owns the helpers passed here)."""
     skip = ["lrr_api"]
+    act = Actions(ctx, static, authed=authed, require_login=require_login, local=local)
 
     def batch_job(job_id: str) -> dict[str, Any] | None:
         job = ctx.jobs.get(int(job_id)) if job_id.isdigit() and len(job_id) < 12 else None
@@ -196,10 +198,8 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
 
     @app.post("/batch", skip=skip)
     @page
+    @act.post("/batch")
     def batch_submit() -> bytes | str:
-        refused = webforms.refusal(ctx, static, authed(), require_login, webforms.form("csrf"))
-        if refused is not None:
-            return refused
         form = webforms.form
         args: dict[str, Any] = {"op": form("op"), "tags": form("tags"), "plugin": form("plugin"), "arg": form("arg"),
                                 "category": form("category")}

@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
 from lrr_lite.http.api.files import thumbnail_version
+from lrr_lite.http.web import session
+from lrr_lite.library.collections import tank_cover_path
 from lrr_lite.library.pages import cover_path
 from lrr_lite.library.tags import split_tags
 from lrr_lite.media.formats import ARCHIVE_EXTENSIONS
@@ -58,7 +60,7 @@ def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, 
     script_tags = "".join(f'<script src="{esc(static[s])}" defer></script>' for s in scripts)
     links = ""
     if nav:
-        account = ('<a href="/logout">Log out</a>' if authed and ctx.settings.get("enablepass")
+        account = (logout_form(session.current_csrf(ctx)) if authed and ctx.settings.get("enablepass")
                    else "" if authed else '<a href="/login">Log in</a>')
         upload = '<a href="/upload">Upload</a>' if authed else ""
         links = (f'<header class="top"><a class="brand" href="/">{esc(site)}</a><nav>'
@@ -74,6 +76,20 @@ def layout(ctx, static: dict[str, str], title: str, body: str, *, authed: bool, 
                 f'<link rel="icon" href="{esc(static["favicon.svg"])}" type="image/svg+xml">'
                 f'{script_tags}</head><body data-base="{esc(prefix)}"{body_attrs}>{links}{body}</body></html>\n')
     return _under_prefix(document, prefix)
+
+
+def logout_form(csrf: str, label: str = "Log out", cls: str = "linkish") -> str:
+    """Logging out is a POST carrying the session's CSRF token: a link (or another site's <img>) must never
+    act as the user. In the header the button is styled as a link (.linkish)."""
+    return (f'<form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" '
+            f'value="{esc(csrf)}"><button type="submit" class="{esc(cls)}">{esc(label)}</button></form>')
+
+
+def logout_page(ctx, static: dict[str, str], csrf: str, *, authed: bool) -> str:
+    """GET /logout: a button, not an action (works without JS)."""
+    body = ('<main class="narrow"><h1>Log out</h1><p>End this browser\'s session on this server?</p>'
+            f'{logout_form(csrf, cls="")}</main>')
+    return layout(ctx, static, "Log out", body, authed=authed)
 
 
 # Every URL attribute this module writes is a root path ("/..."); interpolated text is escaped, so a
@@ -177,10 +193,12 @@ def _date(label: str, epoch: int) -> str:
 def cover_url(ctx, archive_id: str) -> str:
     """An archive's cover URL, versioned by the cover file's mtime and size. Covers are cached for an hour, so
     a cover changed on the archive page (or regenerated) would show late under one fixed URL; a new cover gets
-    a new URL instead, and the cache stays long. No file yet: the plain URL (the placeholder is not cached)."""
-    url = f"/api/archives/{quote(archive_id, safe='')}/thumbnail"
+    a new URL instead, and the cache stays long. No file yet: the plain URL (the placeholder is not cached).
+    A tankoubon's ID (TANK_…) gives its own cover's URL, versioned the same way."""
+    tank = archive_id.startswith("TANK_")
+    url = f"/api/{'tankoubons' if tank else 'archives'}/{quote(archive_id, safe='')}/thumbnail"
     try:
-        st = cover_path(ctx.config.thumbs, archive_id).stat()
+        st = (tank_cover_path if tank else cover_path)(ctx.config.thumbs, archive_id).stat()
     except (OSError, ValueError):
         return url
     return f"{url}?v={thumbnail_version(st)}"
@@ -256,7 +274,7 @@ def _card(archive: dict[str, Any], cover: str = "", pick: bool = False, marks: b
     count = esc(f"{progress}/{pages} p." if progress and pages else f"{pages} p." if pages else "")
     count += "".join(_date(label, epoch) for label, epoch in dates.items())
     if archive["arcid"].startswith("TANK_"):  # a tankoubon: its own cover, and a page listing its volumes
-        href, cover = f"/tank?id={aid}", f"/api/tankoubons/{aid}/thumbnail"
+        href, cover = f"/tank?id={aid}", cover or f"/api/tankoubons/{aid}/thumbnail"
         new += '<span class="tank">TANK</span>'
         return (f'<li><a href="{esc(href)}"><img src="{esc(cover)}" loading="lazy" '
                 f'alt="">{new}{progress_bar(progress, pages)}<b>{esc(title)}</b></a><i>{count}</i>'

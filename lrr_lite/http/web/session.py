@@ -190,6 +190,13 @@ def csrf_token(ctx, nonce: str) -> str:
     return _mac(ctx, "csrf." + nonce)
 
 
+def current_csrf(ctx: Any) -> str:
+    """The CSRF token of this request's session cookie, or "" when it has none (never issues a cookie: the
+    page layout asks this for the header's logout form, which only a logged-in browser sees)."""
+    parsed = _current(ctx, bottle.request)
+    return csrf_token(ctx, parsed[0]) if parsed is not None else ""
+
+
 def csrf_ok(ctx, request: bottle.BaseRequest, given: str | None) -> bool:
     parsed = _current(ctx, request)
     if parsed is None or not given:

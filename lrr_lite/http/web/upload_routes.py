@@ -21,6 +21,7 @@ import bottle
 
 from lrr_lite.errors import DomainError, Invalid
 from lrr_lite.http.web import pages, webforms
+from lrr_lite.http.web.actions import Actions
 from lrr_lite.http.web.pages import esc
 from lrr_lite.library import collections, records
 from lrr_lite.library.intake import upload
@@ -105,6 +106,7 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
           require_login: Callable[[], None], local: Callable[[str], str]) -> None:
     """Add the upload routes to the web UI (called by web.mount, which owns the helpers passed here)."""
     skip = ["lrr_api"]
+    act = Actions(ctx, static, authed=authed, require_login=require_login, local=local)
 
     def supplied(get: Callable[[str], str]) -> Supplied:
         return Supplied(title=get("title").strip() or None, tags=get("tags").strip() or None,
@@ -118,11 +120,9 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
 
     @app.post("/upload", skip=skip)
     @page
+    @act.post("/upload")
     def upload_plain() -> bytes | str:
         """The no-JS form: every file of the multipart body, then the page with one line per file."""
-        refused = webforms.refusal(ctx, static, authed(), require_login, webforms.form("csrf"))
-        if refused is not None:
-            return refused
         try:
             files = bottle.request.files.getall("file")
         except ValueError:
@@ -138,13 +138,10 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
 
     @app.post("/upload/file", skip=skip)
     @page
+    @act.post("/upload", token=lambda: bottle.request.get_header("X-CSRF-Token") or "")
     def upload_file() -> bytes | str:
         """One file as the raw body (upload.js); the form fields in the query, the token in a header. The
         body is never parsed as a form (Bottle would read it into memory to do so)."""
-        refused = webforms.refusal(ctx, static, authed(), require_login,
-                                   bottle.request.get_header("X-CSRF-Token") or "")
-        if refused is not None:
-            return refused
         query = bottle.request.query
 
         def get(name: str) -> str:
@@ -167,11 +164,9 @@ def mount(app: bottle.Bottle, ctx: Any, static: dict[str, str], *, page: Callabl
 
     @app.post("/upload/url", skip=skip)
     @page
+    @act.post("/upload")
     def upload_url() -> bytes | str:
         """Queue one download_url job per URL (the job the API's POST /api/download_url queues)."""
-        refused = webforms.refusal(ctx, static, authed(), require_login, webforms.form("csrf"))
-        if refused is not None:
-            return refused
         urls = [u.strip() for u in webforms.form("urls").splitlines() if u.strip()]
         try:
             if not urls:

@@ -11,13 +11,13 @@ from typing import Any
 
 import bottle
 
-from lrr_lite.errors import ArchiveError, Conflict, DomainError, Invalid, Locked, NotFound, Unsupported
+from lrr_lite.errors import ArchiveError, Busy, Conflict, DomainError, Invalid, Locked, NotFound, Unsupported
 from lrr_lite.http.web import pages, session
 
 EXPIRED = "The form expired or came from another site. Reload the page and try again."
 LOGIN = "Log in first: your session ended or you never logged in."
 STATUS: dict[type[DomainError], int] = {NotFound: 404, Locked: 423, Conflict: 409, Unsupported: 415,
-                                          ArchiveError: 422, Invalid: 400}
+                                          ArchiveError: 422, Invalid: 400, Busy: 503}
 
 
 def form(name: str) -> str:

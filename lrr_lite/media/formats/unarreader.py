@@ -24,11 +24,13 @@ a change to a later part is not noticed until the first part changes.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,9 +126,44 @@ def _tail(raw: bytes) -> str:
     return lines[-1][:200] if lines else ""
 
 
+# The first look at a file lists it several times in a row (check, page list, member list, then the walk of
+# its first read): each `lsar -l` is a process and a pass over the headers, seconds for a big solid set on a
+# Pi. The listing of one file version (path, size, mtime, inode) is kept for the next callers; a few files.
+_LISTED_FILES = 16
+_listed: OrderedDict[tuple[str, int, int, int], tuple[Entry, ...]] = OrderedDict()
+_listed_lock = threading.Lock()
+
+
+def _version(path: Path) -> tuple[str, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # lsar says why
+    return (_arg(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def entries(path: Path) -> list[Entry]:
     """Every regular member, in archive order. ArchiveError if the archive is encrypted, unreadable by
-    lsar, or beyond the listing limits; ArchiveError naming the missing package without the tools."""
+    lsar, or beyond the listing limits; ArchiveError naming the missing package without the tools.
+    lsar runs once per file version (_listed)."""
+    version = _version(path)
+    if version is not None:
+        with _listed_lock:
+            known = _listed.get(version)
+            if known is not None:
+                _listed.move_to_end(version)
+                return list(known)
+    listed = _run_lsar(path)
+    # kept only if the file did not change while lsar read it: the listing is then that version's
+    if version is not None and _version(path) == version:
+        with _listed_lock:
+            _listed[version] = tuple(listed)
+            while len(_listed) > _LISTED_FILES:
+                _listed.popitem(last=False)
+    return listed
+
+
+def _run_lsar(path: Path) -> list[Entry]:
     found = tools()
     if found is None:
         raise ArchiveError(f"libarchive cannot read this RAR archive: {missing_reason()}")

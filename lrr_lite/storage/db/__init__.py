@@ -137,11 +137,26 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction; nested calls join the outer one."""
+        """A short write transaction. A nested block (same thread) is a SAVEPOINT inside the outer one: if it
+        fails, only its own writes are undone, so an outer block that catches the error and goes on never
+        commits half of the inner one; the outer block still commits or rolls back the whole."""
         with self._write_lock:
             conn = self.conn
             if conn.in_transaction:
-                yield conn
+                depth = getattr(self._local, "write_depth", 0) + 1
+                name = f"nested_write_{depth}"
+                self._local.write_depth = depth
+                conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    conn.execute(f"RELEASE {name}")
+                finally:
+                    self._local.write_depth = depth - 1
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
