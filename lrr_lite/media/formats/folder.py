@@ -18,6 +18,16 @@ the folder is not followed, so a folder can never serve a file from elsewhere.
   descriptor, flag bit 3), so a whole download streams at once; a range that starts later, and the
   central directory at the end, need the CRCs of earlier files, read once and remembered per file
   version. ZIP64 records are written only when the ZIP passes 4 GiB.
+- Members: the pages, plus `ComicInfo.xml` when the folder holds one (read by the ComicInfo plugin as it is
+  from an archive); the download holds the pages only.
+- Not a book: a hidden folder (`.thumbnails`, Synology's `@eaDir`, QNAP's `.@__thumb`: their images are a
+  NAS's thumbnails of other files), and a folder that holds archive files anywhere inside it (a series
+  folder with a `cover.jpg` beside its `.cbz` volumes): those files stay archives of their own.
+- Its stat (`folder_stat`): size = the pages' sizes added up, mtime = the newest of the pages' mtimes and
+  the folder's own (which moves when a page is added, removed or renamed), so "same size and mtime" means
+  the same pages, as for an archive file.
+- Delete (`delete_pages`): only the page files and `ComicInfo.xml` go, then the folder if it is empty;
+  anything else in it stays.
 """
 
 from __future__ import annotations
@@ -37,12 +47,13 @@ from pathlib import Path
 
 from lrr_lite.errors import ArchiveError
 from lrr_lite.media.formats.limits import CHUNK_BYTES, MAX_PAGE_BYTES
-from lrr_lite.media.formats.names import is_page_name, order_pages
+from lrr_lite.media.formats.names import is_archive_name, is_page_name, order_pages
 
 ID_BYTES = 512_000
 ID_PREFIX = b"lrr_lite folder\0"
 MAX_FOLDER_PAGES = 100_000
 ZIP64_LIMIT = 0xFFFFFFFF
+EXTRA_MEMBERS = ("ComicInfo.xml",)  # members that are not pages, served by name (metadata plugins)
 
 
 def _is_page_file(entry: os.DirEntry) -> bool:
@@ -62,11 +73,20 @@ def has_pages(folder: Path) -> bool:
         return False
 
 
+def is_hidden_folder(name: str) -> bool:
+    """A folder a NAS or a desktop keeps for itself (`.thumbnails`, `@eaDir`, `.@__thumb`): never a book."""
+    return name.startswith((".", "@"))
+
+
 def is_folder_archive(folder: Path) -> bool:
-    """A folder holding page images directly, none of its sub-folders (at any depth) holding any."""
-    if not has_pages(folder):
+    """A folder holding page images directly, none of its sub-folders (at any depth) holding any, and no
+    archive file anywhere inside it (hidden sub-folders are not looked at: a NAS's thumbnails)."""
+    if is_hidden_folder(Path(folder).name) or not has_pages(folder):
         return False
-    for dirpath, _dirnames, _files in os.walk(folder):
+    for dirpath, dirnames, files in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not is_hidden_folder(d)]
+        if any(is_archive_name(f) for f in files):
+            return False
         if Path(dirpath) != Path(folder) and has_pages(Path(dirpath)):
             return False
     return True
@@ -94,9 +114,23 @@ def list_pages(folder: Path) -> list[str]:
     return order_pages(names)
 
 
+def list_members(folder: Path) -> list[str]:
+    """The pages in order, then the EXTRA_MEMBERS the folder holds as regular files."""
+    pages = list_pages(folder)
+    return pages + [name for name in EXTRA_MEMBERS if _is_regular(Path(folder) / name)]
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def _page_path(folder: Path, name: str) -> Path:
     # Only a bare name of a page file in this very folder: "../x.jpg", "a/b.jpg" or a symlink never resolve.
-    if not name or "/" in name or "\\" in name or name in (".", "..") or not is_page_name(name):
+    if (not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith(".")
+            or not (is_page_name(name) or name in EXTRA_MEMBERS)):
         raise KeyError(name)
     path = Path(folder) / name
     try:
@@ -106,6 +140,50 @@ def _page_path(folder: Path, name: str) -> Path:
     if not stat.S_ISREG(st.st_mode):
         raise KeyError(name)
     return path
+
+
+def folder_stat(folder: Path, pages: list[str] | None = None) -> os.stat_result:
+    """The folder's stat as an archive file's would be (see the module docstring): its own mode, inode and
+    device, the pages' total size, the newest mtime. ArchiveError as list_pages."""
+    folder = Path(folder)
+    try:
+        own = folder.stat()
+    except OSError as exc:
+        raise ArchiveError(f"Couldn't open folder: {exc.strerror or exc}") from exc
+    size, newest = 0, own.st_mtime_ns
+    for name in list_pages(folder) if pages is None else pages:
+        try:
+            st = (folder / name).lstat()
+        except OSError:
+            continue  # removed since it was listed: the next look sees the folder changed again
+        size += st.st_size
+        newest = max(newest, st.st_mtime_ns)
+    return os.stat_result((own.st_mode, own.st_ino, own.st_dev, own.st_nlink, own.st_uid, own.st_gid, size,
+                           own.st_atime, newest // 1_000_000_000, own.st_ctime),
+                          {"st_mtime": newest / 1e9, "st_mtime_ns": newest})
+
+
+def delete_pages(folder: Path) -> list[str]:
+    """Remove the folder archive's own files (its pages and EXTRA_MEMBERS), then the folder itself if that
+    left it empty; returns the names removed. Anything else in it (a note, a sub-folder) stays, and so does
+    the folder then. OSError if a file can't be removed."""
+    folder = Path(folder)
+    try:
+        names = list_members(folder)
+    except ArchiveError:
+        names = [name for name in EXTRA_MEMBERS if _is_regular(folder / name)]
+    removed: list[str] = []
+    for name in names:
+        try:
+            _page_path(folder, name).unlink()
+        except (KeyError, FileNotFoundError):
+            continue
+        removed.append(name)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty: what is left is not ours to remove
+    return removed
 
 
 def folder_id(folder: Path, pages: list[str] | None = None) -> str:
