@@ -76,8 +76,12 @@ class _Folder:
     bundles: frozenset[str] = frozenset()
 
 
-def is_folder_archive(path: str) -> bool:
-    """A folder of images that is one archive (folder.is_folder_archive); the caller checks the setting."""
+def is_folder_archive(path: str, root: str) -> bool:
+    """A folder of images under `root` that is one archive (folder.is_folder_archive), not inside a hidden
+    folder (a NAS's `@eaDir/<file name>/` holds thumbnails); the caller checks the setting."""
+    inside = os.path.relpath(path, root).split(os.sep)
+    if inside[0] in (".", "..") or any(folders.is_hidden_folder(part) for part in inside):
+        return False
     return folders.is_folder_archive(Path(path))
 
 
@@ -116,7 +120,7 @@ def _walk_folders(root: str, bundles: bool = False) -> Iterator[_Folder]:
         del entries
         found: frozenset[str] = frozenset()
         if bundles:
-            found = frozenset(name for name in dirs if is_folder_archive(os.path.join(path, name)))
+            found = frozenset(name for name in dirs if is_folder_archive(os.path.join(path, name), root))
             if found:
                 dirs = [name for name in dirs if name not in found]
                 files = sorted(files + list(found))
