@@ -402,6 +402,8 @@ class Watcher:
                 continue
             if not formats.is_archive_name(name):
                 continue
+            if self._folders:
+                self._mark_if_known(parent)  # an archive file in a folder archive ends its being one
             if mask & (IN_MOVED_FROM | IN_DELETE):
                 self._mark(path, gone=True)
             elif mask & (IN_CLOSE_WRITE | IN_MOVED_TO):
@@ -417,10 +419,13 @@ class Watcher:
         """A page of `path` changed: the folder waits to settle; so does its parent when that is a known
         archive (a sub-folder of images ends the parent's being one)."""
         self._mark(path)
-        up = os.path.dirname(path)
-        if up != str(self.ctx.config.content) and up not in self._pending:
-            if self.ctx.db.query_one("SELECT 1 FROM files WHERE path=?", (up,)) is not None:
-                self._mark(up)
+        self._mark_if_known(os.path.dirname(path))
+
+    def _mark_if_known(self, path: str) -> None:
+        """Mark `path` when it is a recorded archive (a folder archive that a change inside may end)."""
+        if path != str(self.ctx.config.content) and path not in self._pending:
+            if self.ctx.db.query_one("SELECT 1 FROM files WHERE path=?", (path,)) is not None:
+                self._mark(path)
 
     def _watch_limit(self, exc: OSError) -> None:
         log.warning("watcher: cannot watch every folder (%s; raise fs.inotify.max_user_watches): "
