@@ -50,9 +50,9 @@ def main() -> None:
     ap.add_argument("--no-http", action="store_true", help="only the media layer")
     args = ap.parse_args()
     root = args.dir or Path(tempfile.mkdtemp(prefix="bench_folder_"))
-    book = root / f"Book {args.pages}"
+    book = root / "content" / f"Book {args.pages}"
     if not book.exists():
-        book.mkdir(parents=True)
+        book.mkdir(parents=True)  # under content/, beside data/, as the default layout has them
         image = af.make_image(800, 1200, text="page")  # ~40 KB JPEGs; the names decide the order work
         for i in range(1, args.pages + 1):
             (book / f"page {i}.jpg").write_bytes(image[:-2] + i.to_bytes(4, "big") + image[-2:])

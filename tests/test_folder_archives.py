@@ -271,3 +271,18 @@ def test_folder_copied_page_by_page_becomes_one_archive(make_server):
         assert server.ctx.db.query("SELECT * FROM bad_files") == []
     finally:
         server.ctx.watcher.stop()
+
+
+def test_thumbnails_kept_inside_the_content_folder_are_no_archive(make_server):
+    server = make_server()
+    server.extra_config = {"thumbs": str(server.content / "thumbs")}  # a data folder kept inside content
+    pages = make_book(server.content / "Book", 2, "thumbs")
+    server.start()
+    book_id = expected_id(pages)
+    assert list(archives(server)) == [book_id]
+    r = server.get(f"/api/archives/{book_id}/thumbnail", params={"no_fallback": "true"})
+    if r.status_code == 202:
+        assert server.wait_job(r.json()["job"])["state"] == "finished"
+    assert any((server.content / "thumbs").rglob("*.jpg"))  # the cover is there, a folder of JPEGs
+    server.rescan()
+    assert list(archives(server)) == [book_id]

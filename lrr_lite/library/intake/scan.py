@@ -76,11 +76,14 @@ class _Folder:
     bundles: frozenset[str] = frozenset()
 
 
-def is_folder_archive(path: str, root: str) -> bool:
+def is_folder_archive(path: str, root: str, thumbs: str | None = None) -> bool:
     """A folder of images under `root` that is one archive (folder.is_folder_archive), not inside a hidden
-    folder (a NAS's `@eaDir/<file name>/` holds thumbnails); the caller checks the setting."""
+    folder (a NAS's `@eaDir/<file name>/` holds thumbnails) nor the thumbnail folder (a data folder kept
+    inside the content folder); the caller checks the setting."""
     inside = os.path.relpath(path, root).split(os.sep)
     if inside[0] in (".", "..") or any(folders.is_hidden_folder(part) for part in inside):
+        return False
+    if thumbs and (path == thumbs or path.startswith(thumbs.rstrip(os.sep) + os.sep)):
         return False
     return folders.is_folder_archive(Path(path))
 
@@ -92,7 +95,7 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _walk_folders(root: str, bundles: bool = False) -> Iterator[_Folder]:
+def _walk_folders(root: str, bundles: bool = False, thumbs: str | None = None) -> Iterator[_Folder]:
     """Every folder under root, top-down, each listed once and sorted (the order files are imported in:
     the first of two copies keeps the record), symlinks followed. Only one folder's names are held at a time,
     plus the paths of the subfolders still to visit. A name the file system gives as bytes that are not UTF-8
@@ -120,7 +123,7 @@ def _walk_folders(root: str, bundles: bool = False) -> Iterator[_Folder]:
         del entries
         found: frozenset[str] = frozenset()
         if bundles:
-            found = frozenset(name for name in dirs if is_folder_archive(os.path.join(path, name), root))
+            found = frozenset(name for name in dirs if is_folder_archive(os.path.join(path, name), root, thumbs))
             if found:
                 dirs = [name for name in dirs if name not in found]
                 files = sorted(files + list(found))
@@ -252,7 +255,7 @@ def scan(ingest: Ingest, root: Path, progress: Callable[[ScanReport], None] | No
         log.warning("scan: content folder %s does not exist (unmounted?); nothing is forgotten", root)
         return report
     top = str(root)
-    for folder in _walk_folders(top, ingest.folder_archives):
+    for folder in _walk_folders(top, ingest.folder_archives, str(ingest.thumbs)):
         absent: set[str] = set()  # names listed but not regular files (a FIFO, a broken symlink)
         for first in range(0, len(folder.files or ()), LOOKUP):
             found: list[tuple[str, os.stat_result]] = []

@@ -465,7 +465,8 @@ class Watcher:
                 continue
             bundle = stat.S_ISDIR(st.st_mode)
             if bundle:
-                if not (self._folders and scan.is_folder_archive(path, str(self.ctx.config.content))):
+                if not (self._folders and scan.is_folder_archive(path, str(self.ctx.config.content),
+                                                                str(self.ctx.ingest.thumbs))):
                     del self._pending[path]
                     gone.add(path)  # forgotten if it was a folder archive; nothing happens otherwise
                     continue
