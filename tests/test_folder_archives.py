@@ -21,7 +21,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import archive_factory as af  # noqa: E402
+import webdriver  # noqa: E402
 from conftest import LiveServer  # noqa: E402
+from test_web import app_with_web  # noqa: E402
+from webdriver import KEY_RIGHT  # noqa: E402
 
 from lrr_lite.media.formats.names import order_pages  # noqa: E402
 
@@ -286,3 +289,37 @@ def test_thumbnails_kept_inside_the_content_folder_are_no_archive(make_server):
     assert any((server.content / "thumbs").rglob("*.jpg"))  # the cover is there, a folder of JPEGs
     server.rescan()
     assert list(archives(server)) == [book_id]
+
+
+def test_web_archive_and_reader_pages_show_a_folder(lib):
+    for url in (f"/archive?id={lib.book_id}", f"/reader?id={lib.book_id}"):
+        r = lib.get(url)
+        assert r.status_code == 200, url
+        assert "Book. One" in r.text, url
+    reader = lib.get(f"/reader?id={lib.book_id}").text
+    assert f"/api/archives/{lib.book_id}/download" in reader  # without JS: the ZIP to read elsewhere
+
+
+def test_reader_in_chromium_turns_the_pages_of_a_folder(make_server, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules["conftest"], "create_app", app_with_web)
+    server = make_server()
+    pages = make_book(server.content / "Read Me", 3, "reader")
+    server.start()
+    book_id = expected_id(pages)
+    for browser in webdriver.module_browser(1000, 800):
+        browser.get(f"{server.url}/reader?id={book_id}")
+        browser.script("localStorage.clear()")
+
+        def shown(n: str) -> bool:
+            return browser.script("var i=document.getElementById('page');"
+                                  "return document.body.dataset.shown === arguments[0] && i.complete "
+                                  "&& i.naturalWidth > 0", n)
+
+        browser.wait(lambda: shown("1"), message="first page shown")
+        assert browser.script("return document.getElementById('page').naturalWidth") == 50  # cover.png
+        browser.screenshot(tmp_path / "folder-reader-1.png")
+        browser.keys(KEY_RIGHT)
+        browser.wait(lambda: shown("2"), message="second page shown")
+        assert browser.script("return document.getElementById('page').naturalWidth") == 61  # 001.jpg
+        browser.screenshot(tmp_path / "folder-reader-2.png")
+        webdriver.keep_shots(tmp_path, "READER_SHOTS")
