@@ -300,26 +300,29 @@ def test_web_archive_and_reader_pages_show_a_folder(lib):
     assert f"/api/archives/{lib.book_id}/download" in reader  # without JS: the ZIP to read elsewhere
 
 
-def test_reader_in_chromium_turns_the_pages_of_a_folder(make_server, monkeypatch, tmp_path):
+@pytest.fixture(scope="module")
+def browser():
+    yield from webdriver.module_browser(1000, 800)
+
+
+def _shown(browser, n: str) -> bool:
+    """Page n is the one shown and its image has loaded."""
+    return browser.script("var i=document.getElementById('page');"
+                          "return document.body.dataset.shown === arguments[0] && i.complete && i.naturalWidth > 0", n)
+
+
+def test_reader_in_chromium_turns_the_pages_of_a_folder(make_server, monkeypatch, browser, tmp_path):
     monkeypatch.setattr(sys.modules["conftest"], "create_app", app_with_web)
     server = make_server()
     pages = make_book(server.content / "Read Me", 3, "reader")
     server.start()
-    book_id = expected_id(pages)
-    for browser in webdriver.module_browser(1000, 800):
-        browser.get(f"{server.url}/reader?id={book_id}")
-        browser.script("localStorage.clear()")
-
-        def shown(n: str) -> bool:
-            return browser.script("var i=document.getElementById('page');"
-                                  "return document.body.dataset.shown === arguments[0] && i.complete "
-                                  "&& i.naturalWidth > 0", n)
-
-        browser.wait(lambda: shown("1"), message="first page shown")
-        assert browser.script("return document.getElementById('page').naturalWidth") == 50  # cover.png
-        browser.screenshot(tmp_path / "folder-reader-1.png")
-        browser.keys(KEY_RIGHT)
-        browser.wait(lambda: shown("2"), message="second page shown")
-        assert browser.script("return document.getElementById('page').naturalWidth") == 61  # 001.jpg
-        browser.screenshot(tmp_path / "folder-reader-2.png")
-        webdriver.keep_shots(tmp_path, "READER_SHOTS")
+    browser.get(f"{server.url}/reader?id={expected_id(pages)}")
+    browser.script("localStorage.clear()")
+    browser.wait(lambda: _shown(browser, "1"), message="first page shown")
+    assert browser.script("return document.getElementById('page').naturalWidth") == 50  # cover.png
+    browser.screenshot(tmp_path / "folder-reader-1.png")
+    browser.keys(KEY_RIGHT)
+    browser.wait(lambda: _shown(browser, "2"), message="second page shown")
+    assert browser.script("return document.getElementById('page').naturalWidth") == 61  # 001.jpg
+    browser.screenshot(tmp_path / "folder-reader-2.png")
+    webdriver.keep_shots(tmp_path, "READER_SHOTS")
