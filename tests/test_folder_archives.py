@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import archive_factory as af  # noqa: E402
 import webdriver  # noqa: E402
 from conftest import LiveServer  # noqa: E402
+from test_kosync import KOReader, by_title, opds_downloads  # noqa: E402
+from test_kosync import partial_md5 as koreader_md5  # noqa: E402
 from test_web import app_with_web  # noqa: E402
 from webdriver import KEY_RIGHT  # noqa: E402
 
@@ -326,3 +328,19 @@ def test_reader_in_chromium_turns_the_pages_of_a_folder(make_server, monkeypatch
     assert browser.script("return document.getElementById('page').naturalWidth") == 61  # 001.jpg
     browser.screenshot(tmp_path / "folder-reader-2.png")
     webdriver.keep_shots(tmp_path, "READER_SHOTS")
+
+
+def test_koreader_progress_sync_knows_the_downloaded_zip(make_server):
+    server = make_server()
+    pages = make_book(server.content / "Synced", 4, "sync")
+    server.start()
+    downloads = opds_downloads(server)
+    archive_id, data, name = by_title(downloads, "Synced")
+    assert archive_id == expected_id(pages) and name == "Synced.cbz"
+    kobo = KOReader(server)
+    assert kobo.register().status_code == 201
+    assert kobo.push(koreader_md5(data), 3, 5).status_code == 200  # KOReader's "binary" document hash
+    assert server.get(f"/api/archives/{archive_id}/metadata").json()["progress"] == 3
+    by_name = hashlib.md5(name.encode("utf-8")).hexdigest()  # its "filename" hash
+    assert kobo.push(by_name, 2, 5).status_code == 200
+    assert server.get(f"/api/archives/{archive_id}/metadata").json()["progress"] == 2

@@ -191,3 +191,16 @@ def test_members_stat_and_delete(tmp_path: Path) -> None:
     _book(tmp_path / "Only")
     folder.delete_pages(tmp_path / "Only")
     assert not (tmp_path / "Only").exists()
+
+
+def test_zip_open_is_a_seekable_file_of_the_same_bytes(tmp_path: Path) -> None:
+    _book(tmp_path / "S", 5)
+    made = folder.FolderZip(tmp_path / "S")
+    whole = b"".join(made.read())
+    with made.open() as fh:
+        assert fh.read() == whole
+        for offset in (0, 17, 1024, len(whole) // 2, len(whole) - 5):
+            fh.seek(offset)
+            assert fh.read(1024) == whole[offset:offset + 1024]
+        fh.seek(len(whole) + 10)
+        assert fh.read(10) == b""

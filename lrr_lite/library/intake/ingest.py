@@ -220,9 +220,11 @@ class Ingest:
                 raise ArchiveError("empty file")
             if stat.S_ISDIR(st.st_mode):
                 # A folder of images: its page list is one directory read, and its ID is made from it;
-                # KOReader's binary hash would be of a ZIP made on the fly, so none is kept.
+                # KOReader's binary hash is of what a reader downloads: the ZIP made on the fly.
                 pages: list[str] | None = folder.list_pages(Path(path))
-                archive_id, binary = folder.folder_id(Path(path), pages), ""
+                archive_id = folder.folder_id(Path(path), pages)
+                with folder.FolderZip(Path(path), pages).open() as made:
+                    binary = kosync.partial_md5(made)
             else:
                 archive_id, binary = compute_fingerprints(path)
                 pages = formats.list_pages(Path(path)) if self._needs_pages(path, st, archive_id, row) else None
@@ -299,7 +301,9 @@ class Ingest:
         conn.execute("DELETE FROM bad_files WHERE path=?", (path,))
         # A duplicate's file name names the archive too; the binary hash stays the record's own file's: that
         # is the file the download serves (a copy may differ after the 512,000 bytes of the ID)
-        kosync.store_fingerprints(conn, archive_id, path, None if status == "duplicate" else item.binary)
+        # A folder is downloaded, and so saved by a reader, as "<name>.cbz": that name names it.
+        named = path + ".cbz" if ext == FOLDER_EXTENSION else path
+        kosync.store_fingerprints(conn, archive_id, named, None if status == "duplicate" else item.binary)
         if status == "duplicate":
             log.warning("ingest: %s has the same content as %s (archive %s): kept as a duplicate path",
                         shown(path), shown(duplicate_of), archive_id)

@@ -33,6 +33,7 @@ the folder is not followed, so a folder can never serve a file from elsewhere.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import struct
@@ -386,6 +387,11 @@ class FolderZip:
         tail = self.size - self.cd_offset - self.cd_size
         yield self.cd_offset + self.cd_size, tail, lambda: iter((self._end(),))
 
+    def open(self) -> io.BufferedReader:
+        """The ZIP as a read-only seekable file, for readers that sample it (KOReader's partial MD5 of the
+        download, library/kosync.py): a read at any offset makes only the pieces it covers."""
+        return io.BufferedReader(_ZipRaw(self), buffer_size=CHUNK_BYTES)
+
     def read(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """The bytes [start, end) of the ZIP, in chunks; end defaults to the size."""
         end = self.size if end is None else min(end, self.size)
@@ -409,3 +415,36 @@ class FolderZip:
                 close = getattr(blocks, "close", None)
                 if close is not None:
                     close()
+
+
+class _ZipRaw(io.RawIOBase):
+    """FolderZip.open's raw file: reads are FolderZip.read calls."""
+
+    def __init__(self, made: FolderZip) -> None:
+        super().__init__()
+        self._made = made
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._made.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:  # buffer: any writable buffer (typeshed's WriteableBuffer)
+        view = memoryview(buffer).cast("B")
+        end = min(self._pos + len(view), self._made.size)
+        done = 0
+        for block in self._made.read(self._pos, end):
+            view[done:done + len(block)] = block
+            done += len(block)
+        self._pos += done
+        return done
