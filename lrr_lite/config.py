@@ -99,6 +99,8 @@ SCHEMA: tuple[Option, ...] = (
            ("LRR_BASE_URL_PATH",)),
     Option("kosync_path", "/kosync", "Where the KOReader progress sync server answers (KOReader's \"custom sync "
            "server\" is this URL); off to turn it off.", str, ("LRR_KOSYNC_PATH",)),
+    Option("folder_archives", True, "A folder of images (no sub-folder with images, no archive file inside) is "
+           "one archive; off: folders are only walked for archive files.", bool, ("LRR_FOLDER_ARCHIVES",)),
 )
 
 BY_NAME = {opt.name: opt for opt in SCHEMA}
@@ -128,6 +130,7 @@ class Config:
     # ./content (so the README's first command works in a fresh clone).
     create_content: bool = False
     kosync_path: str | None = "/kosync"  # None: no KOReader sync server; "" at the root
+    folder_archives: bool = True  # folders of images are archives (media/formats/folder.py)
 
     @property
     def db_path(self) -> Path:
@@ -273,6 +276,7 @@ def load(ini_path: str | os.PathLike | None = None, cli: dict[str, Any] | None =
         create_content=bool(typed["create_content"]) or Path(content_raw) == Path(BY_NAME["content"].default),
         kosync_path=None if str(typed["kosync_path"]).strip().lower() in ("", "off")
         else _url_prefix(typed["kosync_path"], values["kosync_path"][1]),
+        folder_archives=bool(typed["folder_archives"]),
     )
 
 

@@ -49,7 +49,8 @@ class Context:
         categories = collections.Collections(db, settings, locks, thumbs=config.thumbs, jobs=jobs)
         ctx = cls(config=config, db=db, settings=settings, jobs=jobs,
                   cache=formats.PageCache(config.temp / "pages", settings.temp_max_bytes), locks=locks,
-                  ingest=Ingest(db, settings, config.thumbs, jobs=jobs, categories=categories),
+                  ingest=Ingest(db, settings, config.thumbs, jobs=jobs, categories=categories,
+                                folder_archives=config.folder_archives),
                   collections=categories)
         ctx.archives = Archives(ctx)
         ctx.ingest.plugins = lambda archive_id: auto_run(ctx, archive_id)

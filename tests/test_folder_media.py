@@ -154,3 +154,53 @@ def test_formats_reads_a_folder_like_any_archive(tmp_path: Path) -> None:
             assert stream.size == len(pages[name]) and b"".join(stream) == pages[name]
     with pytest.raises(KeyError):
         formats.read_member(tmp_path / "F", "../x.jpg", cache=cache, key="f")
+
+
+def test_archive_files_and_hidden_folders_are_no_books(tmp_path: Path) -> None:
+    mixed = tmp_path / "Mixed"
+    _book(mixed)
+    assert folder.is_folder_archive(mixed)
+    (mixed / "extras").mkdir()
+    (mixed / "extras" / "bonus.cbz").write_bytes(b"PK\5\6" + bytes(18))
+    assert not folder.is_folder_archive(mixed)  # its archive file stays an archive of its own
+    nas = tmp_path / "Book"
+    _book(nas)
+    _book(nas / "@eaDir" / "001.jpg")  # a NAS's thumbnails of the pages: not a sub-book
+    assert folder.is_folder_archive(nas)
+    # (a folder inside a hidden one is refused by the scan, which knows the content folder: scan.py)
+    _book(tmp_path / ".thumbnails")
+    assert not folder.is_folder_archive(tmp_path / ".thumbnails")
+
+
+def test_members_stat_and_delete(tmp_path: Path) -> None:
+    book = tmp_path / "Book"
+    pages = _book(book, 3, **{"ComicInfo.xml": b"<ComicInfo/>"})
+    assert folder.list_members(book) == order_pages(list(pages)) + ["ComicInfo.xml"]
+    assert folder.read_page(book, "ComicInfo.xml") == b"<ComicInfo/>"
+    st = folder.folder_stat(book)
+    assert st.st_size == sum(len(d) for d in pages.values())  # ComicInfo.xml is not counted
+    newest = max([(book / n).stat().st_mtime_ns for n in pages] + [book.stat().st_mtime_ns])
+    assert st.st_mtime_ns == newest and abs(st.st_mtime - newest / 1e9) < 1e-3
+    os.utime(book / "001.jpg", ns=(newest + 5_000_000_000, newest + 5_000_000_000))
+    assert folder.folder_stat(book).st_mtime_ns == newest + 5_000_000_000  # a replaced page moves it
+    (book / "notes.txt").write_text("mine")
+    removed = folder.delete_pages(book)
+    assert sorted(removed) == sorted([*pages, "ComicInfo.xml"])
+    assert os.listdir(book) == ["notes.txt"]  # not ours: it stays, and so does the folder
+    (book / "notes.txt").unlink()
+    _book(tmp_path / "Only")
+    folder.delete_pages(tmp_path / "Only")
+    assert not (tmp_path / "Only").exists()
+
+
+def test_zip_open_is_a_seekable_file_of_the_same_bytes(tmp_path: Path) -> None:
+    _book(tmp_path / "S", 5)
+    made = folder.FolderZip(tmp_path / "S")
+    whole = b"".join(made.read())
+    with made.open() as fh:
+        assert fh.read() == whole
+        for offset in (0, 17, 1024, len(whole) // 2, len(whole) - 5):
+            fh.seek(offset)
+            assert fh.read(1024) == whole[offset:offset + 1024]
+        fh.seek(len(whole) + 10)
+        assert fh.read(10) == b""

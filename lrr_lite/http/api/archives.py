@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,12 +27,14 @@ from lrr_lite.http.api.files import (
     send_bytes,
     send_file,
     send_placeholder,
+    send_ranged,
     send_thumbnail,
 )
 from lrr_lite.library import covers, pages, records
 from lrr_lite.library.intake import upload
 from lrr_lite.library.intake.ingest import Supplied
 from lrr_lite.media import thumbs
+from lrr_lite.media.formats import folder
 
 # Pages up to this size are read whole before the reply starts, so a corrupt one (its CRC is known only at its
 # end) is still answered 400; larger ones are streamed and never held whole (8 of them cost what 1 does).
@@ -163,10 +166,24 @@ def mount(app: bottle.Bottle, ctx) -> None:
     def download(archive_id: str):
         check_archive_id(archive_id)
         row = records.get_row(db, archive_id)
-        if row is None or not row["path"] or not Path(row["path"]).is_file():
+        path = Path(row["path"]) if row is not None and row["path"] else None
+        if path is not None and path.is_dir():
+            return _send_folder(path)
+        if path is None or not path.is_file():
             raise NotFound(records.NO_SUCH_ID)
-        path = Path(row["path"])
         return send_file(path, "application/octet-stream", path.name)
+
+    def _send_folder(path: Path) -> object:
+        """A folder of images as `<name>.cbz`: a stored ZIP made on the fly (formats/folder.py), its length
+        known up front, any single range served; the same folder gives the same bytes on every request."""
+        try:
+            made = folder.FolderZip(path)
+        except ArchiveError as exc:
+            raise NotFound(records.NO_SUCH_ID) from exc
+        layout = ",".join(f"{m.name.hex()}:{m.size}:{m.mtime_ns}" for m in made.members)
+        etag = '"' + hashlib.sha1(f"{made.size}/{layout}".encode()).hexdigest()[:20] + '"'
+        return send_ranged(made.size, "application/zip", path.name + ".cbz", etag,
+                           lambda start, length: made.read(start, start + length))
 
     @app.get("/api/archives/<archive_id>/files", operation="get_file_list")
     @app.post("/api/archives/<archive_id>/extract", operation="get_file_list")

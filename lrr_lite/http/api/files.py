@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -51,12 +52,19 @@ def file_etag(path: Path) -> str:
 
 def send_file(path: Path, mime: str, download_name: str) -> object:
     """Stream a whole file, honouring a single `Range: bytes=a-b` (clients resume big downloads)."""
-    size = path.stat().st_size
+    return send_ranged(path.stat().st_size, mime, download_name, file_etag(path),
+                       lambda start, length: _chunks(path, start, length))
+
+
+def send_ranged(size: int, mime: str, download_name: str, etag: str,
+                read: Callable[[int, int], Iterable[bytes]]) -> object:
+    """Stream `size` bytes made by read(start, length), honouring a single `Range: bytes=a-b`: a file, or a
+    folder of images' ZIP made on the fly (its size known before the first byte)."""
     response = bottle.response
     response.content_type = mime
     response.set_header("Accept-Ranges", "bytes")
     response.set_header("Content-Disposition", content_disposition("attachment", download_name))
-    response.set_header("ETag", file_etag(path))
+    response.set_header("ETag", etag)
     start, end = 0, size - 1
     header = bottle.request.get_header("Range")
     if header:
@@ -77,7 +85,7 @@ def send_file(path: Path, mime: str, download_name: str) -> object:
     response.set_header("Content-Length", str(length))
     if bottle.request.method == "HEAD":
         return b""
-    return _chunks(path, start, length)
+    return read(start, length)
 
 
 def _chunks(path: Path, start: int, length: int):

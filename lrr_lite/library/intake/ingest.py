@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ from lrr_lite.errors import ArchiveError, DomainError
 from lrr_lite.library import collections, kosync, pages, records
 from lrr_lite.library.locks import Locks
 from lrr_lite.media import formats
+from lrr_lite.media.formats import folder
 from lrr_lite.storage.db import Database
 from lrr_lite.storage.settings import Settings
 
@@ -67,6 +69,24 @@ def split_name(filename: str) -> tuple[str, str]:
     if not dot:
         return filename, ""
     return stem, formats.json_extension(filename)
+
+
+FOLDER_EXTENSION = "folder"  # the `extension` of a folder archive; the clients' models take any string
+
+
+def archive_names(path: str) -> tuple[str, str]:
+    """(filename, extension) of the archive at `path`: split_name for a file; for a folder of images its
+    whole name (a dot in "Vol. 2" is no extension) and FOLDER_EXTENSION."""
+    if os.path.isdir(path):
+        return os.path.basename(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), FOLDER_EXTENSION
+    return split_name(os.path.basename(path))
+
+
+def archive_stat(path: str, st: os.stat_result | None = None) -> os.stat_result:
+    """The stat ingest compares and records for `path`: the file's own, or for a folder of images the
+    synthesized one of folder.folder_stat (size of the pages, newest mtime). OSError/ArchiveError."""
+    st = os.stat(path) if st is None else st
+    return folder.folder_stat(Path(path)) if stat.S_ISDIR(st.st_mode) else st
 
 
 def shown(text: str) -> str:
@@ -116,10 +136,12 @@ class _Prepared:
 class Ingest:
     def __init__(self, db: Database, settings: Settings, thumbs: Path, *,
                  plugins: Callable[[str], Any] | None = None, jobs: Any = None,
-                 categories: collections.Collections | None = None) -> None:
+                 categories: collections.Collections | None = None, folder_archives: bool = True) -> None:
         """`plugins(archive_id)` runs the enabled auto-run plugins on a new archive; `jobs` (a JobQueue)
         receives the cover job; `categories` takes category writes under their locks. All are optional so
-        benchmarks can import with the bare database."""
+        benchmarks can import with the bare database. `folder_archives`: the config setting, read by the
+        scan and the watcher (folders of images are archives)."""
+        self.folder_archives = folder_archives
         self.categories = categories or collections.Collections(db, settings, Locks())
         self.db = db
         self.settings = settings
@@ -155,8 +177,8 @@ class Ingest:
     def file(self, path: str, *, supplied: Supplied | None = None, queue_cover: bool = True) -> Outcome:
         """Ingest one file now (upload, download, the CLI)."""
         try:
-            st = os.stat(path)
-        except OSError as exc:
+            st = archive_stat(path)
+        except (ArchiveError, OSError) as exc:
             return Outcome(path, "failed", reason=str(exc))
         return self.files([(path, st)], supplied=supplied, queue_cover=queue_cover)[0]
 
@@ -196,8 +218,16 @@ class Ingest:
         try:
             if st.st_size == 0:
                 raise ArchiveError("empty file")
-            archive_id, binary = compute_fingerprints(path)
-            pages = formats.list_pages(Path(path)) if self._needs_pages(path, st, archive_id, row) else None
+            if stat.S_ISDIR(st.st_mode):
+                # A folder of images: its page list is one directory read, and its ID is made from it;
+                # KOReader's binary hash is of what a reader downloads: the ZIP made on the fly.
+                pages: list[str] | None = folder.list_pages(Path(path))
+                archive_id = folder.folder_id(Path(path), pages)
+                with folder.FolderZip(Path(path), pages).open() as made:
+                    binary = kosync.partial_md5(made)
+            else:
+                archive_id, binary = compute_fingerprints(path)
+                pages = formats.list_pages(Path(path)) if self._needs_pages(path, st, archive_id, row) else None
         except (ArchiveError, OSError) as exc:
             return self._failed(path, st, exc)
         return _Prepared(path, st, archive_id, pages, binary)
@@ -244,7 +274,7 @@ class Ingest:
                 rekeyed.append(old_id)
         arc = conn.execute("SELECT id, path FROM archives WHERE id=?", (archive_id,)).fetchone()
         pages = item.pages
-        stem, ext = split_name(os.path.basename(path))
+        stem, ext = archive_names(path)
         duplicate_of = ""
         if arc is None:
             self._insert(conn, path, st, archive_id, stem, ext)
@@ -271,7 +301,9 @@ class Ingest:
         conn.execute("DELETE FROM bad_files WHERE path=?", (path,))
         # A duplicate's file name names the archive too; the binary hash stays the record's own file's: that
         # is the file the download serves (a copy may differ after the 512,000 bytes of the ID)
-        kosync.store_fingerprints(conn, archive_id, path, None if status == "duplicate" else item.binary)
+        # A folder is downloaded, and so saved by a reader, as "<name>.cbz": that name names it.
+        named = path + ".cbz" if ext == FOLDER_EXTENSION else path
+        kosync.store_fingerprints(conn, archive_id, named, None if status == "duplicate" else item.binary)
         if status == "duplicate":
             log.warning("ingest: %s has the same content as %s (archive %s): kept as a duplicate path",
                         shown(path), shown(duplicate_of), archive_id)
@@ -280,7 +312,7 @@ class Ingest:
     @staticmethod
     def _still_there(conn: sqlite3.Connection, path: str, archive_id: str) -> bool:
         known = conn.execute("SELECT 1 FROM files WHERE path=? AND archive_id=?", (path, archive_id)).fetchone()
-        return known is not None and os.path.isfile(path)
+        return known is not None and (os.path.isfile(path) or os.path.isdir(path))
 
     def _insert(self, conn: sqlite3.Connection, path: str, st: os.stat_result, archive_id: str, stem: str,
                 ext: str) -> None:
@@ -365,7 +397,7 @@ class Ingest:
                 if other is None:
                     conn.execute("UPDATE archives SET path='' WHERE id=?", (row["id"],))
                 else:  # a duplicate copy takes over: the record now describes that file
-                    stem, ext = split_name(os.path.basename(other["path"]))
+                    stem, ext = archive_names(other["path"])
                     conn.execute("UPDATE archives SET path=?, filename=?, extension=?, size=? WHERE id=?",
                                  (other["path"], stem, ext, other["size"], row["id"]))
         if known:

@@ -3,6 +3,10 @@
 The scan job, `lrr-lite scan` and the watcher's full passes all use this one walk. A rescan costs one stat
 per file: files whose path, size and mtime are unchanged are skipped without being opened. A file that
 cannot be read is recorded with its reason and skipped; the scan always finishes.
+
+A folder of images (media/formats/folder.py, when the `folder_archives` setting is on) is one archive: it
+is listed with its parent's files under its own path, with the stat ingest.archive_stat makes for it (one
+stat per page), and not walked into. A folder of chapter folders stays a folder: each chapter is an archive.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lrr_lite.library.intake.ingest import Ingest, Outcome, shown
+from lrr_lite.errors import ArchiveError
+from lrr_lite.library.intake.ingest import Ingest, Outcome, archive_stat, shown
 from lrr_lite.media import formats
+from lrr_lite.media.formats import folder as folders
 from lrr_lite.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -61,11 +67,25 @@ class ScanReport:
 @dataclass
 class _Folder:
     """One folder of the walk: its archive names and subfolder names, sorted. `files` is None for a folder
-    that is not walked (it cannot be read, or a symlink loop leads back to one already walked)."""
+    that is not walked (it cannot be read, or a symlink loop leads back to one already walked). `bundles`:
+    the names in `files` that are folders of images (archives themselves, not in `dirs`)."""
 
     path: str
     files: list[str] | None
     dirs: list[str]
+    bundles: frozenset[str] = frozenset()
+
+
+def is_folder_archive(path: str, root: str, thumbs: str | None = None) -> bool:
+    """A folder of images under `root` that is one archive (folder.is_folder_archive), not inside a hidden
+    folder (a NAS's `@eaDir/<file name>/` holds thumbnails) nor the thumbnail folder (a data folder kept
+    inside the content folder); the caller checks the setting."""
+    inside = os.path.relpath(path, root).split(os.sep)
+    if inside[0] in (".", "..") or any(folders.is_hidden_folder(part) for part in inside):
+        return False
+    if thumbs and (path == thumbs or path.startswith(thumbs.rstrip(os.sep) + os.sep)):
+        return False
+    return folders.is_folder_archive(Path(path))
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
@@ -75,11 +95,12 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _walk_folders(root: str) -> Iterator[_Folder]:
+def _walk_folders(root: str, bundles: bool = False, thumbs: str | None = None) -> Iterator[_Folder]:
     """Every folder under root, top-down, each listed once and sorted (the order files are imported in:
     the first of two copies keeps the record), symlinks followed. Only one folder's names are held at a time,
     plus the paths of the subfolders still to visit. A name the file system gives as bytes that are not UTF-8
-    comes back with surrogate escapes (os.fsdecode), so it can be opened again; it is only escaped where shown."""
+    comes back with surrogate escapes (os.fsdecode), so it can be opened again; it is only escaped where shown.
+    bundles=True: a subfolder that is a folder of images is listed among the files, not walked."""
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -100,7 +121,13 @@ def _walk_folders(root: str) -> Iterator[_Folder]:
         dirs = sorted(name for name, is_dir in entries if is_dir)
         files = sorted(name for name, is_dir in entries if not is_dir and formats.is_archive_name(name))
         del entries
-        yield _Folder(path, files, dirs)
+        found: frozenset[str] = frozenset()
+        if bundles:
+            found = frozenset(name for name in dirs if is_folder_archive(os.path.join(path, name), root, thumbs))
+            if found:
+                dirs = [name for name in dirs if name not in found]
+                files = sorted(files + list(found))
+        yield _Folder(path, files, dirs, found)
         stack.extend(os.path.join(path, name) for name in reversed(dirs))
 
 
@@ -111,11 +138,14 @@ def _is_file(path: str) -> bool:
         return False
 
 
-def _stat_file(path: str) -> os.stat_result | None:
-    """The stat of a regular file (symlinks followed), None for anything else or a file that cannot be read."""
+def _stat_file(path: str, bundle: bool = False) -> os.stat_result | None:
+    """The stat of a regular file (symlinks followed), None for anything else or a file that cannot be read.
+    bundle=True: the path is a folder of images; its stat is the one ingest.archive_stat makes."""
     try:
         st = os.stat(path)
-    except OSError as exc:
+        if bundle and stat.S_ISDIR(st.st_mode):
+            return archive_stat(path, st)
+    except (OSError, ArchiveError) as exc:
         log.warning("scan: cannot stat %s: %s", shown(path), exc)
         return None
     return st if stat.S_ISREG(st.st_mode) else None
@@ -225,13 +255,13 @@ def scan(ingest: Ingest, root: Path, progress: Callable[[ScanReport], None] | No
         log.warning("scan: content folder %s does not exist (unmounted?); nothing is forgotten", root)
         return report
     top = str(root)
-    for folder in _walk_folders(top):
+    for folder in _walk_folders(top, ingest.folder_archives, str(ingest.thumbs)):
         absent: set[str] = set()  # names listed but not regular files (a FIFO, a broken symlink)
         for first in range(0, len(folder.files or ()), LOOKUP):
             found: list[tuple[str, os.stat_result]] = []
             for name in (folder.files or [])[first:first + LOOKUP]:
                 full = os.path.join(folder.path, name)
-                st = _stat_file(full)
+                st = _stat_file(full, name in folder.bundles)
                 if st is None:
                     absent.add(name)
                 else:

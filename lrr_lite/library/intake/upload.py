@@ -19,6 +19,7 @@ from lrr_lite.errors import ArchiveError, ChecksumMismatch, Conflict, Invalid, U
 from lrr_lite.library import pages, records
 from lrr_lite.library.intake.ingest import ID_BYTES, Supplied
 from lrr_lite.media import formats
+from lrr_lite.media.formats import folder
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +121,18 @@ def staged_with_name(staged: Path, filename: str) -> Path:
 
 
 def delete_archive(ctx: Any, archive_id: str, *, remove_record: bool = True) -> str | None:
-    """Delete the file and the record; returns the deleted file's path, or None if unknown."""
+    """Delete the file and the record; returns the deleted file's path, or None if unknown. A folder of
+    images loses only its pages and ComicInfo.xml, and goes itself only when that leaves it empty."""
     row = records.get_row(ctx.db, archive_id)
     if row is None:
         return None
     path = row["path"]
     if path:
         try:
-            os.remove(path)
+            if os.path.isdir(path):
+                folder.delete_pages(Path(path))
+            else:
+                os.remove(path)
         except FileNotFoundError:
             pass
     if remove_record:

@@ -12,7 +12,12 @@ into a *pending* map; the same thread then settles and handles it:
 - a rename is a vanish plus a new path whose content hashes to the known ID: the entry follows the file;
 - changed content at a known path gives a new ID and the entry is re-keyed (metadata, categories, tanks,
   table of contents and stamps follow) unless another copy of the old content is still in the library;
-- an inotify queue overflow, a rescan request and the start itself run a full walk (one stat per file).
+- an inotify queue overflow, a rescan request and the start itself run a full walk (one stat per file);
+- a folder of images (scan.is_folder_archive, setting `folder_archives`) is one archive: a page written,
+  removed or renamed inside it marks the FOLDER, which is ingested once its synthesized stat (pages' total
+  size, newest mtime) has stayed the same for `settle` seconds, so a folder copied in page by page becomes
+  one archive when the copy is over (a page's close or its old mtime does not make the folder ready); a
+  folder that stops being one (emptied, removed, given a sub-folder of images) is forgotten like a file.
 
 Memory stays flat: the pending map only holds paths not yet handled, work is done in time-boxed batches on
 this one thread, and a full walk imports settled files as it goes instead of queueing them.
@@ -31,8 +36,9 @@ import threading
 import time
 from pathlib import Path
 
+from lrr_lite.errors import ArchiveError
 from lrr_lite.library.intake import scan
-from lrr_lite.library.intake.ingest import shown
+from lrr_lite.library.intake.ingest import archive_stat, shown
 from lrr_lite.library.intake.inotify import (
     IN_CLOSE_WRITE,
     IN_CREATE,
@@ -47,6 +53,7 @@ from lrr_lite.library.intake.inotify import (
     Inotify,
 )
 from lrr_lite.media import formats
+from lrr_lite.media.formats import folder as folders
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +381,7 @@ class Watcher:
             if mask & IN_ISDIR:
                 if mask & (IN_MOVED_FROM | IN_DELETE):
                     ino.remove_tree(path)
+                    self._mark(path, gone=True)  # a folder archive itself, if it was one
                     for known in self._known_under(path):
                         self._mark(known, gone=True)
                 elif mask & (IN_CREATE | IN_MOVED_TO):
@@ -386,15 +394,38 @@ class Watcher:
                     for d in dirs:  # files that arrived before the watch did
                         for entry in _scandir_files(d):
                             self._mark(entry, closed=moved_in)
+                        if self._folders and folders.has_pages(Path(d)):
+                            self._mark(d)  # a folder of images, perhaps: it waits until it settles
+                continue
+            if self._folders and parent != str(root) and _folder_member(name):
+                self._mark_folder(parent)
                 continue
             if not formats.is_archive_name(name):
                 continue
+            if self._folders:
+                self._mark_if_known(parent)  # an archive file in a folder archive ends its being one
             if mask & (IN_MOVED_FROM | IN_DELETE):
                 self._mark(path, gone=True)
             elif mask & (IN_CLOSE_WRITE | IN_MOVED_TO):
                 self._mark(path, closed=True)
             elif mask & IN_CREATE:
                 self._mark(path, need_close=True)
+
+    @property
+    def _folders(self) -> bool:
+        return bool(getattr(self.ctx.ingest, "folder_archives", False))
+
+    def _mark_folder(self, path: str) -> None:
+        """A page of `path` changed: the folder waits to settle; so does its parent when that is a known
+        archive (a sub-folder of images ends the parent's being one)."""
+        self._mark(path)
+        self._mark_if_known(os.path.dirname(path))
+
+    def _mark_if_known(self, path: str) -> None:
+        """Mark `path` when it is a recorded archive (a folder archive that a change inside may end)."""
+        if path != str(self.ctx.config.content) and path not in self._pending:
+            if self.ctx.db.query_one("SELECT 1 FROM files WHERE path=?", (path,)) is not None:
+                self._mark(path)
 
     def _watch_limit(self, exc: OSError) -> None:
         log.warning("watcher: cannot watch every folder (%s; raise fs.inotify.max_user_watches): "
@@ -432,17 +463,34 @@ class Watcher:
                 log.warning("watcher: cannot stat %s: %s", path, exc)
                 del self._pending[path]
                 continue
-            if not stat.S_ISREG(st.st_mode):
+            bundle = stat.S_ISDIR(st.st_mode)
+            if bundle:
+                if not (self._folders and scan.is_folder_archive(path, str(self.ctx.config.content),
+                                                                str(self.ctx.ingest.thumbs))):
+                    del self._pending[path]
+                    gone.add(path)  # forgotten if it was a folder archive; nothing happens otherwise
+                    continue
+                try:
+                    st = archive_stat(path, st)
+                except (ArchiveError, OSError):
+                    del self._pending[path]
+                    gone.add(path)
+                    continue
+            elif not stat.S_ISREG(st.st_mode):
                 del self._pending[path]
                 continue
             sig = (st.st_size, st.st_mtime_ns)
             if sig != entry.sig:
-                if entry.sig is not None and not entry.closed:
+                if entry.sig is not None and (bundle or not entry.closed):
                     entry.sig, entry.changed = sig, now
                     continue  # still being written
                 entry.sig = sig
             stable = now - entry.changed
-            if entry.need_close:
+            if bundle:
+                # Its pages may arrive with old mtimes (cp -p, rsync) and close one by one: only a folder
+                # that stayed the same for `settle` seconds is complete.
+                is_ready = entry.sig is not None and stable >= self.settle
+            elif entry.need_close:
                 is_ready = stable >= CLOSE_TIMEOUT
             else:
                 is_ready = entry.closed or stable >= self.settle or wall - st.st_mtime >= self.settle
@@ -526,6 +574,11 @@ def _scandir_files(directory: str) -> list[str]:
             return [e.path for e in it if formats.is_archive_name(e.name) and e.is_file()]
     except OSError:
         return []
+
+
+def _folder_member(name: str) -> bool:
+    """A name whose change changes a folder archive: a page (not a dot-file) or ComicInfo.xml."""
+    return not name.startswith(".") and (formats.is_page_name(name) or name in folders.EXTRA_MEMBERS)
 
 
 def _sample(paths: list[str], n: int = 3) -> str:

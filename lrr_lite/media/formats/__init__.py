@@ -166,7 +166,7 @@ _LISTERS: dict[str, tuple[Callable[[Path], list[str]], Callable[[Path], list[str
     "zip": (lambda p: order_pages(zipreader.list_pages(p)), zipreader.list_members),
     "stream": (lambda p: order_pages(streamreader.list_pages(p)), streamreader.list_members),
     "unar": (lambda p: order_pages(unarreader.list_pages(p)), unarreader.list_members),
-    "folder": (folder.list_pages, folder.list_pages),  # already in page order; only pages are members
+    "folder": (folder.list_pages, folder.list_members),  # already in page order; members add ComicInfo.xml
 }
 
 

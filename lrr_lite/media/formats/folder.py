@@ -18,11 +18,22 @@ the folder is not followed, so a folder can never serve a file from elsewhere.
   descriptor, flag bit 3), so a whole download streams at once; a range that starts later, and the
   central directory at the end, need the CRCs of earlier files, read once and remembered per file
   version. ZIP64 records are written only when the ZIP passes 4 GiB.
+- Members: the pages, plus `ComicInfo.xml` when the folder holds one (read by the ComicInfo plugin as it is
+  from an archive); the download holds the pages only.
+- Not a book: a hidden folder (`.thumbnails`, Synology's `@eaDir`, QNAP's `.@__thumb`: their images are a
+  NAS's thumbnails of other files), and a folder that holds archive files anywhere inside it (a series
+  folder with a `cover.jpg` beside its `.cbz` volumes): those files stay archives of their own.
+- Its stat (`folder_stat`): size = the pages' sizes added up, mtime = the newest of the pages' mtimes and
+  the folder's own (which moves when a page is added, removed or renamed), so "same size and mtime" means
+  the same pages, as for an archive file.
+- Delete (`delete_pages`): only the page files and `ComicInfo.xml` go, then the folder if it is empty;
+  anything else in it stays.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import struct
@@ -37,12 +48,13 @@ from pathlib import Path
 
 from lrr_lite.errors import ArchiveError
 from lrr_lite.media.formats.limits import CHUNK_BYTES, MAX_PAGE_BYTES
-from lrr_lite.media.formats.names import is_page_name, order_pages
+from lrr_lite.media.formats.names import is_archive_name, is_page_name, order_pages
 
 ID_BYTES = 512_000
 ID_PREFIX = b"lrr_lite folder\0"
 MAX_FOLDER_PAGES = 100_000
 ZIP64_LIMIT = 0xFFFFFFFF
+EXTRA_MEMBERS = ("ComicInfo.xml",)  # members that are not pages, served by name (metadata plugins)
 
 
 def _is_page_file(entry: os.DirEntry) -> bool:
@@ -62,11 +74,20 @@ def has_pages(folder: Path) -> bool:
         return False
 
 
+def is_hidden_folder(name: str) -> bool:
+    """A folder a NAS or a desktop keeps for itself (`.thumbnails`, `@eaDir`, `.@__thumb`): never a book."""
+    return name.startswith((".", "@"))
+
+
 def is_folder_archive(folder: Path) -> bool:
-    """A folder holding page images directly, none of its sub-folders (at any depth) holding any."""
-    if not has_pages(folder):
+    """A folder holding page images directly, none of its sub-folders (at any depth) holding any, and no
+    archive file anywhere inside it (hidden sub-folders are not looked at: a NAS's thumbnails)."""
+    if is_hidden_folder(Path(folder).name) or not has_pages(folder):
         return False
-    for dirpath, _dirnames, _files in os.walk(folder):
+    for dirpath, dirnames, files in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not is_hidden_folder(d)]
+        if any(is_archive_name(f) for f in files):
+            return False
         if Path(dirpath) != Path(folder) and has_pages(Path(dirpath)):
             return False
     return True
@@ -94,9 +115,23 @@ def list_pages(folder: Path) -> list[str]:
     return order_pages(names)
 
 
+def list_members(folder: Path) -> list[str]:
+    """The pages in order, then the EXTRA_MEMBERS the folder holds as regular files."""
+    pages = list_pages(folder)
+    return pages + [name for name in EXTRA_MEMBERS if _is_regular(Path(folder) / name)]
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def _page_path(folder: Path, name: str) -> Path:
     # Only a bare name of a page file in this very folder: "../x.jpg", "a/b.jpg" or a symlink never resolve.
-    if not name or "/" in name or "\\" in name or name in (".", "..") or not is_page_name(name):
+    if (not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith(".")
+            or not (is_page_name(name) or name in EXTRA_MEMBERS)):
         raise KeyError(name)
     path = Path(folder) / name
     try:
@@ -106,6 +141,50 @@ def _page_path(folder: Path, name: str) -> Path:
     if not stat.S_ISREG(st.st_mode):
         raise KeyError(name)
     return path
+
+
+def folder_stat(folder: Path, pages: list[str] | None = None) -> os.stat_result:
+    """The folder's stat as an archive file's would be (see the module docstring): its own mode, inode and
+    device, the pages' total size, the newest mtime. ArchiveError as list_pages."""
+    folder = Path(folder)
+    try:
+        own = folder.stat()
+    except OSError as exc:
+        raise ArchiveError(f"Couldn't open folder: {exc.strerror or exc}") from exc
+    size, newest = 0, own.st_mtime_ns
+    for name in list_pages(folder) if pages is None else pages:
+        try:
+            st = (folder / name).lstat()
+        except OSError:
+            continue  # removed since it was listed: the next look sees the folder changed again
+        size += st.st_size
+        newest = max(newest, st.st_mtime_ns)
+    return os.stat_result((own.st_mode, own.st_ino, own.st_dev, own.st_nlink, own.st_uid, own.st_gid, size,
+                           own.st_atime, newest // 1_000_000_000, own.st_ctime),
+                          {"st_mtime": newest / 1e9, "st_mtime_ns": newest})
+
+
+def delete_pages(folder: Path) -> list[str]:
+    """Remove the folder archive's own files (its pages and EXTRA_MEMBERS), then the folder itself if that
+    left it empty; returns the names removed. Anything else in it (a note, a sub-folder) stays, and so does
+    the folder then. OSError if a file can't be removed."""
+    folder = Path(folder)
+    try:
+        names = list_members(folder)
+    except ArchiveError:
+        names = [name for name in EXTRA_MEMBERS if _is_regular(folder / name)]
+    removed: list[str] = []
+    for name in names:
+        try:
+            _page_path(folder, name).unlink()
+        except (KeyError, FileNotFoundError):
+            continue
+        removed.append(name)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty: what is left is not ours to remove
+    return removed
 
 
 def folder_id(folder: Path, pages: list[str] | None = None) -> str:
@@ -308,6 +387,11 @@ class FolderZip:
         tail = self.size - self.cd_offset - self.cd_size
         yield self.cd_offset + self.cd_size, tail, lambda: iter((self._end(),))
 
+    def open(self) -> io.BufferedReader:
+        """The ZIP as a read-only seekable file, for readers that sample it (KOReader's partial MD5 of the
+        download, library/kosync.py): a read at any offset makes only the pieces it covers."""
+        return io.BufferedReader(_ZipRaw(self), buffer_size=CHUNK_BYTES)
+
     def read(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """The bytes [start, end) of the ZIP, in chunks; end defaults to the size."""
         end = self.size if end is None else min(end, self.size)
@@ -331,3 +415,36 @@ class FolderZip:
                 close = getattr(blocks, "close", None)
                 if close is not None:
                     close()
+
+
+class _ZipRaw(io.RawIOBase):
+    """FolderZip.open's raw file: reads are FolderZip.read calls."""
+
+    def __init__(self, made: FolderZip) -> None:
+        super().__init__()
+        self._made = made
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._made.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:  # buffer: any writable buffer (typeshed's WriteableBuffer)
+        view = memoryview(buffer).cast("B")
+        end = min(self._pos + len(view), self._made.size)
+        done = 0
+        for block in self._made.read(self._pos, end):
+            view[done:done + len(block)] = block
+            done += len(block)
+        self._pos += done
+        return done

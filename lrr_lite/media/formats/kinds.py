@@ -8,6 +8,7 @@ bytes) covers: for one ID the answer never changes, so callers may cache it by I
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 HEAD_BYTES = 512  # the ustar magic is at 257..262, an EPUB's mimetype member at 30..58
@@ -46,7 +47,10 @@ def archive_kind(head: bytes) -> str | None:
 
 
 def read_kind(path: Path | str) -> str | None:
-    """archive_kind of the file at `path` (one read of HEAD_BYTES); None if it can't be read."""
+    """archive_kind of the file at `path` (one read of HEAD_BYTES); None if it can't be read. A folder (of
+    images, formats/folder.py) is 'zip': what its download is."""
+    if os.path.isdir(path):
+        return "zip"
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEAD_BYTES)
