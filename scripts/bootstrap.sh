@@ -12,8 +12,9 @@ if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 # libarchive13: RAR/7z/tar reading behind libarchive-c. unar: the RAR archives libarchive refuses (solid
 # RAR 4, RAR 1.5/2.x, multi-volume sets; media/formats/unarreader.py). python3-venv: the venv itself.
 pkgs=(python3 python3-venv python3-pip libarchive13 unar)
-# Test-only: systemd-analyze checks the unit file; Chromium and its driver run the browser tests.
-if [ "$want_test" = test ]; then pkgs+=(systemd chromium chromium-driver); fi
+# Test-only: systemd-analyze checks the unit file; Chromium and its driver run the browser tests; bsdtar
+# (libarchive-tools) opens the ZIP a folder archive is downloaded as, a second reader beside zipfile.
+if [ "$want_test" = test ]; then pkgs+=(systemd chromium chromium-driver libarchive-tools); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
