@@ -48,6 +48,11 @@ PLANS = {
     "collect_by_merge": {(hits, "MERGE_RATIO"): 10**9, (hits, "TITLE_PROBE_LIMIT"): -1,
                          (engine, "PROBE_WALK_LIMIT"): -1},
     "collect_without_merge": {(hits, "MERGE_RATIO"): -1, (engine, "PROBE_WALK_LIMIT"): -1},
+    # a filter with many hits counted in one statement (hits.counted: a union of one term's tags and titles,
+    # or a merge of single-list terms) and its page found by a walk testing each row; with the tags listed,
+    # or referred to by subquery (the union then counts them through it)
+    "count_then_walk": {(engine, "DENSE_HITS"): 0},
+    "count_then_walk_by_subquery": {(engine, "DENSE_HITS"): 0, (terms, "MAX_LISTED_TAGS"): 0},
 }
 
 
