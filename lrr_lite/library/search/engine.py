@@ -22,7 +22,7 @@ from lrr_lite.library.search.hits import (
     single_tag_count,
     visible_count,
 )
-from lrr_lite.library.search.query import IN_HITS, READ, VISIBLE, Query, Result, Where
+from lrr_lite.library.search.query import COMPLETED, IN_HITS, READ, VISIBLE, Query, Result, Where
 from lrr_lite.library.search.tanks import matching_tanks, merged_page
 from lrr_lite.library.search.terms import resolutions, resolve
 from lrr_lite.storage.db import Database
@@ -64,7 +64,7 @@ def _archive_where(db: Database, q: Query, terms: list[Term] | None, members: li
     if q.newonly:
         where.add("a.isnew = 1")
     if q.hidecompleted:
-        where.add("NOT (a.pagecount > 0 AND a.progress * 1.0 / a.pagecount > 0.85)")
+        where.add(f"NOT ({COMPLETED})")
     if q.sort == "lastread":
         where.add(READ)
     if terms is None:  # flags only: the caller evaluates the terms itself
@@ -304,7 +304,7 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
             where, count = _collect_terms(db, q, terms, members, tanks_exist)
             walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
         else:  # archive flags only: counted in their narrow index; a short walk tests them row by row
-            count = count_where(db, where)
+            count = _flags_count(db, where, visible)
             walk = _probe_walk_pays(q, offset, limit, visible, count)
             if count and not walk:
                 where, count = materialize(db, where)
@@ -330,6 +330,15 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     else:
         ids = _namespace_page(db, q, where, offset, limit)
     return Result(ids, count, total)
+
+
+def _flags_count(db: Database, where: Where, visible: int) -> int:
+    """How many archives pass archive-level conditions only. hidecompleted alone is the library less the
+    few archives read to the end, counted in their partial index (schema 16); others, in the flags index."""
+    if not where.memberships and where.row_conditions().clauses == [f"NOT ({COMPLETED})"]:
+        return visible - db.row(f"SELECT COUNT(*) FROM archives a INDEXED BY archives_completed "
+                                f"WHERE {VISIBLE} AND {COMPLETED}")[0]
+    return count_where(db, where)
 
 
 def _collect_terms(db: Database, q: Query, terms: list[Term], members: list[str] | None,
