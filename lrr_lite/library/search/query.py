@@ -36,6 +36,8 @@ class Result:
 
 # Clauses other code recognises by their text: the present archives, the read ones, a collected hit set.
 VISIBLE = "a.path != ''"
+# read to the end (§5.3's hidecompleted): in the words of the partial index archives_completed (schema 16)
+COMPLETED = "a.pagecount > 0 AND a.progress * 1.0 / a.pagecount > 0.85"
 READ = "a.lastreadtime > 0"
 IN_HITS = "a.num IN temp.search_hits"
 

@@ -435,4 +435,13 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     CREATE INDEX IF NOT EXISTS archives_num_sort ON archives(num, sort_key) WHERE path != '';
     """,
+    # 16: the present archives read to the end (more than 85 % of their pages: what hidecompleted hides). The
+    # search's count of a library less those was a pass over every archive's flags (at 1M archives ~70 ms);
+    # they are few, and this partial index counts them at once. SQLite keeps it with the rows; the search
+    # names its condition in exactly these words, so the index applies. (IF NOT EXISTS: a test rolls
+    # user_version back past it to re-run an earlier migration.)
+    """
+    CREATE INDEX IF NOT EXISTS archives_completed ON archives(num)
+        WHERE path != '' AND pagecount > 0 AND progress * 1.0 / pagecount > 0.85;
+    """,
 ]
