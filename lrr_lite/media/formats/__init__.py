@@ -13,12 +13,10 @@ the process memory budget (memory.budget()). open_member streams a member in chu
 from __future__ import annotations
 
 import os
-import threading
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from lrr_lite.errors import ArchiveError
 from lrr_lite.media.formats import folder, pdf, streamreader, unarreader, zipreader
@@ -26,6 +24,7 @@ from lrr_lite.media.formats.cache import PageCache
 from lrr_lite.media.formats.kinds import HEAD_BYTES, archive_kind, read_kind
 from lrr_lite.media.formats.limits import CHUNK_BYTES, MAX_PAGE_BYTES
 from lrr_lite.media.formats.member import MemberStream, from_bytes
+from lrr_lite.media.formats.memo import by_version
 from lrr_lite.media.formats.mime import sniff_image, sniff_mime
 from lrr_lite.media.formats.names import (
     ARCHIVE_EXTENSIONS,
@@ -56,10 +55,8 @@ __all__ = [
     "sniff_mime",
 ]
 
-_T = TypeVar("_T")
 _MEMO_SIZE = 64
 _memo: OrderedDict[tuple, list[str]] = OrderedDict()
-_memo_lock = threading.Lock()
 
 
 _backends: OrderedDict[tuple, str] = OrderedDict()
@@ -76,7 +73,7 @@ def _rar_backend(path: Path, head: bytes) -> str:
     part = unarreader.volume(head)
     if part == "later":
         raise ArchiveError("a later part of a multi-volume RAR set: the set is read through its first part")
-    return _by_version(_backends, _BACKENDS_SIZE, "backend", path, lambda: _probe_rar(path, part))
+    return by_version(_backends, _BACKENDS_SIZE, "backend", path, lambda: _probe_rar(path, part))
 
 
 def _probe_rar(path: Path, part: str | None) -> str:
@@ -130,33 +127,13 @@ def detect_format(path: Path) -> str:
     return "stream"
 
 
-def _by_version(memo: OrderedDict[tuple, _T], bound: int, kind: str, path: Path, compute: Callable[[], _T]) -> _T:
-    """compute(), remembered in `memo` (at most `bound` entries, least recently used dropped) for this version
-    of the file at `path`: its inode, size and mtime are part of the key, so a changed file is computed again."""
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise ArchiveError(f"Couldn't open archive: {exc.strerror or exc}") from exc
-    key = (kind, str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    with _memo_lock:
-        if key in memo:
-            memo.move_to_end(key)
-            return memo[key]
-    result = compute()
-    with _memo_lock:
-        memo[key] = result
-        while len(memo) > bound:
-            memo.popitem(last=False)
-    return result
-
-
 def _memoized(kind: str, path: Path, compute: Callable[[], list[str]]) -> list[str]:
     # The web reader asks for the page list on every open; for a 7z that is a full header walk otherwise.
     # Copies in and out: callers may change the list they get.
     def fresh() -> list[str]:
         return list(compute())
 
-    found: list[str] = _by_version(_memo, _MEMO_SIZE, kind, path, fresh)
+    found: list[str] = by_version(_memo, _MEMO_SIZE, kind, path, fresh)
     return list(found)
 
 

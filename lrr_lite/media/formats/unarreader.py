@@ -24,7 +24,6 @@ a change to a later part is not noticed until the first part changes.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -38,6 +37,7 @@ from typing import BinaryIO
 
 from lrr_lite.errors import ArchiveError
 from lrr_lite.media.formats.limits import CHUNK_BYTES, expansion_limit
+from lrr_lite.media.formats.memo import by_version
 from lrr_lite.media.formats.names import is_apple_fork_candidate, is_page_name
 
 MemberSink = Callable[[str, int, Iterator[bytes]], None]
@@ -128,39 +128,18 @@ def _tail(raw: bytes) -> str:
 
 # The first look at a file lists it several times in a row (check, page list, member list, then the walk of
 # its first read): each `lsar -l` is a process and a pass over the headers, seconds for a big solid set on a
-# Pi. The listing of one file version (path, size, mtime, inode) is kept for the next callers; a few files.
+# Pi. The listing of one file version is kept for the next callers (memo.by_version); a few files.
 _LISTED_FILES = 16
-_listed: OrderedDict[tuple[str, int, int, int], tuple[Entry, ...]] = OrderedDict()
-_listed_lock = threading.Lock()
-
-
-def _version(path: Path) -> tuple[str, int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None  # lsar says why
-    return (_arg(path), st.st_size, st.st_mtime_ns, st.st_ino)
+_listed: OrderedDict[tuple, tuple[Entry, ...]] = OrderedDict()
 
 
 def entries(path: Path) -> list[Entry]:
     """Every regular member, in archive order. ArchiveError if the archive is encrypted, unreadable by
     lsar, or beyond the listing limits; ArchiveError naming the missing package without the tools.
     lsar runs once per file version (_listed)."""
-    version = _version(path)
-    if version is not None:
-        with _listed_lock:
-            known = _listed.get(version)
-            if known is not None:
-                _listed.move_to_end(version)
-                return list(known)
-    listed = _run_lsar(path)
-    # kept only if the file did not change while lsar read it: the listing is then that version's
-    if version is not None and _version(path) == version:
-        with _listed_lock:
-            _listed[version] = tuple(listed)
-            while len(_listed) > _LISTED_FILES:
-                _listed.popitem(last=False)
-    return listed
+    listed: tuple[Entry, ...] = by_version(_listed, _LISTED_FILES, "lsar", Path(_arg(path)),
+                                           lambda: tuple(_run_lsar(path)))
+    return list(listed)
 
 
 def _run_lsar(path: Path) -> list[Entry]:
