@@ -52,7 +52,7 @@ def thumb_path(thumb_dir: Path, archive_id: str, page: int) -> Path:
     return cover_path(thumb_dir, archive_id) if page <= 0 else page_thumb_path(thumb_dir, archive_id, page)
 
 
-def _is_there(path: Path) -> bool:
+def archive_present(path: Path) -> bool:
     """The archive's file, or its folder for a folder of images (media/formats/folder.py), exists. A record
     whose file is gone has the path '', which Path makes '.': never the working folder."""
     return path.is_file() or (str(path) not in ("", ".") and path.is_dir())
@@ -62,7 +62,7 @@ def pages_of(ctx: Any, archive_id: str) -> tuple[Path, list[str]]:
     """(file path, ordered pages) of an archive whose file exists; lists and stores pages if unknown."""
     row = records.require_row(ctx.db, archive_id)
     path = Path(row["path"])
-    if not _is_there(path):
+    if not archive_present(path):
         raise NotFound(records.NO_SUCH_ID)
     pages = records.page_list(ctx.db, archive_id)
     if pages is None:
@@ -147,7 +147,7 @@ def _cover_file(ctx: Any, archive_id: str, path: Path, first_page: str | None) -
 
     Runs in the cover pool's threads, so it touches no database: a thread that ends leaves its connection
     open in Database's list until the database closes. Raises DomainError/OSError like make_thumbnail."""
-    if not _is_there(path):
+    if not archive_present(path):
         raise NotFound(records.NO_SUCH_ID)
     if first_page is None:
         raise Invalid("This archive has no pages.")

@@ -312,7 +312,7 @@ class Ingest:
     @staticmethod
     def _still_there(conn: sqlite3.Connection, path: str, archive_id: str) -> bool:
         known = conn.execute("SELECT 1 FROM files WHERE path=? AND archive_id=?", (path, archive_id)).fetchone()
-        return known is not None and (os.path.isfile(path) or os.path.isdir(path))
+        return known is not None and pages.archive_present(Path(path))
 
     def _insert(self, conn: sqlite3.Connection, path: str, st: os.stat_result, archive_id: str, stem: str,
                 ext: str) -> None:
