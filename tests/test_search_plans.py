@@ -53,6 +53,14 @@ PLANS = {
     # or referred to by subquery (the union then counts them through it)
     "count_then_walk": {(engine, "DENSE_HITS"): 0},
     "count_then_walk_by_subquery": {(engine, "DENSE_HITS"): 0, (terms, "MAX_LISTED_TAGS"): 0},
+    # a bare word tested on each archive's search_text (title and tags in one row, schema 17) instead of its
+    # tags' posting lists and the titles: walked with probes, counted in one pass, or collected and sorted
+    "text_pass": {(terms, "TEXT_PASS_SHARE"): 0},
+    "text_pass_counted": {(terms, "TEXT_PASS_SHARE"): 0, (engine, "DENSE_HITS"): 0},
+    "text_pass_collected": {(terms, "TEXT_PASS_SHARE"): 0, (engine, "PROBE_WALK_LIMIT"): -1,
+                            (engine, "WALK_RATIO"): -1, (engine, "TITLE_WALK_RATIO"): -1,
+                            (hits, "TITLE_PROBE_LIMIT"): -1},
+    "without_text_pass": {(terms, "TEXT_PASS_SHARE"): float("inf")},
 }
 
 
@@ -111,6 +119,8 @@ FILTERS = [
     # terms that are one tag_heads key (schema 12): a bare namespace, a namespace and one first character
     "female:", "-female:", "female:g*", "artist:k*", "-artist:a*", "female:, artist:k*", "language:english, -male:",
     "artist:k*, -female:n*", '"female:"$', "female:*", "report:", "-report:", "male:t*, pages:>1", "artist:ao*",
+    # bare words hitting several tags and titles (the search_text pass): alone, excluded, beside other terms
+    "ss", "-ss", "ol", "ss, -language:japanese", "language:english, ol", "ght", "na, -ss", "rt",
 ]
 
 
@@ -268,3 +278,28 @@ def test_hidecompleted_count_follows_progress(library):
     finally:
         assert srv.put(f"/api/archives/{arcid}/progress/1", auth=True).status_code == 200
     assert _ask(srv, "", hidecompleted="true")[1] == before
+
+
+def test_text_pass_follows_edits(library, monkeypatch):
+    """search_text (schema 17) follows a tag edit and a title edit: the word the archive no longer carries
+    finds it no more, the new one does, whichever plan answers."""
+    srv, model = library
+    arcid = sorted(model)[3]
+    title, tags, _pages, _read = model[arcid]
+    old_tags = srv.get(f"/api/archives/{arcid}").json()["tags"]
+    for plan in ("text_pass", "text_pass_counted", "without_text_pass"):
+        with monkeypatch.context() as m:
+            for (module, name), value in PLANS[plan].items():
+                m.setattr(module, name, value)
+            try:
+                assert srv.put(f"/api/archives/{arcid}/metadata", params={"title": "Quokka zebu",
+                               "tags": old_tags + ", female:xylophonist"}, auth=True).status_code == 200
+                for word in ("xylophon", "okka z"):
+                    ids, filtered, _ = _ask(srv, word, start=0)
+                    assert (ids, filtered) == ([arcid], 1), (plan, word)
+                assert srv.put(f"/api/archives/{arcid}/metadata", params={"title": "Plain again",
+                               "tags": old_tags}, auth=True).status_code == 200
+                for word in ("xylophon", "okka z"):
+                    assert _ask(srv, word, start=0)[:2] == ([], 0), (plan, word)
+            finally:
+                srv.put(f"/api/archives/{arcid}/metadata", params={"title": title, "tags": old_tags}, auth=True)

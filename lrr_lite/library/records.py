@@ -16,6 +16,7 @@ from lrr_lite.library.search.natural import natural_key
 from lrr_lite.library.tags import index_keys, is_untagged, namespace_values, normalize_tags, split_tags
 from lrr_lite.media import memory
 from lrr_lite.storage.db import Database
+from lrr_lite.storage.db.schema import SEARCH_TEXT_SQL
 
 NO_SUCH_ID = "This ID doesn't exist on the server."
 
@@ -239,6 +240,8 @@ def write_tags(conn: sqlite3.Connection, archive_id: str, raw: str) -> None:
                      (tag, ns, text) if sep else (tag, "", tag))
         conn.execute("INSERT OR IGNORE INTO archive_tags(tag_id, num) SELECT tag_id, ? FROM tag_names WHERE tag=?",
                      (num, tag))
+    if new != old.keys():  # the searchable text lists the index tags (schema 17; titles: by trigger)
+        conn.execute(f"INSERT OR REPLACE INTO search_text(num, text) {SEARCH_TEXT_SQL} WHERE a.num = ?", (num,))
     # Sort values too: only namespaces whose value changed (an edit usually touches one or two tags).
     before, after = namespace_values(old_raw), namespace_values(raw)
     conn.executemany("DELETE FROM ns_values WHERE ns=? AND num=?",

@@ -141,16 +141,21 @@ def _dense(db: Database, q: Query, terms: list[Term], where: Where, offset: int,
     if not terms or len(where.clauses) != 1 + len(terms):
         return False
     resolved = [resolve(db, t) for t in terms]
+    excluded = len(terms) == 1 and terms[0].negated
+    if len(terms) == 1 and resolved[0].text_glob:
+        # one pass over search_text counts it (and each probe of the walk reads one row): the walk pays
+        # whatever the number of hits
+        estimate = float(min(resolved[0].tag_total, visible))
+        return _probe_walk_pays(q, offset, limit, visible, int(visible - estimate if excluded else estimate),
+                                excluded)
     if len(terms) == 1 and resolved[0].tag_subquery:
-        # more tags than were listed (`*ko`: 2,808): their total, a second pass over the distinct tags
-        sub, params = resolved[0].tag_subquery
-        total = db.row(f"SELECT COALESCE(SUM(n), 0) FROM tag_names WHERE tag_id IN ({sub})", params)[0]
+        # more tags than were listed (`*ko`: 2,808): their whole total
+        total = resolved[0].tag_total
         estimate = float(max(visible - total, 0) if terms[0].negated else min(total, visible))
     elif len(terms) == 1 and terms[0].negated:
         estimate = max(visible - resolved[0].tag_total, 0.0)
     else:
         estimate = estimated_hits(resolved, visible)
-    excluded = len(terms) == 1 and terms[0].negated
     return estimate >= DENSE_HITS and _probe_walk_pays(q, offset, limit, visible, int(estimate), excluded)
 
 

@@ -245,6 +245,8 @@ def counted_sql(db: Database, terms: list[Term]) -> tuple[str, list[Any]] | None
         return None
     if len(resolved) == 1:
         r = resolved[0]
+        if r.text_glob:  # one pass testing each archive's title and tags at once (no union to de-duplicate)
+            return f"SELECT COUNT(*) FROM search_text WHERE text GLOB ? AND num NOT IN ({HIDDEN})", [r.text_glob]
         parts = [p for p in (r.tag_nums_sql(), titles_sql(r.title_glob)) if p is not None]
         # UNION folds an archive hit by several tags (or tag and title) once; the hidden ones go last
         sql = " UNION ".join(s for s, _ in parts) + f" EXCEPT {HIDDEN}"

@@ -137,6 +137,24 @@ def _integer_keys(conn: sqlite3.Connection) -> None:
 _integer_keys.rebuilds_tables = True  # type: ignore[attr-defined]
 
 
+# The searchable text of archive `num` (search_text, schema 17): the title as searched, then its index tags.
+SEARCH_TEXT_SQL = ("SELECT a.num, a.title_lc || char(10) || COALESCE((SELECT group_concat(t.tag, char(10)) "
+                   "FROM archive_tags x JOIN tag_names t ON t.tag_id = x.tag_id WHERE x.num = a.num), '') "
+                   "FROM archives a")
+
+
+def _search_text(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS search_text (num INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+    conn.execute("DELETE FROM search_text")
+    conn.execute(f"INSERT INTO search_text(num, text) {SEARCH_TEXT_SQL}")
+    conn.execute("CREATE TRIGGER IF NOT EXISTS search_text_insert AFTER INSERT ON archives BEGIN "
+                 f"INSERT OR REPLACE INTO search_text(num, text) {SEARCH_TEXT_SQL} WHERE a.num = new.num; END")
+    conn.execute("CREATE TRIGGER IF NOT EXISTS search_text_title AFTER UPDATE OF title_lc ON archives BEGIN "
+                 f"INSERT OR REPLACE INTO search_text(num, text) {SEARCH_TEXT_SQL} WHERE a.num = new.num; END")
+    conn.execute("CREATE TRIGGER IF NOT EXISTS search_text_delete AFTER DELETE ON archives BEGIN "
+                 "DELETE FROM search_text WHERE num = old.num; END")
+
+
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: the foundation
     """
@@ -443,5 +461,11 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     CREATE INDEX IF NOT EXISTS archives_completed ON archives(num)
         WHERE path != '' AND pagecount > 0 AND progress * 1.0 / pagecount > 0.85;
-    """,
+    """,    # 17: each archive's searchable text in one narrow row: its lowercased title and its index tags, one per line
+    # (search_text). A bare word (`*ko`) hits every tag containing it — thousands of distinct tags in a big
+    # library, whose posting lists overlap: counting their union meant reading and de-duplicating ~8 postings
+    # per archive (at 100k, 78k postings + a pass over the titles); one pass over these rows tests each archive
+    # once, titles included (2.7x faster side by side at 100k). Kept by triggers for titles and by
+    # records.write_tags for tags (the only writer of archive_tags after this migration).
+    _search_text,
 ]
