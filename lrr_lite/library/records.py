@@ -16,7 +16,6 @@ from lrr_lite.library.search.natural import natural_key
 from lrr_lite.library.tags import index_keys, is_untagged, namespace_values, normalize_tags, split_tags
 from lrr_lite.media import memory
 from lrr_lite.storage.db import Database
-from lrr_lite.storage.db.schema import SEARCH_TEXT_SQL
 
 NO_SUCH_ID = "This ID doesn't exist on the server."
 
@@ -224,7 +223,7 @@ def store_pages(conn: sqlite3.Connection, archive_id: str, pages: list[str]) -> 
 
 def write_tags(conn: sqlite3.Connection, archive_id: str, raw: str) -> None:
     """Store the raw tag string and refresh everything derived from it (tag index, sort values, untagged)."""
-    row = conn.execute("SELECT num, tags FROM archives WHERE id=?", (archive_id,)).fetchone()
+    row = conn.execute("SELECT num, tags, title_lc FROM archives WHERE id=?", (archive_id,)).fetchone()
     if row is None:
         return
     num, old_raw = row[0], row[1]
@@ -240,8 +239,11 @@ def write_tags(conn: sqlite3.Connection, archive_id: str, raw: str) -> None:
                      (tag, ns, text) if sep else (tag, "", tag))
         conn.execute("INSERT OR IGNORE INTO archive_tags(tag_id, num) SELECT tag_id, ? FROM tag_names WHERE tag=?",
                      (num, tag))
-    if new != old.keys():  # the searchable text lists the index tags (schema 17; titles: by trigger)
-        conn.execute(f"INSERT OR REPLACE INTO search_text(num, text) {SEARCH_TEXT_SQL} WHERE a.num = ?", (num,))
+    if new != old.keys():
+        # the searchable text (schema 17): the title as searched, then the index tags (the order is free:
+        # it is only tested for a word); the title's trigger builds it from the stored tags the same way
+        conn.execute("INSERT OR REPLACE INTO search_text(num, text) VALUES (?, ?)",
+                     (num, "\n".join([row[2], *sorted(new)])))
     # Sort values too: only namespaces whose value changed (an edit usually touches one or two tags).
     before, after = namespace_values(old_raw), namespace_values(raw)
     conn.executemany("DELETE FROM ns_values WHERE ns=? AND num=?",
