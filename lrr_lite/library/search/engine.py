@@ -9,16 +9,25 @@ are evaluated in Python (tanks.py) and merged in when grouping is on.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import operator
 import random
+import time
+from array import array
+from collections.abc import Callable
 from typing import Any
 
+from lrr_lite.library.search import hitcache
 from lrr_lite.library.search.grammar import Term, parse_filter
 from lrr_lite.library.search.hits import (
     collect,
     count_where,
     counted,
     estimated_hits,
+    hits_sql,
     materialize,
+    materialize_nums,
     single_tag_count,
     visible_count,
 )
@@ -159,6 +168,97 @@ def _dense(db: Database, q: Query, terms: list[Term], where: Where, offset: int,
     return estimate >= DENSE_HITS and _probe_walk_pays(q, offset, limit, visible, int(estimate), excluded)
 
 
+# -- kept hit sets (hitcache.py) -----------------------------------------------------------------------------
+
+# Reading kept hits back into search_hits costs about this many seconds a hit (json_each into the temp table);
+# a collected plan reads them back when that is well under what collecting them took (a wildcard title at 1M
+# archives is a pass over every title: ~120 ms for ~3,000 hits), else collects again.
+READ_BACK_S = 1.5e-6
+
+
+@dataclasses.dataclass
+class _Kept:
+    """A filter's kept hits: of its positive form when it is one negated term (then `count` is the rest)."""
+    key: Any
+    terms: list[Term]  # what `hits` are the hits of
+    hits: hitcache.Hits | None
+    count: int
+    negated_alone: bool
+
+
+def _kept(db: Database, terms: list[Term], visible: int) -> _Kept | None:
+    """The filter's entry in the hit cache (patched to the present), or one to fill (nums None); None when
+    the filter cannot be kept (a term on page counts, progress or IDs: not in search_log)."""
+    if not hitcache.ENABLED:
+        return None
+    negated_alone = len(terms) == 1 and terms[0].negated
+    own = [dataclasses.replace(terms[0], negated=False)] if negated_alone else terms
+    resolved = [resolve(db, t) for t in own]
+    if any(r.numeric or r.id_glob for r in resolved):
+        return None
+    key = tuple((t.text, t.exact, t.negated, r.exact_hit) for t, r in zip(own, resolved, strict=True))
+    hits = hitcache.cache_of(db).get(db, key, _hit_test(db, own))
+    count = 0 if hits is None else visible - len(hits.nums) if negated_alone else len(hits.nums)
+    return _Kept(key, own, hits, count, negated_alone)
+
+
+def _hit_test(db: Database, terms: list[Term]) -> Callable[[list[int]], list[int]]:
+    """Which of some archives the terms hit now: their per-row probes on just those rows."""
+    def test(nums: list[int]) -> list[int]:
+        where = _archive_where(db, Query(), terms, None, exclude_tank_members=False, probe=True)
+        assert where is not None  # no category: never certainly empty
+        found: list[int] = []
+        for i in range(0, len(nums), 500):
+            chunk = nums[i:i + 500]
+            found += [r[0] for r in db.query(f"SELECT a.num FROM archives a WHERE a.num IN "
+                                             f"({','.join('?' * len(chunk))}) AND {where.sql()}",
+                                             chunk + where.params)]
+        return found
+    return test
+
+
+def _count_and_keep(db: Database, terms: list[Term], kept: _Kept | None) -> int | None:
+    """counted(), reading the hits themselves when the filter can be kept, and keeping them."""
+    found = hits_sql(db, terms) if kept is not None else None
+    if kept is None or found is None:
+        return counted(db, terms)
+    seq = hitcache.log_position(db)  # before the read: a change after it is tested at the next use
+    started = time.perf_counter()
+    conn = db.conn
+    conn.execute("PRAGMA temp_store=MEMORY")  # see counted()
+    try:
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        nums = hitcache.nums_of(cursor.execute(*found))
+    finally:
+        conn.execute("PRAGMA temp_store=DEFAULT")
+    if not all(map(operator.lt, nums, itertools.islice(nums, 1, None))):
+        nums = array("I", sorted(nums))  # (a compound's order is SQLite's choice: never trusted blindly)
+    hitcache.cache_of(db).put(kept.key, hitcache.Hits(seq, nums, time.perf_counter() - started))
+    return visible_count(db) - len(nums) if kept.negated_alone else len(nums)
+
+
+def _collect_or_kept(db: Database, q: Query, terms: list[Term], members: list[str] | None,
+                     exclude_tank_members: bool, kept: _Kept | None) -> tuple[Where, int]:
+    """_collect_terms(), or the kept hits read back when they are few; the collection of a plain filter
+    (`kept` given) is kept."""
+    if kept is not None and kept.hits is not None and not kept.negated_alone and \
+            READ_BACK_S * len(kept.hits.nums) < kept.hits.cost / 2:
+        return materialize_nums(db, kept.hits.nums)
+    seq = hitcache.log_position(db) if kept is not None and not kept.negated_alone else -1
+    started = time.perf_counter()
+    where, count = _collect_terms(db, q, terms, members, exclude_tank_members)
+    if kept is not None and seq >= 0:
+        # kept whatever their number: a later search then knows the count, and a broad filter's page is
+        # walked with probes (reading many hits back would not pay: see above)
+        cost = time.perf_counter() - started
+        cursor = db.conn.cursor()
+        cursor.row_factory = None
+        nums = hitcache.nums_of(cursor.execute("SELECT num FROM temp.search_hits ORDER BY num"))
+        hitcache.cache_of(db).put(kept.key, hitcache.Hits(seq, nums, cost))
+    return where, count
+
+
 def _page_bounds(start: int, page_size: int) -> tuple[int, int]:
     """(offset, limit); start=-1 means everything."""
     if start == -1:
@@ -287,8 +387,13 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     else:
         excluded = len(terms) == 1 and terms[0].negated
         tag_count = single_tag_count(db, q, terms, where)
-        if tag_count is None and _dense(db, q, terms, where, offset, limit, visible):
-            tag_count = counted(db, terms)
+        # a filter with no other condition: its hits may be kept from an earlier search (hitcache.py)
+        plain = members is None and not tanks_exist and len(where.clauses) == 1 + len(terms)
+        kept = _kept(db, terms, visible) if plain and tag_count is None else None
+        if kept is not None and kept.hits is not None:
+            tag_count = kept.count
+        elif tag_count is None and _dense(db, q, terms, where, offset, limit, visible):
+            tag_count = _count_and_keep(db, terms, kept)
         # A broad filter (an exclusion, say) walks a short way whatever the page, where collecting would
         # copy every hit.
         probe = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True) \
@@ -305,10 +410,10 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
                                   bound=max(1, int(max(PROBE_WALK_LIMIT, BUNCHING * estimate))))
                 if ids is not None:
                     return Result(ids, count, total)
-                where, count = _collect_terms(db, q, terms, members, tanks_exist)
+                where, count = _collect_or_kept(db, q, terms, members, tanks_exist, kept)
                 walk = False
         elif terms:
-            where, count = _collect_terms(db, q, terms, members, tanks_exist)
+            where, count = _collect_or_kept(db, q, terms, members, tanks_exist, kept)
             walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
         else:  # archive flags only: counted in their narrow index; a short walk tests them row by row
             count = _flags_count(db, where, visible)

@@ -155,6 +155,23 @@ def _search_text(conn: sqlite3.Connection) -> None:
                  "DELETE FROM search_text WHERE num = old.num; END")
 
 
+SEARCH_LOG_KEEP = 4096
+
+
+def _search_log(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS search_log (seq INTEGER PRIMARY KEY, num INTEGER NOT NULL)")
+    # seq is the rowid: one past the largest, never reused while the newest row is kept (the trim below
+    # keeps it), so a cached hit set's seq orders it against every later change
+    trim = f"DELETE FROM search_log WHERE seq <= (SELECT MAX(seq) FROM search_log) - {SEARCH_LOG_KEEP};"
+    for name, event, num in (("search_log_text_insert", "AFTER INSERT ON search_text", "new.num"),
+                             ("search_log_text_update", "AFTER UPDATE ON search_text", "new.num"),
+                             ("search_log_text_delete", "AFTER DELETE ON search_text", "old.num"),
+                             ("search_log_path", "AFTER UPDATE OF path ON archives WHEN (old.path = '') != "
+                                                 "(new.path = '')", "new.num")):
+        conn.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {event} BEGIN "
+                     f"INSERT INTO search_log(num) VALUES ({num}); {trim} END")
+
+
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: the foundation
     """
@@ -468,4 +485,11 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # once, titles included (2.7x faster side by side at 100k). Kept by triggers for titles and by
     # records.write_tags for tags (the only writer of archive_tags after this migration).
     _search_text,
+    # 18: which archives' searchable state changed, in order (search_log): a new row for every change of an
+    # archive's search_text (title or tags; inserted and deleted archives too) and of its presence (path). A
+    # search's hit set kept in memory (library/search/hitcache.py) is brought up to date by testing only the
+    # archives changed since it was computed, instead of computing it again after every metadata write (at 1M
+    # archives `*ko` is a pass over every archive's text). Only the last SEARCH_LOG_KEEP changes are kept:
+    # a hit set older than those is computed again.
+    _search_log,
 ]

@@ -1,0 +1,150 @@
+"""Hit sets of recent filters kept in memory and brought up to date by the search log (schema 18).
+
+Counting a filter whose hits are a large part of a big library is one pass over every archive (`*ko` at 1M
+archives: each archive's text; `language:english, female:, -x`: three posting lists of ~1M entries), and a
+client paging through the results asks for that count with every page; a metadata write used to make the next
+search start over. Lucene's query cache keeps a filter's matches per index segment for the same reason. Here a
+filter's visible hits are kept as a sorted array of archive keys (4 bytes a hit) with the search_log position
+they were computed at; a later search reads which archives changed since (a few rows), tests only those
+against the filter (the caller's per-row probe), and patches the array: the count then costs what the
+changes cost, not what the library does.
+
+A filter's meaning must not change between two uses of its entry: the key is the terms together with, for
+each exact term, whether its exact tag exists (§5.2: an exact term falls back to a glob when it does not).
+Terms on page counts, reading progress or IDs are not kept: their columns are not in the log.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from lrr_lite.storage.db import Database
+
+ENABLED = True  # off: every search computes its hits (the plan tests compare plans, not kept answers)
+# Entries kept per database, and their bytes (4 per hit: a 1M-archive library's `*ko`, 588k hits, is 2.4 MB).
+MAX_ENTRIES = 32
+MAX_BYTES = 16 << 20
+# Past this many changed archives, testing them one by one costs about what computing the set again does.
+MAX_CHANGED = 2_000
+
+
+@dataclass(frozen=True)
+class Hits:
+    seq: int  # the search_log position the set is current at
+    nums: array  # sorted keys (`num`) of the visible archives the filter hits
+    cost: float = 0.0  # seconds its computation took (whether reading it back instead pays)
+
+
+class HitCache:
+    """Filter key -> Hits, least recently used first; one per Database, shared by its threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Any, Hits] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, db: Database, key: Any, test: Callable[[list[int]], Iterable[int]]) -> Hits | None:
+        """The hit set stored under `key`, patched to the database's present state: the archives changed
+        since it was stored are given to `test`, which returns those of them the filter hits now. None when
+        nothing is stored, or too much changed since."""
+        seq = log_position(db)  # before anything is read: a later change is then tested next time
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+        if entry is None:
+            return None
+        if entry.seq == seq:
+            return entry
+        changed = _changed_since(db, entry.seq, seq)
+        if changed is None:
+            self.drop(key)
+            return None
+        hits = set(test(changed)) if changed else set()
+        nums = array("I", entry.nums)
+        for num in changed:  # changes are few: each is a binary search and at most one move of the tail
+            i = bisect_left(nums, num)
+            present = i < len(nums) and nums[i] == num
+            if present and num not in hits:
+                del nums[i]
+            elif not present and num in hits:
+                nums.insert(i, num)
+        patched = Hits(seq, nums, entry.cost)
+        self.put(key, patched)
+        return patched
+
+    def put(self, key: Any, hits: Hits) -> None:
+        if self._bytes_of(hits) > MAX_BYTES // 2:
+            return  # one set may not push out all others
+        with self._lock:
+            old = self._entries.get(key)
+            if old is not None:
+                if old.seq > hits.seq:
+                    return  # another thread stored a newer one meanwhile
+                del self._entries[key]
+                self._bytes -= self._bytes_of(old)
+            self._entries[key] = hits
+            self._bytes += self._bytes_of(hits)
+            while len(self._entries) > MAX_ENTRIES or self._bytes > MAX_BYTES:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= self._bytes_of(dropped)
+
+    def drop(self, key: Any) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= self._bytes_of(old)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def _bytes_of(hits: Hits) -> int:
+        return hits.nums.itemsize * len(hits.nums)
+
+
+_caches: weakref.WeakKeyDictionary[Database, HitCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def cache_of(db: Database) -> HitCache:
+    with _caches_lock:
+        found = _caches.get(db)
+        if found is None:
+            found = _caches[db] = HitCache()
+        return found
+
+
+def log_position(db: Database) -> int:
+    """The newest search_log position (0 when nothing was ever logged)."""
+    return int(db.row("SELECT COALESCE(MAX(seq), 0) FROM search_log")[0])
+
+
+def _changed_since(db: Database, seq: int, now: int) -> list[int] | None:
+    """The archives changed after log position `seq` up to `now`, or None when the log no longer reaches
+    back that far (trimmed, or a restored database started it again), or they are too many to test."""
+    if now < seq:
+        return None
+    oldest = db.row("SELECT MIN(seq) FROM search_log")[0]
+    if oldest is None or oldest > seq + 1:
+        return None
+    nums = sorted({row[0] for row in db.query("SELECT num FROM search_log WHERE seq > ? AND seq <= ?", (seq, now))})
+    return None if len(nums) > MAX_CHANGED else nums
+
+
+def nums_of(rows: Iterable[Any]) -> array:
+    """The archive keys of one-column rows given in ascending order (the caller's SQL says ORDER BY)."""
+    return array("I", map(itemgetter(0), rows))
