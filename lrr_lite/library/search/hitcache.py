@@ -41,6 +41,7 @@ class Hits:
     seq: int  # the search_log position the set is current at
     nums: array  # sorted keys (`num`) of the visible archives the filter hits
     cost: float = 0.0  # seconds its computation took (whether reading it back instead pays)
+    collected: bool = False  # computed by collecting (else by counting): how the planner saw the filter
 
 
 class HitCache:
@@ -77,7 +78,7 @@ class HitCache:
                 del nums[i]
             elif not present and num in hits:
                 nums.insert(i, num)
-        patched = Hits(seq, nums, entry.cost)
+        patched = Hits(seq, nums, entry.cost, entry.collected)
         self.put(key, patched)
         return patched
 
