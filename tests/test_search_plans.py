@@ -67,6 +67,9 @@ PLANS = {
     "kept_counted": {(hitcache, "ENABLED"): True, (engine, "DENSE_HITS"): 0},
     "kept_collected": {(hitcache, "ENABLED"): True, (engine, "PROBE_WALK_LIMIT"): -1, (engine, "WALK_RATIO"): -1,
                        (engine, "TITLE_WALK_RATIO"): -1},
+    # kept hits whose title walk gives up (bunched): marked, then collected again or read back
+    "kept_bunched": {(hitcache, "ENABLED"): True, (engine, "BUNCHING"): 0, (engine, "PROBE_WALK_LIMIT"): 1,
+                     (engine, "READ_BACK_S"): 0.0},
 }
 
 
@@ -321,7 +324,7 @@ KEPT_FILTERS = ["ss", "-ss", "ol", "summ?r*n*ght", "female:", "language:english,
                 "artist:k*", "-language:english", "love, night", "language:english, -male:"]
 
 
-@pytest.mark.parametrize("plan", ["kept_counted", "kept_collected"])
+@pytest.mark.parametrize("plan", ["kept_counted", "kept_collected", "kept_bunched"])
 def test_kept_hits_follow_edits(library, monkeypatch, plan):
     """Hits kept by one search (hitcache.py) are patched by the archives changed since (search_log, schema
     18): after tag and title edits and a file hidden and back, every kept

@@ -184,6 +184,7 @@ class _Kept:
     hits: hitcache.Hits | None
     count: int
     negated_alone: bool
+    bunched: bool  # a title walk of this filter gave up on its hits bunching (hitcache.HitCache.mark_bunched)
 
 
 def _kept(db: Database, terms: list[Term], visible: int) -> _Kept | None:
@@ -197,9 +198,10 @@ def _kept(db: Database, terms: list[Term], visible: int) -> _Kept | None:
     if any(r.numeric or r.id_glob for r in resolved):
         return None
     key = tuple((t.text, t.exact, t.negated, r.exact_hit) for t, r in zip(own, resolved, strict=True))
-    hits = hitcache.cache_of(db).get(db, key, _hit_test(db, own))
+    cache = hitcache.cache_of(db)
+    hits = cache.get(db, key, _hit_test(db, own))
     count = 0 if hits is None else visible - len(hits.nums) if negated_alone else len(hits.nums)
-    return _Kept(key, own, hits, count, negated_alone)
+    return _Kept(key, own, hits, count, negated_alone, cache.is_bunched(key))
 
 
 def _hit_test(db: Database, terms: list[Term]) -> Callable[[list[int]], list[int]]:
@@ -239,8 +241,8 @@ def _count_and_keep(db: Database, terms: list[Term], kept: _Kept | None) -> int 
 
 
 def _read_back_pays(kept: _Kept) -> bool:
-    """Whether hits kept by a collected plan are read back: when that is well under what collecting them
-    took (hits kept by counting are few per row walked: their page is walked with probes instead)."""
+    """Whether hits kept by a collected plan are read back instead of collected again: when that is well
+    under what collecting them took."""
     return kept.hits is not None and kept.hits.collected and not kept.negated_alone and \
         READ_BACK_S * len(kept.hits.nums) < kept.hits.cost / 2
 
@@ -396,10 +398,9 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         # a filter with no other condition: its hits may be kept from an earlier search (hitcache.py)
         plain = members is None and not tanks_exist and len(where.clauses) == 1 + len(terms)
         kept = _kept(db, terms, visible) if plain and tag_count is None else None
-        if kept is not None and _read_back_pays(kept):
-            pass  # collected from the kept hits below: a walk tried first would only add to that (hits that
-            # bunch along the title order, `artist:ka*` at 1M, made a bounded walk fail: +170 ms)
-        elif kept is not None and kept.hits is not None:
+        if kept is not None and kept.hits is not None and not kept.bunched:
+            # the count known: a page walked with probes when that pays. Not when this filter's title walk
+            # gave up before (hits bunched along the titles, `artist:ka*` at 1M: the walk added ~170 ms)
             tag_count = kept.count
         elif tag_count is None and _dense(db, q, terms, where, offset, limit, visible):
             tag_count = _count_and_keep(db, terms, kept)
@@ -419,6 +420,8 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
                                   bound=max(1, int(max(PROBE_WALK_LIMIT, BUNCHING * estimate))))
                 if ids is not None:
                     return Result(ids, count, total)
+                if kept is not None:
+                    hitcache.cache_of(db).mark_bunched(kept.key)
                 where, count = _collect_or_kept(db, q, terms, members, tanks_exist, kept)
                 walk = False
         elif terms:

@@ -51,6 +51,15 @@ class HitCache:
         self._lock = threading.Lock()
         self._entries: OrderedDict[Any, Hits] = OrderedDict()
         self._bytes = 0
+        self._bunched: set[Any] = set()  # keys whose hits a title walk found bunched (kept with the entry)
+
+    def mark_bunched(self, key: Any) -> None:
+        with self._lock:
+            if key in self._entries:
+                self._bunched.add(key)
+
+    def is_bunched(self, key: Any) -> bool:
+        return key in self._bunched
 
     def get(self, db: Database, key: Any, test: Callable[[list[int]], Iterable[int]]) -> Hits | None:
         """The hit set stored under `key`, patched to the database's present state: the archives changed
@@ -95,18 +104,21 @@ class HitCache:
             self._entries[key] = hits
             self._bytes += self._bytes_of(hits)
             while len(self._entries) > MAX_ENTRIES or self._bytes > MAX_BYTES:
-                _, dropped = self._entries.popitem(last=False)
+                gone, dropped = self._entries.popitem(last=False)
                 self._bytes -= self._bytes_of(dropped)
+                self._bunched.discard(gone)
 
     def drop(self, key: Any) -> None:
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= self._bytes_of(old)
+            self._bunched.discard(key)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bunched.clear()
             self._bytes = 0
 
     def __len__(self) -> int:
