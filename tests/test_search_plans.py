@@ -377,3 +377,41 @@ def test_kept_hits_follow_edits(library, monkeypatch, plan):
             for arcid, row in before.items():
                 srv.put(f"/api/archives/{arcid}/metadata", params={"title": row["title"], "tags": row["tags"]},
                         auth=True)
+
+
+def test_newonly_count_follows_flags(library):
+    """newonly alone is counted from a counter kept by triggers (schema 19): clearing an archive's NEW flag,
+    setting it again, and its file going and coming back move recordsFiltered at once, and it always equals
+    the number of new archives the full list shows."""
+    srv, model = library
+    db = srv.ctx.db
+
+    def listed_new() -> int:
+        return sum(1 for a in srv.get("/api/archives").json() if a["isnew"] == "true")
+
+    def counted() -> int:
+        ids, filtered, _ = _ask(srv, "", newonly="true", start=-1)
+        assert len(ids) == filtered
+        return filtered
+
+    arcid = sorted(model)[5]
+    before = counted()
+    assert before == listed_new()
+    was_new = srv.get(f"/api/archives/{arcid}").json()["isnew"] == "true"
+    try:
+        assert srv.delete(f"/api/archives/{arcid}/isnew", auth=True).status_code == 200
+        assert counted() == listed_new() == before - was_new
+        path = db.row("SELECT path FROM archives WHERE id = ?", (arcid,))[0]
+        with db.write() as conn:  # new again, then its file gone (hidden), then back
+            conn.execute("UPDATE archives SET isnew = 1 WHERE id = ?", (arcid,))
+        assert counted() == before + (not was_new)
+        with db.write() as conn:
+            conn.execute("UPDATE archives SET path = '' WHERE id = ?", (arcid,))
+        assert counted() == before + (not was_new) - 1
+        with db.write() as conn:
+            conn.execute("UPDATE archives SET path = ? WHERE id = ?", (path, arcid))
+        assert counted() == listed_new() == before + (not was_new)
+    finally:
+        with db.write() as conn:
+            conn.execute("UPDATE archives SET isnew = ? WHERE id = ?", (int(was_new), arcid))
+    assert counted() == before

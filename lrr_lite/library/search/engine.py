@@ -31,7 +31,7 @@ from lrr_lite.library.search.hits import (
     single_tag_count,
     visible_count,
 )
-from lrr_lite.library.search.query import COMPLETED, IN_HITS, READ, VISIBLE, Query, Result, Where
+from lrr_lite.library.search.query import COMPLETED, IN_HITS, NEW, READ, VISIBLE, Query, Result, Where
 from lrr_lite.library.search.tanks import matching_tanks, merged_page
 from lrr_lite.library.search.terms import resolutions, resolve
 from lrr_lite.storage.db import Database
@@ -71,7 +71,7 @@ def _archive_where(db: Database, q: Query, terms: list[Term] | None, members: li
     if q.untaggedonly:
         where.add("a.untagged = 1")
     if q.newonly:
-        where.add("a.isnew = 1")
+        where.add(NEW)
     if q.hidecompleted:
         where.add(f"NOT ({COMPLETED})")
     if q.sort == "lastread":
@@ -458,10 +458,14 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
 
 def _flags_count(db: Database, where: Where, visible: int) -> int:
     """How many archives pass archive-level conditions only. hidecompleted alone is the library less the
-    few archives read to the end, counted in their partial index (schema 16); others, in the flags index."""
-    if not where.memberships and where.row_conditions().clauses == [f"NOT ({COMPLETED})"]:
+    few archives read to the end, counted in their partial index (schema 16); newonly alone is a counter
+    (schema 19); others are counted in the flags index."""
+    conditions = where.row_conditions().clauses if not where.memberships else None
+    if conditions == [f"NOT ({COMPLETED})"]:
         return visible - db.row(f"SELECT COUNT(*) FROM archives a INDEXED BY archives_completed "
                                 f"WHERE {VISIBLE} AND {COMPLETED}")[0]
+    if conditions == [NEW]:  # newonly alone (Mihon's "Latest"): the counter kept by triggers (schema 19)
+        return int(db.row("SELECT n FROM counters WHERE name = 'new'")[0])
     return count_where(db, where)
 
 

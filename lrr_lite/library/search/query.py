@@ -39,6 +39,7 @@ VISIBLE = "a.path != ''"
 # read to the end (§5.3's hidecompleted): in the words of the partial index archives_completed (schema 16)
 COMPLETED = "a.pagecount > 0 AND a.progress * 1.0 / a.pagecount > 0.85"
 READ = "a.lastreadtime > 0"
+NEW = "a.isnew = 1"
 IN_HITS = "a.num IN temp.search_hits"
 
 
