@@ -78,3 +78,13 @@ def test_changes_are_read_from_the_log_and_trimmed(db):
         conn.executemany("UPDATE search_text SET text = ? WHERE num = 1", [(f"v{i}",) for i in range(SEARCH_LOG_KEEP + 2)])
     assert db.row("SELECT COUNT(*) FROM search_log")[0] <= SEARCH_LOG_KEEP
     assert cache.get(db, "k", _never) is None and len(cache) == 0
+
+
+def test_bunched_searches_are_a_bounded_hint(db, monkeypatch):
+    monkeypatch.setattr(hitcache, "MAX_BUNCHED", 2)
+    cache = hitcache.HitCache()
+    for search in ("a", "b", "a", "c"):  # "a" noted again: "b" is the oldest when "c" comes
+        cache.note_bunched(search)
+    assert [s for s in "abc" if cache.bunched(s)] == ["a", "c"]
+    cache.clear()
+    assert not cache.bunched("a")

@@ -67,7 +67,8 @@ PLANS = {
     "kept_counted": {(hitcache, "ENABLED"): True, (engine, "DENSE_HITS"): 0},
     "kept_collected": {(hitcache, "ENABLED"): True, (engine, "PROBE_WALK_LIMIT"): -1, (engine, "WALK_RATIO"): -1,
                        (engine, "TITLE_WALK_RATIO"): -1},
-    # kept hits whose title walk gives up (bunched): marked, then collected again or read back
+    # kept hits whose title walk gives up (bunched): the search is noted, then sorts its hits (collected
+    # again, or read back) without walking
     "kept_bunched": {(hitcache, "ENABLED"): True, (engine, "BUNCHING"): 0, (engine, "PROBE_WALK_LIMIT"): 1,
                      (engine, "READ_BACK_S"): 0.0},
 }

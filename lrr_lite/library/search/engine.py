@@ -184,7 +184,6 @@ class _Kept:
     hits: hitcache.Hits | None
     count: int
     negated_alone: bool
-    bunched: bool  # a title walk of this filter gave up on its hits bunching (hitcache.HitCache.mark_bunched)
 
 
 def _kept(db: Database, terms: list[Term], visible: int) -> _Kept | None:
@@ -198,10 +197,9 @@ def _kept(db: Database, terms: list[Term], visible: int) -> _Kept | None:
     if any(r.numeric or r.id_glob for r in resolved):
         return None
     key = tuple((t.text, t.exact, t.negated, r.exact_hit) for t, r in zip(own, resolved, strict=True))
-    cache = hitcache.cache_of(db)
-    hits = cache.get(db, key, _hit_test(db, own))
+    hits = hitcache.cache_of(db).get(db, key, _hit_test(db, own))
     count = 0 if hits is None else visible - len(hits.nums) if negated_alone else len(hits.nums)
-    return _Kept(key, own, hits, count, negated_alone, cache.is_bunched(key))
+    return _Kept(key, own, hits, count, negated_alone)
 
 
 def _hit_test(db: Database, terms: list[Term]) -> Callable[[list[int]], list[int]]:
@@ -238,6 +236,11 @@ def _count_and_keep(db: Database, terms: list[Term], kept: _Kept | None) -> int 
         nums = array("I", sorted(nums))  # (a compound's order is SQLite's choice: never trusted blindly)
     hitcache.cache_of(db).put(kept.key, hitcache.Hits(seq, nums, time.perf_counter() - started))
     return visible_count(db) - len(nums) if kept.negated_alone else len(nums)
+
+
+def _note_bunched(db: Database, hint: Any) -> None:
+    if hitcache.ENABLED:
+        hitcache.cache_of(db).note_bunched(hint)
 
 
 def _read_back_pays(kept: _Kept) -> bool:
@@ -380,6 +383,11 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
     where = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist)
     tanks = matching_tanks(db, q, terms, members) if tanks_exist else []
     offset, limit = _page_bounds(q.start, page_size)
+    # A title walk whose hits bunched along the titles gave up after the rows an even spread needs (an artist's
+    # works share the start of their titles: `artist:ka*` at 1M, ~170 ms walked for nothing); the same search
+    # then sorts its hits at once (hitcache.HitCache.note_bunched; a hint: sorting is always right).
+    hint = (q.filter, q.category, q.descending)
+    bunched = hitcache.ENABLED and q.sort == "title" and hitcache.cache_of(db).bunched(hint)
     if tanks:
         probed = _tank_merge_probe(db, q, terms, members, offset, limit, visible)
         if probed is not None:  # a short walk testing each row: no hit set to collect
@@ -398,10 +406,8 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         # a filter with no other condition: its hits may be kept from an earlier search (hitcache.py)
         plain = members is None and not tanks_exist and len(where.clauses) == 1 + len(terms)
         kept = _kept(db, terms, visible) if plain and tag_count is None else None
-        if kept is not None and kept.hits is not None and not kept.bunched:
-            # the count known: a page walked with probes when that pays. Not when this filter's title walk
-            # gave up before (hits bunched along the titles, `artist:ka*` at 1M: the walk added ~170 ms)
-            tag_count = kept.count
+        if kept is not None and kept.hits is not None and not bunched:
+            tag_count = kept.count  # the count known: a page walked with probes when that pays
         elif tag_count is None and _dense(db, q, terms, where, offset, limit, visible):
             tag_count = _count_and_keep(db, terms, kept)
         # A broad filter (an exclusion, say) walks a short way whatever the page, where collecting would
@@ -416,12 +422,11 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
             # after a few times the rows it should pass; failing that, the hits are collected and sorted.
             if q.sort == "title" and offset < count:
                 estimate = _rows_walked(offset, limit, visible, count, title_sort=True)
-                ids = _title_page(db, q, where, walk, offset, limit, count,
-                                  bound=max(1, int(max(PROBE_WALK_LIMIT, BUNCHING * estimate))))
+                ids = None if bunched else _title_page(db, q, where, walk, offset, limit, count,
+                                                       bound=max(1, int(max(PROBE_WALK_LIMIT, BUNCHING * estimate))))
                 if ids is not None:
                     return Result(ids, count, total)
-                if kept is not None:
-                    hitcache.cache_of(db).mark_bunched(kept.key)
+                _note_bunched(db, hint)
                 where, count = _collect_or_kept(db, q, terms, members, tanks_exist, kept)
                 walk = False
         elif terms:
@@ -437,7 +442,9 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         return Result([], count, total)
     if q.sort == "title":
         page = None
-        if walk and IN_HITS in where.clauses:
+        if walk and IN_HITS in where.clauses and bunched:
+            walk = False
+        elif walk and IN_HITS in where.clauses:
             # Collected hits bunch up along the title order too (`artist:ka*` at 1M: its first page lies
             # ~400,000 titles in; walking there cost 77 ms, sorting its 20,700 hits ~20 ms): the walk stops
             # after a few times the rows an even spread needs, and the hits are sorted instead.
@@ -445,6 +452,8 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
             page = _title_page(db, q, where, walk, offset, limit, count,
                                bound=max(1, int(max(PROBE_WALK_LIMIT, BUNCHING * estimate))))
             walk = page is not None
+            if page is None:
+                _note_bunched(db, hint)
         ids = page if page is not None else _title_page(db, q, where, walk, offset, limit, count) or []
     elif q.sort == "lastread":
         rows = db.query(f"SELECT a.id FROM archives a WHERE {where.sql()} ORDER BY a.lastreadtime "

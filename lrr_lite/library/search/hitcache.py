@@ -32,6 +32,8 @@ ENABLED = True  # off: every search computes its hits (the plan tests compare pl
 # Entries kept per database, and their bytes (4 per hit: a 1M-archive library's `*ko`, 588k hits, is 2.4 MB).
 MAX_ENTRIES = 32
 MAX_BYTES = 16 << 20
+# Searches remembered as having hits bunched along the titles (a few dozen bytes each).
+MAX_BUNCHED = 256
 # Past this many changed archives, testing them one by one costs about what computing the set again does.
 MAX_CHANGED = 2_000
 
@@ -51,15 +53,19 @@ class HitCache:
         self._lock = threading.Lock()
         self._entries: OrderedDict[Any, Hits] = OrderedDict()
         self._bytes = 0
-        self._bunched: set[Any] = set()  # keys whose hits a title walk found bunched (kept with the entry)
+        # searches whose title walk gave up on hits bunched along the titles (a hint, kept apart from the
+        # entries: a one-tag filter has none): they sort their hits from then on
+        self._bunched: OrderedDict[Any, None] = OrderedDict()
 
-    def mark_bunched(self, key: Any) -> None:
+    def note_bunched(self, search: Any) -> None:
         with self._lock:
-            if key in self._entries:
-                self._bunched.add(key)
+            self._bunched[search] = None
+            self._bunched.move_to_end(search)
+            while len(self._bunched) > MAX_BUNCHED:
+                self._bunched.popitem(last=False)
 
-    def is_bunched(self, key: Any) -> bool:
-        return key in self._bunched
+    def bunched(self, search: Any) -> bool:
+        return search in self._bunched
 
     def get(self, db: Database, key: Any, test: Callable[[list[int]], Iterable[int]]) -> Hits | None:
         """The hit set stored under `key`, patched to the database's present state: the archives changed
@@ -104,16 +110,14 @@ class HitCache:
             self._entries[key] = hits
             self._bytes += self._bytes_of(hits)
             while len(self._entries) > MAX_ENTRIES or self._bytes > MAX_BYTES:
-                gone, dropped = self._entries.popitem(last=False)
+                _, dropped = self._entries.popitem(last=False)
                 self._bytes -= self._bytes_of(dropped)
-                self._bunched.discard(gone)
 
     def drop(self, key: Any) -> None:
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= self._bytes_of(old)
-            self._bunched.discard(key)
 
     def clear(self) -> None:
         with self._lock:
