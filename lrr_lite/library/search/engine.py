@@ -180,7 +180,6 @@ READ_BACK_S = 1.5e-6
 class _Kept:
     """A filter's kept hits: of its positive form when it is one negated term (then `count` is the rest)."""
     key: Any
-    terms: list[Term]  # what `hits` are the hits of
     hits: hitcache.Hits | None
     count: int
     negated_alone: bool
@@ -199,7 +198,7 @@ def _kept(db: Database, terms: list[Term], visible: int) -> _Kept | None:
     key = tuple((t.text, t.exact, t.negated, r.exact_hit) for t, r in zip(own, resolved, strict=True))
     hits = hitcache.cache_of(db).get(db, key, _hit_test(db, own))
     count = 0 if hits is None else visible - len(hits.nums) if negated_alone else len(hits.nums)
-    return _Kept(key, own, hits, count, negated_alone)
+    return _Kept(key, hits, count, negated_alone)
 
 
 def _hit_test(db: Database, terms: list[Term]) -> Callable[[list[int]], list[int]]:

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from lrr_lite.library.search import hitcache
 from lrr_lite.library.search.grammar import Term, glob_pattern, literal_prefix, numeric_filter
 from lrr_lite.storage.db import Database
 
@@ -217,7 +218,7 @@ _totals_lock = threading.Lock()
 
 def _whole_total(db: Database, sql: str, params: list[Any]) -> int:
     key = (sql, *params)
-    now = int(db.row("SELECT COALESCE(MAX(seq), 0) FROM search_log")[0])
+    now = hitcache.log_position(db)
     with _totals_lock:
         memo = _totals.setdefault(db, OrderedDict())
         found = memo.get(key)
