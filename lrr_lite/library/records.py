@@ -214,6 +214,10 @@ def page_list(db: Database, archive_id: str) -> list[str] | None:
     return json.loads(row["pages"]) if row else None
 
 
+def has_page_list(db: Database, archive_id: str) -> bool:
+    return db.query_one("SELECT 1 FROM archive_pages WHERE archive_id=?", (archive_id,)) is not None
+
+
 def store_pages(conn: sqlite3.Connection, archive_id: str, pages: list[str]) -> None:
     conn.execute("INSERT INTO archive_pages(archive_id, pages) VALUES (?, ?) "
                  "ON CONFLICT(archive_id) DO UPDATE SET pages=excluded.pages",
@@ -252,10 +256,15 @@ def write_tags(conn: sqlite3.Connection, archive_id: str, raw: str) -> None:
                      [(ns, num, natural_key(value)) for ns, value in after.items() if before.get(ns) != value])
 
 
+def title_fields(title: str) -> tuple[str, str, str]:
+    """A title with the lowercased form search globs and the natural-order sort key."""
+    lowered = title.strip().lower()
+    return title, lowered, natural_key(lowered)
+
+
 def write_title(conn: sqlite3.Connection, archive_id: str, title: str) -> None:
     """Store a title with the lowercased form search globs and the natural-order sort key."""
-    conn.execute("UPDATE archives SET title=?, title_lc=?, sort_key=? WHERE id=?",
-                 (title, title.strip().lower(), natural_key(title.strip().lower()), archive_id))
+    conn.execute("UPDATE archives SET title=?, title_lc=?, sort_key=? WHERE id=?", (*title_fields(title), archive_id))
 
 
 def update_metadata(db: Database, archive_id: str, title: str | None, tags: str | None,

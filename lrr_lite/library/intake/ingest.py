@@ -234,7 +234,7 @@ class Ingest:
 
     def _needs_pages(self, path: str, st: os.stat_result, archive_id: str, file_row: sqlite3.Row | None) -> bool:
         """Whether the page list must be read: a new ID, no list stored, or the same head with another tail."""
-        if records.page_list(self.db, archive_id) is None:
+        if not records.has_page_list(self.db, archive_id):
             return True
         return file_row is not None and file_row["archive_id"] == archive_id and file_row["size"] != st.st_size
 
@@ -289,7 +289,7 @@ class Ingest:
                          (path, stem, ext, st.st_size, archive_id))
             status = status or "updated"
         if status != "duplicate":
-            if pages is None and records.page_list(self.db, archive_id) is None:
+            if pages is None and not records.has_page_list(self.db, archive_id):
                 pages = formats.list_pages(Path(path))
             if pages is not None:
                 records.store_pages(conn, archive_id, pages)
@@ -317,9 +317,11 @@ class Ingest:
     def _insert(self, conn: sqlite3.Connection, path: str, st: os.stat_result, archive_id: str, stem: str,
                 ext: str) -> None:
         now = int(time.time())
-        conn.execute("INSERT INTO archives(id, path, filename, extension, title, size, isnew, added) "
-                     "VALUES (?, ?, ?, ?, ?, ?, 1, ?)", (archive_id, path, stem, ext, stem, st.st_size, now))
-        records.write_title(conn, archive_id, stem)
+        # The title's search and sort forms go in with the row: a later UPDATE would build search_text twice.
+        title, title_lc, sort_key = records.title_fields(stem)
+        conn.execute("INSERT INTO archives(id, path, filename, extension, title, title_lc, sort_key, size, isnew, "
+                     "added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                     (archive_id, path, stem, ext, title, title_lc, sort_key, st.st_size, now))
         if self.settings.get("usedateadded"):
             stamp = int(st.st_mtime) if self.settings.get("usedatemodified") else now
             records.write_tags(conn, archive_id, f"date_added:{stamp}")
