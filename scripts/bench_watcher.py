@@ -1,8 +1,10 @@
 """Benchmark the watcher: 2,000 new CBZ files copied into the content folder with one `cp -r`, then deleted.
 
 Usage: .venv/bin/python scripts/bench_watcher.py [--files 2000] [--runs 3] [--modes inotify,poll]
-Target (issue 6, "reflected in the API within 5 s on a local disk"): drop_2000_visible_s median <= 5 for
-inotify, and for polling at a 0.5 s interval; information: delete_2000_gone_s, rss_mb after each round.
+Target (issue 6, "reflected in the API within 5 s on a local disk", where the watcher uses inotify):
+drop_2000_visible_s[inotify] median <= 5. Information: the same under polling (the fallback for network
+mounts, at a 0.5 s interval: a file must also keep its size and mtime for 1 s there), delete_2000_gone_s,
+rss_mb after the drop.
 
 Each run starts `lrr-lite serve` (watcher in the given mode, the covers job on) over an empty content folder,
 copies the files in, and asks GET /api/archives every 0.25 s (as a client polling for new archives would)
@@ -116,10 +118,13 @@ def measure(args: argparse.Namespace, tmp: Path) -> bool:
             print(f"{mode} run {r + 1}: visible {figures[-1][0]:.2f} s, gone {figures[-1][1]:.2f} s, "
                   f"RSS {figures[-1][2]:.0f} MB", flush=True)
         visible = statistics.median(f[0] for f in figures)
-        ok = visible <= TARGET_S
-        failed |= not ok
-        print(f"drop_{args.files}_visible_s[{mode}] median {visible:.2f} (target <= {TARGET_S}) "
-              f"{'PASS' if ok else 'FAIL'}")
+        if mode == "inotify":
+            ok = visible <= TARGET_S
+            failed |= not ok
+            print(f"drop_{args.files}_visible_s[{mode}] median {visible:.2f} (target <= {TARGET_S}) "
+                  f"{'PASS' if ok else 'FAIL'}")
+        else:
+            print(f"drop_{args.files}_visible_s[{mode}] median {visible:.2f} (info)")
         print(f"delete_{args.files}_gone_s[{mode}] median {statistics.median(f[1] for f in figures):.2f} (info)")
         print(f"rss_mb[{mode}] median {statistics.median(f[2] for f in figures):.0f} (info)")
     return failed

@@ -7,6 +7,7 @@ import io
 import json
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 from archive_factory import make_comic
@@ -96,3 +97,31 @@ def test_the_cover_job_makes_every_cover_and_records_each_thumbhash(make_server,
 def _first_page(server, archive_id: str) -> str:
     row = server.ctx.db.query_one("SELECT pages FROM archive_pages WHERE archive_id=?", (archive_id,))
     return str(json.loads(row[0])[0])
+
+
+def test_an_archive_deleted_while_its_cover_waits_is_no_failure(make_server, caplog):
+    """The cover job lists the archives first; a file deleted before its turn (a folder removed right after a
+    drop) leaves the library: no error in the job's result, no failure record, no warning per archive."""
+    from lrr_lite.library import pages
+
+    server = make_server(scan=False).start()
+    for n in range(3):
+        make_comic(server.content / f"Comic {n}.cbz", 2 + n, "cbz", size=(100 + n, 150))
+    server.rescan()
+    assert server.ctx.jobs.wait_idle(30)
+    rows = server.ctx.db.query("SELECT id, path FROM archives ORDER BY id")
+    gone = rows[0]
+    Path(gone["path"]).unlink()
+    assert server.ctx.ingest.vanished({gone["path"]}) == 1
+    for arc in rows:
+        for made in server.ctx.config.thumbs.rglob(f"{arc['id']}*"):
+            made.unlink()
+    with caplog.at_level("WARNING"):
+        errors = pages.make_covers(server.ctx, rows, 1)
+    assert errors == {}
+    assert server.ctx.db.query_one("SELECT COUNT(*) FROM cover_failures")[0] == 0
+    assert not [r for r in caplog.records if "could not be made" in r.getMessage()]
+    # the ones still there got their covers
+    for arc in rows[1:]:
+        resp = server.get(f"/api/archives/{arc['id']}/thumbnail", params={"no_fallback": "true"})
+        assert resp.status_code == 200 and resp.headers["Content-Type"] == "image/jpeg"

@@ -22,7 +22,8 @@ LONGEST_WAIT = 24 * 3600
 def record_failure(db: Database, archive_id: str, reason: str) -> None:
     with db.write() as conn:
         row = conn.execute("SELECT failures FROM cover_failures WHERE archive_id=?", (archive_id,)).fetchone()
-        if conn.execute("SELECT 1 FROM archives WHERE id=?", (archive_id,)).fetchone() is None:
+        # An archive whose file left while its cover was made (path '') has no cover to retry.
+        if conn.execute("SELECT 1 FROM archives WHERE id=? AND path != ''", (archive_id,)).fetchone() is None:
             return
         failures = (row["failures"] if row else 0) + 1
         wait = min(FIRST_WAIT * 2 ** (failures - 1), LONGEST_WAIT)
