@@ -185,6 +185,9 @@ class _Kept:
     negated_alone: bool
 
 
+_ANY_KEPT = _Kept(None, None, 0, False)  # what _title_order_pays is asked of before a filter's entry is looked up
+
+
 def _kept(db: Database, terms: list[Term], visible: int) -> _Kept | None:
     """The filter's entry in the hit cache (patched to the present), or one to fill (nums None); None when
     the filter cannot be kept (a term on page counts, progress or IDs: not in search_log)."""
@@ -267,6 +270,49 @@ def _collect_or_kept(db: Database, q: Query, terms: list[Term], members: list[st
         nums = hitcache.nums_of(cursor.execute("SELECT num FROM temp.search_hits ORDER BY num"))
         hitcache.cache_of(db).put(kept.key, hitcache.Hits(seq, nums, cost, collected=True))
     return where, count
+
+
+# A title page this many rows along the title order (or of hits bunched along it) is read from the kept
+# set's title order (built once, then patched with the set: hitcache.py) instead of walked or sorted.
+TITLE_ORDER_ROWS = 20_000
+
+
+def _title_order_pays(q: Query, kept: _Kept | None, count: int | None, offset: int, limit: int, visible: int,
+                      bunched: bool) -> bool:
+    if kept is None or kept.negated_alone or q.sort != "title" or count is None or offset >= count:
+        return False
+    if bunched or (kept.hits is not None and kept.hits.by_title is not None):
+        return True
+    return _rows_walked(offset, limit, visible, count, title_sort=True) > TITLE_ORDER_ROWS
+
+
+def _kept_title_page(db: Database, q: Query, kept: _Kept, offset: int, limit: int) -> list[str] | None:
+    """The page of a kept set in title order, from its title order (built here when it has none yet)."""
+    hits = kept.hits
+    assert hits is not None
+    order = hits.by_title
+    if order is None:
+        materialize_nums(db, hits.nums)
+        cursor = db.conn.cursor()
+        cursor.row_factory = None
+        order = hitcache.nums_of(cursor.execute(
+            f"SELECT a.num FROM archives a INDEXED BY archives_num_sort WHERE {IN_HITS} AND {VISIBLE} "
+            "ORDER BY a.sort_key, a.num"))
+        if len(order) != len(hits.nums):
+            return None  # (the set is of visible archives: never expected)
+        hitcache.cache_of(db).keep_title_order(kept.key, hits, order)
+    n = len(order)
+    end = n if limit < 0 else min(n, offset + limit)
+    if q.descending:
+        picked = order[max(n - end, 0):n - offset][::-1]
+    else:
+        picked = order[offset:end]
+    ids: dict[int, str] = {}
+    for i in range(0, len(picked), 500):
+        chunk = picked[i:i + 500].tolist()
+        ids.update((r[0], r[1]) for r in db.query(
+            f"SELECT num, id FROM archives WHERE num IN ({','.join('?' * len(chunk))})", chunk))
+    return [ids[num] for num in picked if num in ids]
 
 
 def _page_bounds(start: int, page_size: int) -> tuple[int, int]:
@@ -404,7 +450,17 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         tag_count = single_tag_count(db, q, terms, where)
         # a filter with no other condition: its hits may be kept from an earlier search (hitcache.py)
         plain = members is None and not tanks_exist and len(where.clauses) == 1 + len(terms)
-        kept = _kept(db, terms, visible) if plain and tag_count is None else None
+        kept = _kept(db, terms, visible) if plain and (tag_count is None or _title_order_pays(
+            q, _ANY_KEPT, tag_count, offset, limit, visible, bunched)) else None
+        if kept is not None and _title_order_pays(q, kept, kept.count if kept.hits is not None else tag_count,
+                                                  offset, limit, visible, bunched):
+            if kept.hits is None:  # (a one-tag filter: its count is stored, its hits are read once here)
+                _count_and_keep(db, terms, kept)
+                kept = _kept(db, terms, visible)
+            if kept is not None and kept.hits is not None:
+                ids = _kept_title_page(db, q, kept, offset, limit)
+                if ids is not None:
+                    return Result(ids, kept.count, total)
         if kept is not None and kept.hits is not None and not bunched:
             tag_count = kept.count  # the count known: a page walked with probes when that pays
         elif tag_count is None and _dense(db, q, terms, where, offset, limit, visible):

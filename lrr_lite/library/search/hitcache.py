@@ -12,10 +12,15 @@ changes cost, not what the library does.
 A filter's meaning must not change between two uses of its entry: the key is the terms together with, for
 each exact term, whether its exact tag exists (§5.2: an exact term falls back to a glob when it does not).
 Terms on page counts, reading progress or IDs are not kept: their columns are not in the log.
+
+A set paged deep in title order (`female:` from hit 50,000 on at 1M: a walk of ~500,000 titles) also keeps
+its hits in that order once asked for (`by_title`, 4 more bytes a hit), patched the same way: a changed
+archive leaves its old place and, still a hit, goes in at its title's (a binary search reading ~20 keys).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import weakref
 from array import array
@@ -36,6 +41,9 @@ MAX_BYTES = 16 << 20
 MAX_BUNCHED = 256
 # Past this many changed archives, testing them one by one costs about what computing the set again does.
 MAX_CHANGED = 2_000
+# Past this many, the title order is dropped (built again when asked for) rather than patched: each change
+# is a scan of the order for its old place.
+MAX_TITLE_CHANGED = 64
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class Hits:
     nums: array  # sorted keys (`num`) of the visible archives the filter hits
     cost: float = 0.0  # seconds its computation took (whether reading it back instead pays)
     collected: bool = False  # computed by collecting (else by counting): how the planner saw the filter
+    by_title: array | None = None  # the same keys in title order (sort_key, num), once a search asked
 
 
 class HitCache:
@@ -86,16 +95,26 @@ class HitCache:
             return None
         hits = set(test(changed)) if changed else set()
         nums = array("I", entry.nums)
+        was: set[int] = set()
         for num in changed:  # changes are few: each is a binary search and at most one move of the tail
             i = bisect_left(nums, num)
             present = i < len(nums) and nums[i] == num
+            if present:
+                was.add(num)
             if present and num not in hits:
                 del nums[i]
             elif not present and num in hits:
                 nums.insert(i, num)
-        patched = Hits(seq, nums, entry.cost, entry.collected)
+        by_title = None
+        if entry.by_title is not None and len(changed) <= MAX_TITLE_CHANGED:
+            by_title = _patch_title_order(db, entry.by_title, was, [n for n in changed if n in hits])
+        patched = Hits(seq, nums, entry.cost, entry.collected, by_title)
         self.put(key, patched)
         return patched
+
+    def keep_title_order(self, key: Any, hits: Hits, by_title: array) -> None:
+        """Add the title order to a stored set (the one `get` returned)."""
+        self.put(key, dataclasses.replace(hits, by_title=by_title))
 
     def put(self, key: Any, hits: Hits) -> None:
         if self._bytes_of(hits) > MAX_BYTES // 2:
@@ -128,9 +147,13 @@ class HitCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def keys(self) -> set[Any]:
+        with self._lock:
+            return set(self._entries)
+
     @staticmethod
     def _bytes_of(hits: Hits) -> int:
-        return hits.nums.itemsize * len(hits.nums)
+        return hits.nums.itemsize * (len(hits.nums) + (len(hits.by_title) if hits.by_title is not None else 0))
 
 
 _caches: weakref.WeakKeyDictionary[Database, HitCache] = weakref.WeakKeyDictionary()
@@ -160,6 +183,28 @@ def _changed_since(db: Database, seq: int, now: int) -> list[int] | None:
         return None
     nums = sorted({row[0] for row in db.query("SELECT num FROM search_log WHERE seq > ? AND seq <= ?", (seq, now))})
     return None if len(nums) > MAX_CHANGED else nums
+
+
+def _patch_title_order(db: Database, order: array, was: set[int], now: list[int]) -> array | None:
+    """The title order with the changed archives that were hits taken out and those that are hits now put
+    back at their (possibly new) titles' places; the order is (sort_key, num), as archives_sort's. None if
+    the order does not hold what the set held (then it is built again when asked for)."""
+    order = array("I", order)
+    try:
+        for num in was:
+            del order[order.index(num)]  # a C scan of the array: the changes are few (MAX_TITLE_CHANGED)
+    except ValueError:
+        return None
+    if not now:
+        return order
+
+    def title_key(num: int) -> tuple[Any, int]:
+        row = db.query_one("SELECT sort_key FROM archives WHERE num=?", (num,))
+        return (row[0] if row is not None else "", num)
+
+    for num in now:
+        order.insert(bisect_left(order, title_key(num), key=title_key), num)
+    return order
 
 
 def nums_of(rows: Iterable[Any]) -> array:
