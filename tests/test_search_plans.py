@@ -75,6 +75,9 @@ PLANS = {
     # a kept set's title pages read from its title order (built by the first such page, then patched),
     # one-tag filters included (their hits are read once for it)
     "kept_title_order": {(hitcache, "ENABLED"): True, (engine, "TITLE_ORDER_ROWS"): -1},
+    # ... or from the prefix of it a walk passed (recorded, extended by the next deeper page, patched)
+    "kept_title_prefix": {(hitcache, "ENABLED"): True, (engine, "TITLE_ORDER_ROWS"): -1,
+                          (engine, "BUILD_S_PER_HIT"): 1.0},
 }
 
 
@@ -347,7 +350,8 @@ KEPT_FILTERS = ["ss", "-ss", "ol", "summ?r*n*ght", "female:", "language:english,
                 "artist:k*", "-language:english", "love, night", "language:english, -male:"]
 
 
-@pytest.mark.parametrize("plan", ["kept_counted", "kept_collected", "kept_bunched", "kept_title_order"])
+@pytest.mark.parametrize("plan", ["kept_counted", "kept_collected", "kept_bunched", "kept_title_order",
+                                  "kept_title_prefix"])
 def test_kept_hits_follow_edits(library, monkeypatch, plan):
     """Hits kept by one search (hitcache.py) are patched by the archives changed since (search_log, schema
     18): after tag and title edits and a file hidden and back, every kept

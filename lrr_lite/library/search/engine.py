@@ -293,17 +293,34 @@ def _title_order_pays(q: Query, kept: _Kept | None, count: int | None, offset: i
     walked = _rows_walked(offset, limit, visible, count, title_sort=True)
     if not bunched and walked <= TITLE_ORDER_ROWS:
         return False
-    # a bunched page would be sorted from the collected hits: the order costs about that sort
-    return bunched or BUILD_S_PER_HIT * count <= BUILD_RATIO * WALK_S_PER_ROW * walked
+    # a bunched page would be sorted from the collected hits: the order costs about that sort; else the order
+    # is built when that pays, or the walk records the prefix it passes (an ascending page in the first half)
+    return bunched or _build_pays(count, walked) or _prefix_serves(q, offset, limit, count)
 
 
-def _kept_title_page(db: Database, q: Query, kept: _Kept, offset: int, limit: int,
-                     collected: bool = False) -> list[str] | None:
-    """The page of a kept set in title order, from its title order (built here when it has none yet; from
-    temp.search_hits if `collected`: the set was just collected there)."""
+def _build_pays(count: int, walked: float) -> bool:
+    return BUILD_S_PER_HIT * count <= BUILD_RATIO * WALK_S_PER_ROW * walked
+
+
+def _prefix_serves(q: Query, offset: int, limit: int, count: int) -> bool:
+    # deeper than half way, a walk from the end is shorter (_title_page): left to it
+    return not q.descending and limit >= 0 and offset + limit <= count // 2
+
+
+def _kept_title_page(db: Database, q: Query, kept: _Kept, offset: int, limit: int, terms: list[Term],
+                     visible: int, collected: bool = False) -> list[str] | None:
+    """The page of a kept set in title order, from its title order: built here when it has none yet (from
+    temp.search_hits if `collected`: the set was just collected there), or its prefix walked and extended.
+    None when a prefix cannot serve the page (the caller's plan answers it)."""
     hits = kept.hits
     assert hits is not None
-    order = hits.by_title
+    order, reach = hits.by_title, hits.title_end
+    count = len(hits.nums)
+    if order is None and not collected and not _build_pays(count, _rows_walked(offset, limit, visible, count, True)):
+        order, reach = array("I"), None  # a prefix, walked from the first title
+        fresh = True
+    else:
+        fresh = False
     if order is None:
         if not collected:
             materialize_nums(db, hits.nums)
@@ -312,9 +329,18 @@ def _kept_title_page(db: Database, q: Query, kept: _Kept, offset: int, limit: in
         order = hitcache.nums_of(cursor.execute(
             f"SELECT a.num FROM archives a INDEXED BY archives_num_sort WHERE {IN_HITS} AND {VISIBLE} "
             "ORDER BY a.sort_key, a.num"))
-        if len(order) != len(hits.nums):
+        if len(order) != count:
             return None  # (the set is of visible archives: never expected)
         hitcache.cache_of(db).keep_title_order(kept.key, hits, order)
+    elif fresh or reach is not None:
+        if not _prefix_serves(q, offset, limit, count):
+            return None
+        if len(order) < offset + limit:
+            extended = _walk_prefix(db, terms, order, reach, offset + limit - len(order), 4 * limit)
+            if extended is None:
+                return None
+            order, reach = extended
+            hitcache.cache_of(db).keep_title_order(kept.key, hits, order, reach)
     n = len(order)
     end = n if limit < 0 else min(n, offset + limit)
     if q.descending:
@@ -329,6 +355,28 @@ def _kept_title_page(db: Database, q: Query, kept: _Kept, offset: int, limit: in
     return [ids[num] for num in picked if num in ids]
 
 
+def _walk_prefix(db: Database, terms: list[Term], order: array, end: tuple[Any, int] | None,
+                 more: int, slack: int) -> tuple[array, tuple[Any, int] | None] | None:
+    """The prefix `order` (hits up to `end`; None and empty: nothing walked yet) extended by a walk of the
+    title index testing each row (the per-row probes) for `more` hits and `slack` beyond (the next pages);
+    its new end, or None when the walk reached the last title (the order is then whole)."""
+    where = _archive_where(db, Query(), terms, None, exclude_tank_members=False, probe=True)
+    if where is None:
+        return None
+    want = more + slack
+    if end is not None or len(order):
+        if end is None:
+            return None  # (a whole order: nothing to extend)
+        where.add("(a.sort_key, a.num) > (?, ?)", end[0], end[1])
+    cursor = db.conn.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(f"SELECT a.num, a.sort_key FROM archives a INDEXED BY archives_sort WHERE {where.sql()} "
+                          "ORDER BY a.sort_key, a.num LIMIT ?", where.params + [want]).fetchall()
+    grown = array("I", order)
+    grown.extend(r[0] for r in rows)
+    return grown, ((rows[-1][1], rows[-1][0]) if len(rows) == want else None)
+
+
 def _order_from_collected(db: Database, q: Query, terms: list[Term], visible: int, offset: int, limit: int,
                           where: Where) -> list[str] | None:
     """A bunched page of a plain filter whose hits were just collected into temp.search_hits (and kept): its
@@ -338,7 +386,7 @@ def _order_from_collected(db: Database, q: Query, terms: list[Term], visible: in
     kept = _kept(db, terms, visible)
     if kept is None or kept.hits is None or kept.negated_alone:
         return None
-    return _kept_title_page(db, q, kept, offset, limit, collected=kept.hits.by_title is None)
+    return _kept_title_page(db, q, kept, offset, limit, terms, visible, collected=kept.hits.by_title is None)
 
 
 def _page_bounds(start: int, page_size: int) -> tuple[int, int]:
@@ -484,13 +532,20 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
                 _count_and_keep(db, terms, kept)
                 kept = _kept(db, terms, visible)
             if kept is not None and kept.hits is not None:
-                ids = _kept_title_page(db, q, kept, offset, limit)
+                ids = _kept_title_page(db, q, kept, offset, limit, terms, visible)
                 if ids is not None:
                     return Result(ids, kept.count, total)
         if kept is not None and kept.hits is not None and not bunched:
             tag_count = kept.count  # the count known: a page walked with probes when that pays
         elif tag_count is None and _dense(db, q, terms, where, offset, limit, visible):
             tag_count = _count_and_keep(db, terms, kept)
+            # just kept: a deep title page records its walk's prefix now (else the next page would walk)
+            kept = _kept(db, terms, visible) if kept is not None else None
+            if kept is not None and kept.hits is not None and _title_order_pays(q, kept, kept.count, offset, limit,
+                                                                               visible, bunched):
+                ids = _kept_title_page(db, q, kept, offset, limit, terms, visible)
+                if ids is not None:
+                    return Result(ids, kept.count, total)
         # A broad filter (an exclusion, say) walks a short way whatever the page, where collecting would
         # copy every hit.
         probe = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True) \
@@ -508,6 +563,8 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
                 if ids is not None:
                     return Result(ids, count, total)
                 _note_bunched(db, hint)
+                if kept is None and plain:  # (a one-tag filter: kept from here on, for its title order)
+                    kept = _kept(db, terms, visible)
                 where, count = _collect_or_kept(db, q, terms, members, tanks_exist, kept)
                 walk = False
                 ids = _order_from_collected(db, q, terms, visible, offset, limit, where) if kept else None
@@ -516,6 +573,10 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         elif terms:
             where, count = _collect_or_kept(db, q, terms, members, tanks_exist, kept)
             walk = _walk_pays(offset, limit, visible, count, q.sort == "title")
+            if kept is not None and not walk and _title_order_pays(q, kept, count, offset, limit, visible, True):
+                ids = _order_from_collected(db, q, terms, visible, offset, limit, where)
+                if ids is not None:  # sorted once for this page and kept: the next pages are slices
+                    return Result(ids, count, total)
         else:  # archive flags only: counted in their narrow index; a short walk tests them row by row
             count = _flags_count(db, where, visible)
             walk = _probe_walk_pays(q, offset, limit, visible, count)

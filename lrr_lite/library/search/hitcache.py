@@ -13,9 +13,11 @@ A filter's meaning must not change between two uses of its entry: the key is the
 each exact term, whether its exact tag exists (§5.2: an exact term falls back to a glob when it does not).
 Terms on page counts, reading progress or IDs are not kept: their columns are not in the log.
 
-A set paged deep in title order (`female:` from hit 50,000 on at 1M: a walk of ~500,000 titles) also keeps
-its hits in that order once asked for (`by_title`, 4 more bytes a hit), patched the same way: a changed
-archive leaves its old place and, still a hit, goes in at its title's (a binary search reading ~20 keys).
+A set paged deep in title order (`female:` from hit 50,000 on at 1M: a walk of 51,000 titles) also keeps
+its hits in that order once asked for (`by_title`, 4 more bytes a hit): all of them (sorted once, for a set
+whose hits bunch or are few), or the prefix a walk passed (`title_end`: the walk is then never repeated,
+only extended), patched the same way: a changed archive leaves its old place and, still a hit (and within
+the prefix), goes in at its title's (a binary search reading ~20 keys).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Hits:
     cost: float = 0.0  # seconds its computation took (whether reading it back instead pays)
     collected: bool = False  # computed by collecting (else by counting): how the planner saw the filter
     by_title: array | None = None  # the same keys in title order (sort_key, num), once a search asked
+    title_end: tuple[Any, int] | None = None  # by_title holds only the hits up to this (sort_key, num): a prefix
 
 
 class HitCache:
@@ -107,14 +110,17 @@ class HitCache:
                 nums.insert(i, num)
         by_title = None
         if entry.by_title is not None and len(changed) <= MAX_TITLE_CHANGED:
-            by_title = _patch_title_order(db, entry.by_title, was, [n for n in changed if n in hits])
-        patched = Hits(seq, nums, entry.cost, entry.collected, by_title)
+            by_title = _patch_title_order(db, entry.by_title, was, [n for n in changed if n in hits],
+                                          entry.title_end)
+        patched = Hits(seq, nums, entry.cost, entry.collected, by_title,
+                       entry.title_end if by_title is not None else None)
         self.put(key, patched)
         return patched
 
-    def keep_title_order(self, key: Any, hits: Hits, by_title: array) -> None:
-        """Add the title order to a stored set (the one `get` returned)."""
-        self.put(key, dataclasses.replace(hits, by_title=by_title))
+    def keep_title_order(self, key: Any, hits: Hits, by_title: array, title_end: tuple[Any, int] | None = None) -> None:
+        """Add the title order (all of it, or its prefix up to `title_end`) to a stored set (the one `get`
+        returned)."""
+        self.put(key, dataclasses.replace(hits, by_title=by_title, title_end=title_end))
 
     def put(self, key: Any, hits: Hits) -> None:
         if self._bytes_of(hits) > MAX_BYTES // 2:
@@ -185,16 +191,20 @@ def _changed_since(db: Database, seq: int, now: int) -> list[int] | None:
     return None if len(nums) > MAX_CHANGED else nums
 
 
-def _patch_title_order(db: Database, order: array, was: set[int], now: list[int]) -> array | None:
+def _patch_title_order(db: Database, order: array, was: set[int], now: list[int],
+                       end: tuple[Any, int] | None) -> array | None:
     """The title order with the changed archives that were hits taken out and those that are hits now put
-    back at their (possibly new) titles' places; the order is (sort_key, num), as archives_sort's. None if
-    the order does not hold what the set held (then it is built again when asked for)."""
+    back at their (possibly new) titles' places; the order is (sort_key, num), as archives_sort's. A prefix
+    (`end` given) holds only the hits up to `end`. None if the order does not hold what the set held (then it
+    is built again when asked for)."""
     order = array("I", order)
-    try:
-        for num in was:
+    for num in was:
+        try:
             del order[order.index(num)]  # a C scan of the array: the changes are few (MAX_TITLE_CHANGED)
-    except ValueError:
-        return None
+        except ValueError:
+            if end is None:
+                return None
+            # (a hit past the prefix's end)
     if not now:
         return order
 
@@ -203,7 +213,9 @@ def _patch_title_order(db: Database, order: array, was: set[int], now: list[int]
         return (row[0] if row is not None else "", num)
 
     for num in now:
-        order.insert(bisect_left(order, title_key(num), key=title_key), num)
+        key = title_key(num)
+        if end is None or key <= end:
+            order.insert(bisect_left(order, key, key=title_key), num)
     return order
 
 
