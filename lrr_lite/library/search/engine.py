@@ -21,6 +21,7 @@ from typing import Any
 from lrr_lite.library.search import hitcache
 from lrr_lite.library.search.grammar import Term, parse_filter
 from lrr_lite.library.search.hits import (
+    archive_ids,
     collect,
     count_where,
     counted,
@@ -185,9 +186,6 @@ class _Kept:
     negated_alone: bool
 
 
-_ANY_KEPT = _Kept(None, None, 0, False)  # what _title_order_pays is asked of before a filter's entry is looked up
-
-
 def _kept(db: Database, terms: list[Term], visible: int) -> _Kept | None:
     """The filter's entry in the hit cache (patched to the present), or one to fill (nums None); None when
     the filter cannot be kept (a term on page counts, progress or IDs: not in search_log)."""
@@ -286,10 +284,17 @@ BUILD_RATIO = 2.0
 
 def _title_order_pays(q: Query, kept: _Kept | None, count: int | None, offset: int, limit: int, visible: int,
                       bunched: bool) -> bool:
-    if kept is None or kept.negated_alone or q.sort != "title" or count is None or offset >= count:
+    if kept is None or kept.negated_alone:
         return False
     if kept.hits is not None and kept.hits.by_title is not None:
-        return True
+        return q.sort == "title" and count is not None and offset < count
+    return _order_pays(q, count, offset, limit, visible, bunched)
+
+
+def _order_pays(q: Query, count: int | None, offset: int, limit: int, visible: int, bunched: bool) -> bool:
+    """Whether a title page of `count` hits is served from a kept title order, before one is kept."""
+    if q.sort != "title" or count is None or offset >= count:
+        return False
     walked = _rows_walked(offset, limit, visible, count, title_sort=True)
     if not bunched and walked <= TITLE_ORDER_ROWS:
         return False
@@ -307,6 +312,21 @@ def _prefix_serves(q: Query, offset: int, limit: int, count: int) -> bool:
     return not q.descending and limit >= 0 and offset + limit <= count // 2
 
 
+def _from_title_order(db: Database, q: Query, terms: list[Term], kept: _Kept | None, count: int | None,
+                      offset: int, limit: int, visible: int, bunched: bool) -> tuple[_Kept | None, list[str] | None]:
+    """(the filter's entry, the page) when the page is served from the kept set's title order; the page None
+    otherwise. An entry not filled yet (a one-tag filter: its count is stored) has its hits read here."""
+    if kept is None or not _title_order_pays(q, kept, kept.count if kept.hits is not None else count, offset,
+                                             limit, visible, bunched):
+        return kept, None
+    if kept.hits is None:
+        _count_and_keep(db, terms, kept)
+        kept = _kept(db, terms, visible)
+        if kept is None or kept.hits is None:
+            return kept, None
+    return kept, _kept_title_page(db, q, kept, offset, limit, terms, visible, bunched=bunched)
+
+
 def _kept_title_page(db: Database, q: Query, kept: _Kept, offset: int, limit: int, terms: list[Term],
                      visible: int, collected: bool = False, bunched: bool = False) -> list[str] | None:
     """The page of a kept set in title order, from its title order: built here when it has none yet (from
@@ -318,12 +338,10 @@ def _kept_title_page(db: Database, q: Query, kept: _Kept, offset: int, limit: in
     count = len(hits.nums)
     # a prefix, walked from the first title; not for hits bunched far along the titles (`artist:ka*` at 1M:
     # 20,695 hits from ~400,000 titles in, a 1.8 s walk): they are sorted
+    prefix = order is not None and reach is not None
     if order is None and not collected and not bunched and \
             not _build_pays(count, _rows_walked(offset, limit, visible, count, True)):
-        order, reach = array("I"), None
-        fresh = True
-    else:
-        fresh = False
+        order, prefix = array("I"), True
     if order is None:
         if not collected:
             materialize_nums(db, hits.nums)
@@ -335,7 +353,7 @@ def _kept_title_page(db: Database, q: Query, kept: _Kept, offset: int, limit: in
         if len(order) != count:
             return None  # (the set is of visible archives: never expected)
         hitcache.cache_of(db).keep_title_order(kept.key, hits, order)
-    elif fresh or reach is not None:
+    elif prefix:
         if not _prefix_serves(q, offset, limit, count):
             return None
         if len(order) < offset + limit:
@@ -350,27 +368,21 @@ def _kept_title_page(db: Database, q: Query, kept: _Kept, offset: int, limit: in
         picked = order[max(n - end, 0):n - offset][::-1]
     else:
         picked = order[offset:end]
-    ids: dict[int, str] = {}
-    for i in range(0, len(picked), 500):
-        chunk = picked[i:i + 500].tolist()
-        ids.update((r[0], r[1]) for r in db.query(
-            f"SELECT num, id FROM archives WHERE num IN ({','.join('?' * len(chunk))})", chunk))
+    ids = archive_ids(db, picked)
     return [ids[num] for num in picked if num in ids]
 
 
-def _walk_prefix(db: Database, terms: list[Term], order: array, end: tuple[Any, int] | None,
+def _walk_prefix(db: Database, terms: list[Term], order: array, after: tuple[Any, int] | None,
                  more: int, slack: int) -> tuple[array, tuple[Any, int] | None] | None:
-    """The prefix `order` (hits up to `end`; None and empty: nothing walked yet) extended by a walk of the
-    title index testing each row (the per-row probes) for `more` hits and `slack` beyond (the next pages);
-    its new end, or None when the walk reached the last title (the order is then whole)."""
+    """The prefix `order` (the hits up to `after`; None: nothing walked yet) extended by a walk of the title
+    index testing each row (the per-row probes) for `more` hits and `slack` beyond (the next pages); with its
+    new end, None when the walk reached the last title (the order is then whole)."""
     where = _archive_where(db, Query(), terms, None, exclude_tank_members=False, probe=True)
     if where is None:
         return None
     want = more + slack
-    if end is not None or len(order):
-        if end is None:
-            return None  # (a whole order: nothing to extend)
-        where.add("(a.sort_key, a.num) > (?, ?)", end[0], end[1])
+    if after is not None:
+        where.add("(a.sort_key, a.num) > (?, ?)", after[0], after[1])
     cursor = db.conn.cursor()
     cursor.row_factory = None
     rows = cursor.execute(f"SELECT a.num, a.sort_key FROM archives a INDEXED BY archives_sort WHERE {where.sql()} "
@@ -528,28 +540,20 @@ def _search(db: Database, q: Query, page_size: int) -> Result:
         tag_count = single_tag_count(db, q, terms, where)
         # a filter with no other condition: its hits may be kept from an earlier search (hitcache.py)
         plain = members is None and not tanks_exist and len(where.clauses) == 1 + len(terms)
-        kept = _kept(db, terms, visible) if plain and (tag_count is None or _title_order_pays(
-            q, _ANY_KEPT, tag_count, offset, limit, visible, bunched)) else None
-        if kept is not None and _title_order_pays(q, kept, kept.count if kept.hits is not None else tag_count,
-                                                  offset, limit, visible, bunched):
-            if kept.hits is None:  # (a one-tag filter: its count is stored, its hits are read once here)
-                _count_and_keep(db, terms, kept)
-                kept = _kept(db, terms, visible)
-            if kept is not None and kept.hits is not None:
-                ids = _kept_title_page(db, q, kept, offset, limit, terms, visible, bunched=bunched)
-                if ids is not None:
-                    return Result(ids, kept.count, total)
+        kept = _kept(db, terms, visible) if plain and (tag_count is None or _order_pays(
+            q, tag_count, offset, limit, visible, bunched)) else None
+        kept, ids = _from_title_order(db, q, terms, kept, tag_count, offset, limit, visible, bunched)
+        if ids is not None and kept is not None:
+            return Result(ids, kept.count, total)
         if kept is not None and kept.hits is not None and not bunched:
             tag_count = kept.count  # the count known: a page walked with probes when that pays
         elif tag_count is None and _dense(db, q, terms, where, offset, limit, visible):
             tag_count = _count_and_keep(db, terms, kept)
             # just kept: a deep title page records its walk's prefix now (else the next page would walk)
             kept = _kept(db, terms, visible) if kept is not None else None
-            if kept is not None and kept.hits is not None and _title_order_pays(q, kept, kept.count, offset, limit,
-                                                                               visible, bunched):
-                ids = _kept_title_page(db, q, kept, offset, limit, terms, visible)
-                if ids is not None:
-                    return Result(ids, kept.count, total)
+            kept, ids = _from_title_order(db, q, terms, kept, tag_count, offset, limit, visible, bunched)
+            if ids is not None and kept is not None:
+                return Result(ids, kept.count, total)
         # A broad filter (an exclusion, say) walks a short way whatever the page, where collecting would
         # copy every hit.
         probe = _archive_where(db, q, terms, members, exclude_tank_members=tanks_exist, probe=True) \

@@ -48,6 +48,17 @@ def count_where(db: Database, where: Where, join: str = "", join_params: list[An
                         (join_params or []) + where.params)[0]
 
 
+def archive_ids(db: Database, nums: Iterable[int]) -> dict[int, str]:
+    """Archive key -> ID of the given keys (a page's worth: read 500 at a time)."""
+    wanted = list(nums)
+    ids: dict[int, str] = {}
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        ids.update((r[0], r[1]) for r in db.query(
+            f"SELECT num, id FROM archives WHERE num IN ({','.join('?' * len(chunk))})", chunk))
+    return ids
+
+
 def materialize_nums(db: Database, nums: Iterable[int]) -> tuple[Where, int]:
     """Given hit keys (a kept hit set, hitcache.py) into this connection's temp table `search_hits`."""
     _empty_hits(db.conn)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrr_lite.library.search.grammar import Term, glob_pattern, numeric_filter
+from lrr_lite.library.search.hits import archive_ids
 from lrr_lite.library.search.natural import natural_key
 from lrr_lite.library.search.query import Query, Result, Where
 from lrr_lite.library.search.terms import tag_glob
@@ -150,11 +151,7 @@ def merged_page(db: Database, q: Query, where: Where | None, archives: int, tank
         order = _item_order(part_descending, ties_follow and part_descending)
         ordered += [item[3] for item in _merge(rows, part_tanks, order)]
     page = ordered[offset:] if limit < 0 else ordered[offset:offset + limit]
-    ids: dict[int, str] = {}
-    nums = [item for item in page if isinstance(item, int)]
-    for chunk in (nums[i:i + 500] for i in range(0, len(nums), 500)):
-        ids.update((r[0], r[1]) for r in db.query(
-            f"SELECT num, id FROM archives WHERE num IN ({','.join('?' * len(chunk))})", chunk))
+    ids = archive_ids(db, (item for item in page if isinstance(item, int)))
     return Result([ids[item] if isinstance(item, int) else item for item in page], archives + len(tanks), total)
 
 
