@@ -19,18 +19,20 @@ FIRST_WAIT = 60  # seconds before a failed cover is tried again
 LONGEST_WAIT = 24 * 3600
 
 
-def record_failure(db: Database, archive_id: str, reason: str) -> None:
+def record_failure(db: Database, archive_id: str, reason: str) -> bool:
+    """Record a cover that could not be made; False (nothing recorded) for an archive not in the library any
+    more, e.g. whose file left while its cover was made (path ''): it has no cover to retry."""
     with db.write() as conn:
         row = conn.execute("SELECT failures FROM cover_failures WHERE archive_id=?", (archive_id,)).fetchone()
-        # An archive whose file left while its cover was made (path '') has no cover to retry.
         if conn.execute("SELECT 1 FROM archives WHERE id=? AND path != ''", (archive_id,)).fetchone() is None:
-            return
+            return False
         failures = (row["failures"] if row else 0) + 1
         wait = min(FIRST_WAIT * 2 ** (failures - 1), LONGEST_WAIT)
         conn.execute("INSERT OR REPLACE INTO cover_failures(archive_id, reason, failures, retry_at) "
                      "VALUES (?, ?, ?, ?)", (archive_id, reason, failures, int(time.time()) + wait))
     if failures == 1:  # once: the next failures of the same archive are the same story
         log.warning("cover of %s could not be made: %s (retried with back-off)", archive_id, reason)
+    return True
 
 
 def clear_failure(db: Database, archive_id: str) -> None:

@@ -214,10 +214,8 @@ def make_covers(ctx: Any, rows: list[Any], workers: int,
             made.append((result(), archive_id))
         except (DomainError, OSError) as exc:
             reason = getattr(exc, "message", None) or str(exc)
-            row = records.get_row(ctx.db, archive_id)
-            if row is not None and row["path"]:  # not an archive whose file left while the job ran
+            if covers.record_failure(ctx.db, archive_id, reason):  # (not one whose file left meanwhile)
                 errors[archive_id] = reason
-                covers.record_failure(ctx.db, archive_id, reason)
         done += 1
         if len(made) >= COVER_BATCH:
             flush()

@@ -145,7 +145,8 @@ def run_plugin_job(ctx, namespace: str, archive_id: str, arg: str) -> dict[str, 
 
 def enabled_plugins(ctx) -> list[Plugin]:
     """Enabled metadata plugins in registry order, regexplugin first (as LANraragi runs them)."""
-    # One read of every switch (auto_run runs per new archive: a 2,000-file drop asked 28,000 times).
+    # One read of every switch (auto_run runs per new archive: a 2,000-file drop asked 28,000 times): the keys
+    # from the prefix up to the prefix with its last character (':') replaced by the next one (';').
     on = {str(r[0])[len(ENABLED_PREFIX):] for r in ctx.db.query(
         "SELECT key FROM settings WHERE key >= ? AND key < ? AND value = '1'", (ENABLED_PREFIX, ENABLED_PREFIX[:-1] + ";"))}
     plugins = [p for ns, p in registry().items() if ns in on]
