@@ -9,6 +9,7 @@ from typing import Any
 from lrr_lite.config import Config
 from lrr_lite.library import collections, housekeeping, tasks
 from lrr_lite.library.archives import Archives
+from lrr_lite.library.foreground import Foreground
 from lrr_lite.library.intake.ingest import Ingest
 from lrr_lite.library.jobs import JobQueue
 from lrr_lite.library.locks import Locks
@@ -31,6 +32,7 @@ class Context:
     locks: Locks
     ingest: Ingest
     collections: collections.Collections
+    foreground: Foreground  # the requests being answered: background loops give way to them
     archives: Archives = field(init=False)
     watcher: Any = None  # library.intake.watcher.Watcher, made by http/api/shinobu.mount, started by serve
 
@@ -47,11 +49,12 @@ class Context:
         jobs = JobQueue(db, config.job_workers)
         locks = Locks()
         categories = collections.Collections(db, settings, locks, thumbs=config.thumbs, jobs=jobs)
+        foreground = Foreground()
         ctx = cls(config=config, db=db, settings=settings, jobs=jobs,
                   cache=formats.PageCache(config.temp / "pages", settings.temp_max_bytes), locks=locks,
                   ingest=Ingest(db, settings, config.thumbs, jobs=jobs, categories=categories,
-                                folder_archives=config.folder_archives),
-                  collections=categories)
+                                folder_archives=config.folder_archives, foreground=foreground),
+                  collections=categories, foreground=foreground)
         ctx.archives = Archives(ctx)
         ctx.ingest.plugins = lambda archive_id: auto_run(ctx, archive_id)
         collections.ensure_default_favorites(db)

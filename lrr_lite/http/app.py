@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import bottle
@@ -31,6 +31,7 @@ from lrr_lite.http.api.common import ApiError
 from lrr_lite.http.auth import UNAUTHORIZED, KeyGuard, is_authenticated
 from lrr_lite.http.opds2 import mount as mount_opds2
 from lrr_lite.http.web import mount as mount_web
+from lrr_lite.library.foreground import Foreground
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,9 @@ class _App(bottle.Bottle):
     """The Bottle app, answering under the configured URL prefix as well as at the root: a reverse proxy
     serving us at /lrr may pass the prefix on or strip it, and both must work (SEMANTICS §20)."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, foreground: Foreground) -> None:
         super().__init__(catchall=True)
+        self.foreground = foreground
         # PATH_INFO is WSGI's latin-1 view of the raw bytes: compare in the same terms
         self.prefix = prefix.encode("utf-8").decode("latin-1")
 
@@ -151,11 +153,41 @@ class _App(bottle.Bottle):
         if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
             environ["PATH_INFO"] = path[len(self.prefix):] or "/"
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.prefix
-        return self.wsgi(environ, start_response)
+        token = self.foreground.begin()  # background loops wait while a request is answered
+        try:
+            body = self.wsgi(environ, start_response)
+        except BaseException:
+            self.foreground.end(token)
+            raise
+        wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(wrapper, type) and isinstance(body, wrapper):  # a file: the server sends it, no work of ours
+            self.foreground.end(token)
+            return body
+        return _Answer(body, lambda: self.foreground.end(token))
+
+
+class _Answer:
+    """A response body that tells the foreground when it is sent: a streamed reply (the full list, the
+    stats) is made while it is iterated, so the request counts until the server closes it."""
+
+    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
+        self._body = body
+        self._done = done
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._done()
 
 
 def create_app(ctx: Context) -> bottle.Bottle:
-    app = _App(ctx.config.base_url_path)
+    app = _App(ctx.config.base_url_path, ctx.foreground)
     app.config["json.enable"] = False
     app.install(ApiPlugin(ctx))
     for module in (archives, misc, minion, search, database, categories, tankoubons, stamps, opds, shinobu,

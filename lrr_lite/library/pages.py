@@ -226,11 +226,13 @@ def make_covers(ctx: Any, rows: list[Any], workers: int,
     try:
         if workers == 1:
             for archive_id, path, first in _first_pages(ctx, rows):
+                ctx.foreground.give_way()  # covers are background work: a request in flight goes first
                 collect(archive_id, lambda: _cover_file(ctx, archive_id, path, first))  # noqa: B023 (called at once)
             return errors
         pending: deque[tuple[str, Future[str]]] = deque()
         with ThreadPoolExecutor(workers, thread_name_prefix="covers") as pool:
             for archive_id, path, first in _first_pages(ctx, rows):
+                ctx.foreground.give_way()
                 pending.append((archive_id, pool.submit(_cover_file, ctx, archive_id, path, first)))
                 if len(pending) >= 4 * workers:  # a short queue: page bytes are held only while in flight
                     archive_id, future = pending.popleft()

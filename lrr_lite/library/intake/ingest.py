@@ -35,6 +35,7 @@ from typing import Any
 
 from lrr_lite.errors import ArchiveError, DomainError
 from lrr_lite.library import collections, kosync, pages, records
+from lrr_lite.library.foreground import Foreground
 from lrr_lite.library.locks import Locks
 from lrr_lite.media import formats
 from lrr_lite.media.formats import folder
@@ -136,11 +137,14 @@ class _Prepared:
 class Ingest:
     def __init__(self, db: Database, settings: Settings, thumbs: Path, *,
                  plugins: Callable[[str], Any] | None = None, jobs: Any = None,
-                 categories: collections.Collections | None = None, folder_archives: bool = True) -> None:
+                 categories: collections.Collections | None = None, folder_archives: bool = True,
+                 foreground: Foreground | None = None) -> None:
         """`plugins(archive_id)` runs the enabled auto-run plugins on a new archive; `jobs` (a JobQueue)
         receives the cover job; `categories` takes category writes under their locks. All are optional so
         benchmarks can import with the bare database. `folder_archives`: the config setting, read by the
-        scan and the watcher (folders of images are archives)."""
+        scan and the watcher (folders of images are archives). `foreground`: the requests being answered, which
+        the reading of files, the scan's walk and the cover jobs give way to."""
+        self.foreground = foreground or Foreground()
         self.folder_archives = folder_archives
         self.categories = categories or collections.Collections(db, settings, Locks())
         self.db = db
@@ -189,6 +193,7 @@ class Ingest:
         outcomes: dict[str, Outcome] = {}
         ready: list[_Prepared] = []
         for path, st in batch:
+            self.foreground.give_way()  # reading a file is CPU and I/O a waiting request needs more
             got = self._prepare(path, st)
             if isinstance(got, Outcome):
                 outcomes[path] = got

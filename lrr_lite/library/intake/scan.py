@@ -258,6 +258,7 @@ def scan(ingest: Ingest, root: Path, progress: Callable[[ScanReport], None] | No
     for folder in _walk_folders(top, ingest.folder_archives, str(ingest.thumbs)):
         absent: set[str] = set()  # names listed but not regular files (a FIFO, a broken symlink)
         for first in range(0, len(folder.files or ()), LOOKUP):
+            ingest.foreground.give_way()  # the walk is background work: a request in flight goes first
             found: list[tuple[str, os.stat_result]] = []
             for name in (folder.files or [])[first:first + LOOKUP]:
                 full = os.path.join(folder.path, name)
@@ -270,6 +271,7 @@ def scan(ingest: Ingest, root: Path, progress: Callable[[ScanReport], None] | No
             bad = _lookup(db, "bad_files", [p for p, st in found if known.get(p) != (st.st_size, st.st_mtime_ns)])
             for path, st in found:
                 if stop is not None and stop():
+                    report.seconds = time.monotonic() - started
                     return report
                 report.seen += 1
                 sig = (st.st_size, st.st_mtime_ns)
