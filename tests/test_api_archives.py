@@ -289,6 +289,9 @@ def test_progress_isnew_and_toc(library):
     server.put(f"/api/archives/{arc_id}/toc", params={"page": 1, "title": "Chapter 1"}, auth=True)
     assert server.get(f"/api/archives/{arc_id}/metadata").json()["toc"] == [
         {"page": 1, "name": "Chapter 1"}, {"page": 3, "name": "Chapter 2"}]
+    listed = {a["arcid"]: a["toc"] for a in server.get("/api/archives", auth=True).json()}
+    assert listed[arc_id] == [{"page": 1, "name": "Chapter 1"}, {"page": 3, "name": "Chapter 2"}]
+    assert all(toc == [] for other, toc in listed.items() if other != arc_id)
     assert server.put(f"/api/archives/{arc_id}/toc", params={"page": 3}, auth=True).json()["error"] == \
         "Missing page and/or title."
     resp = server.delete(f"/api/archives/{arc_id}/toc", params={"page": 3}, auth=True)

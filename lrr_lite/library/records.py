@@ -72,10 +72,14 @@ SELECT CAST(json_object(
     'isnew', CASE WHEN a.isnew THEN 'true' ELSE 'false' END,
     'lastreadtime', a.lastreadtime, 'pagecount', a.pagecount, 'progress', a.progress, 'size', a.size,
     'summary', a.summary, 'tags', a.tags, 'title', CASE WHEN a.title != '' THEN a.title ELSE a.filename END,
-    'toc', json(COALESCE((SELECT json_group_array(json_object('page', t.page, 'name', t.name))
-                          FROM (SELECT page, name FROM toc WHERE archive_id = a.id ORDER BY page) t), '[]'))) AS BLOB)
+    'toc', CASE WHEN a.id IN (SELECT archive_id FROM toc)
+                THEN json((SELECT json_group_array(json_object('page', t.page, 'name', t.name))
+                           FROM (SELECT page, name FROM toc WHERE archive_id = a.id ORDER BY page) t))
+                ELSE json('[]') END) AS BLOB)
 FROM archives a WHERE a.path != ''
 """
+# Few archives have a table of contents: `a.id IN (SELECT archive_id FROM toc)` is one lookup in a set SQLite
+# builds once per statement, where the subquery per archive was an index search each (100k: 0.67 -> 0.53 s).
 
 
 def all_json_chunks(db: Database, batch: int = 500) -> Iterator[bytes]:
