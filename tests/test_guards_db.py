@@ -8,6 +8,7 @@ independent connection to the file, so what is asserted is what is on disk, not 
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import pytest
 from archive_factory import make_comic
@@ -139,3 +140,38 @@ def test_a_failed_nested_block_undoes_only_its_own_writes(db):
                     deeper.execute("INSERT INTO guard VALUES ('deep half')")
                     raise Boom
     assert on_disk(db) == ["outer", "second"]
+
+
+def test_reads_inside_a_write_see_its_writes_and_other_threads_see_them_once_committed(db):
+    """Every write goes through one writer connection; inside the block, this thread's `db.query` reads
+    through it (so it sees what the block wrote), while another thread sees the last commit only."""
+    seen_elsewhere: list[list[str]] = []
+
+    def other_thread() -> None:
+        seen_elsewhere.append([r[0] for r in db.query("SELECT name FROM guard")])
+
+    with db.write() as conn:
+        conn.execute("INSERT INTO guard VALUES ('pending')")
+        assert [r[0] for r in db.query("SELECT name FROM guard")] == ["pending"]
+        reader = threading.Thread(target=other_thread)
+        reader.start()
+        reader.join()
+    assert seen_elsewhere == [[]]
+    other_thread()
+    assert seen_elsewhere[-1] == ["pending"] and on_disk(db) == ["pending"]
+
+
+def test_writers_on_many_threads_take_turns(db):
+    def writer(n: int) -> None:
+        for k in range(50):
+            with db.write() as conn:
+                conn.execute("INSERT INTO guard VALUES (?)", (f"{n}-{k}",))
+                with db.write() as inner:  # a nested block on the same thread joins the transaction
+                    inner.execute("INSERT INTO guard VALUES (?)", (f"{n}-{k}-inner",))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(on_disk(db)) == 4 * 50 * 2

@@ -62,6 +62,7 @@ class Database:
         self._write_lock = threading.RLock()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None  # see _writer_conn
         # Bumped by every committed write: the checkpointer runs only when it moved.
         self.generation = 0
         self._checkpointer: threading.Thread | None = None
@@ -114,6 +115,9 @@ class Database:
 
     @property
     def conn(self) -> sqlite3.Connection:
+        """This thread's connection; inside this thread's write block, the writer (its reads see its writes)."""
+        if getattr(self._local, "writing", False):
+            return self._writer_conn()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
@@ -141,8 +145,8 @@ class Database:
         fails, only its own writes are undone, so an outer block that catches the error and goes on never
         commits half of the inner one; the outer block still commits or rolls back the whole."""
         with self._write_lock:
-            conn = self.conn
-            if conn.in_transaction:
+            conn = self._writer_conn()
+            if getattr(self._local, "writing", False):
                 depth = getattr(self._local, "write_depth", 0) + 1
                 name = f"nested_write_{depth}"
                 self._local.write_depth = depth
@@ -159,13 +163,28 @@ class Database:
                     self._local.write_depth = depth - 1
                 return
             conn.execute("BEGIN IMMEDIATE")
+            self._local.writing = True
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
-            self.generation += 1
+            else:
+                conn.execute("COMMIT")
+                self.generation += 1
+            finally:
+                self._local.writing = False
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        """The one connection every write transaction uses, whichever thread writes (under the write lock).
+        Its page cache stays valid across its own commits, where each thread's connection threw its cache
+        away after another's commit (WAL) and read the indexes' pages again: ~100 reads per metadata write
+        with four writers, and the write lock was held ~3 times as long as with one."""
+        if self._writer is None:
+            self._writer = self._connect()
+            with self._all_lock:
+                self._all.append(self._writer)
+        return self._writer
 
     def migrate(self) -> None:
         """Apply pending migrations, each in its own transaction (all of it or none of it)."""
@@ -228,6 +247,7 @@ class Database:
                 except sqlite3.Error:
                     pass
             self._all.clear()
+        self._writer = None
         self._local = threading.local()
 
 
