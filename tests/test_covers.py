@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -123,5 +124,45 @@ def test_an_archive_deleted_while_its_cover_waits_is_no_failure(make_server, cap
     assert not [r for r in caplog.records if "could not be made" in r.getMessage()]
     # the ones still there got their covers
     for arc in rows[1:]:
+        resp = server.get(f"/api/archives/{arc['id']}/thumbnail", params={"no_fallback": "true"})
+        assert resp.status_code == 200 and resp.headers["Content-Type"] == "image/jpeg"
+
+
+@pytest.mark.parametrize("decoders", [1, 2])
+def test_a_busy_memory_budget_is_no_cover_failure(make_server, monkeypatch, decoders):
+    """Covers made while the page budget is taken (clients reading big pages) time out as Busy: that is no
+    fault of the archives, so nothing is recorded as failed (no day-long back-off); the next job makes them."""
+    from lrr_lite.library import pages
+    from lrr_lite.media import memory
+
+    server = make_server(scan=False, config={"decode_concurrency": decoders}).start()
+    for n in range(3):
+        make_comic(server.content / f"Comic {n}.cbz", 2 + n, "cbz", size=(100 + n, 150))
+    server.rescan()
+    assert server.ctx.jobs.wait_idle(30)
+    rows = server.ctx.db.query("SELECT id, path FROM archives ORDER BY id")
+    for made in server.ctx.config.thumbs.rglob("*.jpg"):
+        made.unlink()
+    monkeypatch.setattr(memory, "_budget", memory.budget())  # restored after the test
+    budget = memory.set_budget(64 * 1024 * 1024, wait=0.2)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with budget.reserve(budget.total, "a client's big page", RuntimeError):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(5)
+    try:
+        assert pages.make_covers(server.ctx, rows, decoders) == {}
+    finally:
+        release.set()
+        holder.join(5)
+    assert server.ctx.db.query_one("SELECT COUNT(*) FROM cover_failures")[0] == 0
+    assert not list(server.ctx.config.thumbs.rglob("*.jpg"))
+    assert pages.make_covers(server.ctx, rows, decoders) == {}  # the budget is free again
+    for arc in rows:
         resp = server.get(f"/api/archives/{arc['id']}/thumbnail", params={"no_fallback": "true"})
         assert resp.status_code == 200 and resp.headers["Content-Type"] == "image/jpeg"

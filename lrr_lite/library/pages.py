@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lrr_lite.errors import ArchiveError, DomainError, ImageError, Invalid, NotFound
+from lrr_lite.errors import ArchiveError, Busy, DomainError, ImageError, Invalid, NotFound
 from lrr_lite.library import covers, records
 from lrr_lite.library.collections import tank_cover_path
 from lrr_lite.media import formats, thumbs
@@ -119,6 +119,8 @@ def make_thumbnail(ctx: Any, archive_id: str, page: int) -> Path:
         return _make_thumbnail(ctx, archive_id, page)
     try:
         made = _make_thumbnail(ctx, archive_id, page)
+    except Busy:
+        raise  # the page budget was taken: no fault of the archive, nothing to retry with back-off
     except (DomainError, OSError) as exc:
         covers.record_failure(ctx.db, archive_id, getattr(exc, "message", None) or str(exc))
         raise
@@ -197,7 +199,12 @@ def make_covers(ctx: Any, rows: list[Any], workers: int,
     GIL, so two cores make two covers at once; thumbs' decode slots and memory budget still bound them),
     each archive opened once, and the thumbhashes written COVER_BATCH to a transaction. With one worker (one
     CPU) the covers are made in the calling thread, with no pool. A cover that cannot be made is recorded
-    with its reason (covers.py). Returns {archive id: reason} of those."""
+    with its reason (covers.py). Returns {archive id: reason} of those.
+
+    A cover that could not get its share of the memory budget in time (Busy: pages being read for clients,
+    a big decode) is no fault of the archive: it is tried once more after the others, in this thread, and if
+    the budget is still taken it is left for the next cover job, not recorded as failed (which would have
+    kept it waiting up to a day)."""
     errors: dict[str, str] = {}
     made: list[tuple[str, str]] = []  # (thumbhash, archive id) not yet written
     failed_before = covers.failed_ids(ctx.db)
@@ -208,10 +215,18 @@ def make_covers(ctx: Any, rows: list[Any], workers: int,
             covers.record_made(ctx.db, made, failed_before)
             made.clear()
 
-    def collect(archive_id: str, result: Callable[[], str]) -> None:
-        nonlocal done
+    deferred: list[tuple[str, Path, str | None]] = []  # covers that met a busy budget, tried once more
+    still_busy = 0
+
+    def collect(archive_id: str, result: Callable[[], str], again: tuple[str, Path, str | None] | None) -> None:
+        nonlocal done, still_busy
         try:
             made.append((result(), archive_id))
+        except Busy:
+            if again is not None:
+                deferred.append(again)
+                return  # counted when it is tried again
+            still_busy += 1
         except (DomainError, OSError) as exc:
             reason = getattr(exc, "message", None) or str(exc)
             if covers.record_failure(ctx.db, archive_id, reason):  # (not one whose file left meanwhile)
@@ -225,23 +240,27 @@ def make_covers(ctx: Any, rows: list[Any], workers: int,
     workers = cover_workers(workers)
     try:
         if workers == 1:
-            for archive_id, path, first in _first_pages(ctx, rows):
+            for item in _first_pages(ctx, rows):
                 ctx.foreground.give_way()  # covers are background work: a request in flight goes first
-                collect(archive_id, lambda: _cover_file(ctx, archive_id, path, first))  # noqa: B023 (called at once)
-            return errors
-        pending: deque[tuple[str, Future[str]]] = deque()
-        with ThreadPoolExecutor(workers, thread_name_prefix="covers") as pool:
-            for archive_id, path, first in _first_pages(ctx, rows):
-                ctx.foreground.give_way()
-                pending.append((archive_id, pool.submit(_cover_file, ctx, archive_id, path, first)))
-                if len(pending) >= 4 * workers:  # a short queue: page bytes are held only while in flight
-                    archive_id, future = pending.popleft()
-                    collect(archive_id, future.result)
-            while pending:
-                archive_id, future = pending.popleft()
-                collect(archive_id, future.result)
+                collect(item[0], lambda: _cover_file(ctx, *item), item)  # noqa: B023 (called at once)
+        else:
+            pending: deque[tuple[tuple[str, Path, str | None], Future[str]]] = deque()
+            with ThreadPoolExecutor(workers, thread_name_prefix="covers") as pool:
+                for item in _first_pages(ctx, rows):
+                    ctx.foreground.give_way()
+                    pending.append((item, pool.submit(_cover_file, ctx, *item)))
+                    if len(pending) >= 4 * workers:  # a short queue: page bytes are held only while in flight
+                        item, future = pending.popleft()
+                        collect(item[0], future.result, item)
+                while pending:
+                    item, future = pending.popleft()
+                    collect(item[0], future.result, item)
+        for item in deferred:
+            collect(item[0], lambda: _cover_file(ctx, *item), None)  # noqa: B023 (called at once)
     finally:
         flush()  # what was made before an unexpected error keeps its thumbhash
+    if still_busy:
+        log.info("covers: %d left for the next cover job: the memory budget for pages stayed busy", still_busy)
     return errors
 
 
