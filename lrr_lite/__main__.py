@@ -431,8 +431,9 @@ def serve(ctx: Context, stop: StopSignals) -> int:
     except (OSError, ValueError) as exc:
         raise _listen_error(cfg.host, cfg.port, exc) from None
     # Idle memory: after a burst (a full list, a walk of the folder, a batch of writes) glibc keeps the freed
-    # heap and every connection keeps its page cache; once the server is quiet both go back to the system.
-    trimmer = memory.IdleTrimmer(ctx.db.release_memory)
+    # heap, every connection keeps its page cache and the hit cache its outdated sets; once the server is
+    # quiet all of that goes back to the system.
+    trimmer = memory.IdleTrimmer(ctx.release_memory)
     try:
         return _run_server(ctx, server, trimmer, stop)
     finally:

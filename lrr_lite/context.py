@@ -14,7 +14,7 @@ from lrr_lite.library.intake.ingest import Ingest
 from lrr_lite.library.jobs import JobQueue
 from lrr_lite.library.locks import Locks
 from lrr_lite.library.plugins.runner import auto_run
-from lrr_lite.library.search import rekey
+from lrr_lite.library.search import hitcache, rekey
 from lrr_lite.media import formats, thumbs
 from lrr_lite.storage.db import Database
 from lrr_lite.storage.settings import Settings
@@ -67,6 +67,12 @@ class Context:
         housekeeping.remove_crash_leftovers(self.db, self.config.temp)
         self.db.start_checkpointer()
         self.jobs.start()
+
+    def release_memory(self) -> None:
+        """What an idle server gives back (the idle trimmer calls this before malloc_trim): kept hit sets too
+        outdated to be patched, and the unused pages of every SQLite connection's cache."""
+        hitcache.cache_of(self.db).drop_outdated(self.db)
+        self.db.release_memory()
 
     def close(self) -> None:
         if self.watcher is not None:

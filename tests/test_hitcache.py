@@ -88,3 +88,26 @@ def test_bunched_searches_are_a_bounded_hint(db, monkeypatch):
     assert [s for s in "abc" if cache.bunched(s)] == ["a", "c"]
     cache.clear()
     assert not cache.bunched("a")
+
+
+def test_outdated_sets_are_dropped_when_the_server_goes_idle(db, monkeypatch):
+    """drop_outdated (the idle trimmer's) lets go of the sets too many changes away to be patched, and keeps
+    those `get` could still bring up to date."""
+    monkeypatch.setattr(hitcache, "MAX_CHANGED", 3)
+    cache = hitcache.HitCache()
+    with db.write() as conn:
+        conn.executemany("INSERT INTO search_text(num, text) VALUES (?, ?)", [(n, f"t{n}") for n in range(1, 9)])
+    early = hitcache.log_position(db)
+    cache.put("early", _hits(early, 1, 2))
+    with db.write() as conn:  # 4 archives change: more than MAX_CHANGED since "early"
+        conn.executemany("UPDATE search_text SET text = 'x' WHERE num = ?", [(n,) for n in (1, 2, 3, 4)])
+    late = hitcache.log_position(db)
+    cache.put("late", _hits(late, 5))
+    with db.write() as conn:  # 2 more: "late" can still be patched
+        conn.executemany("UPDATE search_text SET text = 'y' WHERE num = ?", [(n,) for n in (5, 6)])
+    cache.put("current", _hits(hitcache.log_position(db), 7))
+    assert cache.drop_outdated(db) == 1
+    assert cache.keys() == {"late", "current"}
+    assert cache._bytes == 8  # what the two kept sets hold, 4 bytes a hit
+    found = cache.get(db, "late", lambda nums: [n for n in nums if n == 6])
+    assert found is not None and list(found.nums) == [6]

@@ -144,6 +144,19 @@ class HitCache:
             if old is not None:
                 self._bytes -= self._bytes_of(old)
 
+    def drop_outdated(self, db: Database) -> int:
+        """Drop the sets `get` could no longer patch (too many archives changed since, or the log no longer
+        reaches back): kept, they would only hold memory until asked for and then be dropped. Returns how
+        many went. The idle trimmer calls this: after a burst of writes (a batch edit, a client re-tagging),
+        up to MAX_BYTES of stale sets stayed in an idle server."""
+        now = log_position(db)
+        with self._lock:
+            entries = list(self._entries.items())
+        outdated = [key for key, hits in entries if hits.seq != now and _changed_since(db, hits.seq, now) is None]
+        for key in outdated:
+            self.drop(key)
+        return len(outdated)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
