@@ -310,40 +310,35 @@ class Client:
         self.port = port
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: str | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes, float]:
+    def request(self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None,
+                each: Callable[[bytes], None] | None = None) -> tuple[int, bytes, float]:
+        """`each`: the body is handed to it a piece at a time (as curl -o /dev/null reads it) and b"" returned;
+        for the full list of 1M archives (~490 MB), reading it whole into this process cost the bench ~4 s more
+        on its first call than the server took (the client's memory growing)."""
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         start = time.perf_counter()
         try:
             self.conn.request(method, path, body=body, headers=headers or {})
             resp = self.conn.getresponse()
-            data = resp.read()
+            if each is None or resp.status != 200:
+                data = resp.read()
+            else:
+                data = b""
+                while piece := resp.read(1 << 20):
+                    each(piece)
         except (OSError, http.client.HTTPException):
             self.conn.close()
             self.conn = None
             raise
         return resp.status, data, (time.perf_counter() - start) * 1000
 
-    def stream_ok(self, path: str, each: Callable[[bytes], None], size: int = 1 << 20) -> float:
-        """GET a long reply, handing it to `each` a piece at a time (as curl -o /dev/null reads it): ms until it
-        is all read. For the full list of 1M archives (~490 MB), reading it whole into this process cost the
-        bench ~4 s more on its first call than the server took (the client's memory growing)."""
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        start = time.perf_counter()
-        try:
-            self.conn.request("GET", path)
-            resp = self.conn.getresponse()
-            if resp.status != 200:
-                raise SystemExit(f"GET {path} -> {resp.status}: {resp.read()[:300]!r}")
-            while piece := resp.read(size):
-                each(piece)
-        except (OSError, http.client.HTTPException):
-            self.conn.close()
-            self.conn = None
-            raise
-        return (time.perf_counter() - start) * 1000
+    def stream_ok(self, path: str, each: Callable[[bytes], None]) -> float:
+        """GET a long reply piece by piece (see request): ms until it is all read."""
+        status, body, ms = self.request("GET", path, each=each)
+        if status != 200:
+            raise SystemExit(f"GET {path} -> {status}: {body[:300]!r}")
+        return ms
 
     def get_ok(self, path: str) -> tuple[bytes, float]:
         status, body, ms = self.request("GET", path)

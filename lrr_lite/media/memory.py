@@ -82,8 +82,11 @@ class IdleTrimmer:
     the last interval was quiet (under `quiet` s), it runs `release` (e.g. dropping SQLite's page caches) then
     malloc_trim. A busy server is never trimmed mid-burst, an idle one only once per quiet spell."""
 
-    def __init__(self, release: Callable[[], None] | None = None, every: float = 5.0, busy: float = 0.05,
-                 quiet: float = 0.02) -> None:
+    # Every 2 s (was 5 s): memory goes back 2-4 s after a burst ends. With 5 s it went back 5-10 s after, and
+    # the bench's "idle PSS after use", read 10 s after its writes, caught the server before or after the trim
+    # by chance (runs of ~57 and ~79 MB at 100k). `quiet` is CPU seconds within one look's interval.
+    def __init__(self, release: Callable[[], None] | None = None, every: float = 2.0, busy: float = 0.05,
+                 quiet: float = 0.01) -> None:
         self.release = release
         self.every, self.busy, self.quiet = every, busy, quiet
         self.trims = 0
