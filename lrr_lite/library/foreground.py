@@ -49,12 +49,12 @@ class Foreground:
         """Requests being answered now (long transfers included)."""
         return len(self._started)
 
-    def give_way(self, most: float = MOST_WAIT) -> bool:
-        """Wait (at most `most` seconds) until no request is being answered; at once from a request's own
-        thread. True if it waited."""
+    def give_way(self, most: float | None = None) -> bool:
+        """Wait (at most `most` seconds, default MOST_WAIT as it is at the call) until no request is being
+        answered; at once from a request's own thread. True if it waited."""
         if not self._started or getattr(self._here, "serving", False):
             return False
-        deadline = time.monotonic() + most
+        deadline = time.monotonic() + (MOST_WAIT if most is None else most)
         waited = False
         with self._cond:
             while True:
